@@ -1,0 +1,68 @@
+"""netspec: a declarative architecture language and compiler for PyTorch CNNs (the public Python API).
+
+    model = netspec.load("architectures/resnet18.yaml", num_classes=10)
+    spec = netspec.parse("architectures/googlenet.yaml")
+    print(netspec.summarize(spec).to_table())
+
+Importing netspec does not import torch; only `load` (and `compile`) do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .diagnostics import Diagnostic, Loc, SpecError, UsageError
+from .layers import LayerArgs, LayerKind, ShapeError, register_layer
+from .pipeline import DEFAULT_MAX_PARAMS, Source, analyse
+from .pipeline import build as _build
+from .pipeline import parse as _parse
+from .spec import BlockDef, Spec
+from .summary import Row, Summary, summarize_graph
+
+__version__ = "0.1.0"
+
+
+def parse(source: Source, format: str | None = None) -> Spec:
+    """Read and validate a spec (a path, or spec text) into the Spec IR. Raises SpecError."""
+    return _parse(source, format).spec
+
+
+def load(
+    source: Source,
+    *,
+    device: Any = None,
+    seed: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    max_params: int | None = DEFAULT_MAX_PARAMS,
+    format: str | None = None,
+    **params: Any,
+):
+    """Compile a spec into an nn.Module. Keyword arguments other than the options set the spec's params."""
+    return _build(source, params, input_shape=input_shape, device=device, seed=seed, max_params=max_params,
+                  format=format)
+
+
+def summarize(
+    source: Source, *, input_shape: tuple[int, ...] | None = None, format: str | None = None, **params: Any
+) -> Summary:
+    """Static summary (rows and totals) of a spec, without torch."""
+    return summarize_graph(analyse(source, params, input_shape, format))
+
+
+__all__ = [
+    "BlockDef",
+    "Diagnostic",
+    "LayerArgs",
+    "LayerKind",
+    "Loc",
+    "Row",
+    "ShapeError",
+    "Spec",
+    "SpecError",
+    "Summary",
+    "UsageError",
+    "load",
+    "parse",
+    "register_layer",
+    "summarize",
+]

@@ -1,0 +1,186 @@
+"""The `netspec` command line: build, summary and check. Exit 0 ok, 1 spec errors, 2 usage errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .diagnostics import SpecError, UsageError
+
+app = typer.Typer(
+    name="netspec",
+    help="Validate, summarise and compile declarative CNN specs into PyTorch modules.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class Device(str, Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+SetOption = typer.Option(None, "--set", "-s", metavar="NAME=VALUE", help="Override a param; repeatable.")
+InputOption = typer.Option(None, "--input", "-i", metavar="CxHxW", help="Input shape of one sample, e.g. 3x224x224.")
+DepthOption = typer.Option(None, "--depth", "-d", min=1, help="Show rows down to this nesting depth only.")
+FormatOption = typer.Option(Format.table, "--format", "-f", help="How to print the summary.")
+
+
+def _overrides(pairs: Optional[List[str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise UsageError(f"--set takes NAME=VALUE, got '{pair}'")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _input_shape(text: Optional[str]) -> Optional[tuple[int, ...]]:
+    if text is None:
+        return None
+    parts = text.replace(",", "x").lower().split("x")
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        raise UsageError(f"--input takes sizes like 3x224x224, got '{text}'") from None
+    if not dims or any(d <= 0 for d in dims):
+        raise UsageError(f"--input sizes must be positive, got '{text}'")
+    return dims
+
+
+def _run(action) -> None:
+    """Run a command body, turning our errors into messages and exit codes (never a traceback)."""
+    try:
+        action()
+    except SpecError as exc:
+        typer.echo(exc.render(), err=True)
+        count = len(exc.diagnostics)
+        typer.echo(f"{count} error{'s' if count != 1 else ''}", err=True)
+        raise typer.Exit(1)
+    except UsageError as exc:
+        typer.echo(f"netspec: error: {exc}", err=True)
+        raise typer.Exit(2)
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a bug in netspec, not in the spec: say so plainly
+        if os.environ.get("NETSPEC_DEBUG"):
+            raise
+        typer.echo(f"netspec: internal error: {type(exc).__name__}: {exc}\n"
+                   "This is a bug in netspec; rerun with NETSPEC_DEBUG=1 for the traceback.", err=True)
+        raise typer.Exit(3)
+
+
+@app.command()
+def check(specs: List[Path] = typer.Argument(..., metavar="SPEC...", help="Spec files to validate.")) -> None:
+    """Validate specs (syntax, names, arguments and every shape) without building anything."""
+    from .pipeline import analyse
+
+    def action() -> None:
+        failures: list[SpecError] = []
+        for spec in specs:
+            try:
+                graph = analyse(spec)
+                typer.echo(f"{spec}: ok ({graph.root.params:,} params, output {graph.root.out_shape})")
+            except SpecError as exc:
+                failures.append(exc)
+        if failures:
+            raise SpecError([d for f in failures for d in f.diagnostics],
+                            {k: v for f in failures for k, v in f.sources.items()})
+
+    _run(action)
+
+
+@app.command()
+def summary(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="The spec file."),
+    set_: Optional[List[str]] = SetOption,
+    input: Optional[str] = InputOption,
+    depth: Optional[int] = DepthOption,
+    format: Format = FormatOption,
+) -> None:
+    """Print each layer's output shape, parameters and mult-adds, and the totals, statically (no torch)."""
+    from .pipeline import analyse
+    from .summary import summarize_graph
+
+    def action() -> None:
+        graph = analyse(spec, _overrides(set_), _input_shape(input))
+        typer.echo(summarize_graph(graph).render(format.value, depth))
+
+    _run(action)
+
+
+@app.command()
+def build(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="The spec file."),
+    set_: Optional[List[str]] = SetOption,
+    input: Optional[str] = InputOption,
+    device: Device = typer.Option(Device.cpu, "--device", help="Where to build the module."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for weight initialisation (deterministic)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write a checkpoint (state_dict + spec text)."),
+    max_params: int = typer.Option(None, "--max-params", min=1, help="Parameter budget (default 500,000,000)."),
+    depth: Optional[int] = DepthOption,
+    format: Format = FormatOption,
+) -> None:
+    """Validate, compile into an nn.Module, run one forward pass on zeros, and print the summary."""
+    from .pipeline import DEFAULT_MAX_PARAMS, check_budget, parse
+    from .resolve import resolve
+    from .infer import infer
+    from .diagnostics import Collector
+    from .summary import summarize_graph
+
+    def action() -> None:
+        overrides = _overrides(set_)
+        parsed = parse(spec)
+        graph = infer(resolve(parsed, overrides, _input_shape(input)), Collector(sources=parsed.locations.sources))
+        check_budget(graph, max_params or DEFAULT_MAX_PARAMS, parsed.locations.sources)
+        import torch
+
+        if device is Device.cuda and not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device is available here")
+        from .compile import compile_graph
+
+        module = compile_graph(graph, device=device.value, seed=seed).eval()
+        with torch.no_grad():
+            out = module(torch.zeros((1, *graph.input_shape), device=device.value))
+        counted = sum(p.numel() for p in module.parameters())
+        assert counted == graph.root.params, f"static params {graph.root.params} != built {counted}"
+        assert tuple(out.shape[1:]) == graph.root.out_shape, "static output shape differs from the built one"
+        typer.echo(summarize_graph(graph).render(format.value, depth))
+        if format is Format.table:
+            typer.echo(f"Built on {device.value}: forward pass {tuple(out.shape)} ok")
+        if output is not None:
+            from .checkpoint import save_checkpoint
+
+            save_checkpoint(output, module, parsed.text, spec_format=parsed.format, spec_file=parsed.file,
+                            params=overrides, input_shape=graph.input_shape, seed=seed)
+            typer.echo(f"Wrote {output}", err=format is not Format.table)
+
+    _run(action)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SystemExit as exc:  # click exits 2 on usage errors, as we want
+        sys.exit(exc.code)
+
+
+if __name__ == "__main__":
+    main()

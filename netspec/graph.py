@@ -1,0 +1,114 @@
+"""The Graph: a spec with params, expressions, blocks and repeats resolved into concrete nodes.
+
+Every node has its module path (`body.inception3a.branch2.1`) and the source location that made
+it. `infer` adds shapes and counts to the same tree (filling the `typed` fields), and `compile`
+turns it into torch modules. Pure Python: nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .diagnostics import Loc
+from .layers import LayerKind, Shape
+
+
+@dataclass
+class Node:
+    name: str  # the module name inside its parent ("conv1", or "3" when unnamed)
+    path: str  # dotted module path from the root ("" for the root)
+    loc: Optional[Loc]
+    # filled by infer:
+    in_shape: Shape = ()
+    out_shape: Shape = ()
+    params: int = 0  # learnable parameters, children included
+    mult_adds: int = 0  # for one sample, children included
+
+    @property
+    def children(self) -> list["Node"]:
+        return []
+
+    @property
+    def op(self) -> str:
+        return type(self).__name__.lower()
+
+
+@dataclass
+class Layer(Node):
+    kind: LayerKind = None  # type: ignore[assignment]
+    args: Any = None  # the kind's validated Args model
+
+    @property
+    def op(self) -> str:
+        return self.kind.name
+
+
+@dataclass
+class Seq(Node):
+    items: list[Node] = field(default_factory=list)
+
+    @property
+    def children(self) -> list[Node]:
+        return self.items
+
+
+@dataclass
+class Merge(Node):
+    mode: str = "concat"  # "concat" (channels) or "add"
+    branches: list[Node] = field(default_factory=list)
+
+    @property
+    def children(self) -> list[Node]:
+        return self.branches
+
+    @property
+    def op(self) -> str:
+        return self.mode
+
+
+@dataclass
+class Residual(Node):
+    body: list[Node] = field(default_factory=list)
+    shortcut_mode: str = "auto"  # auto | identity | conv | when_same | explicit
+    shortcut: Optional[Seq] = None  # explicit layers, or the projection infer makes; None = identity
+    shortcut_name: str = "shortcut"
+    after: Optional[Node] = None
+    active: bool = True  # False when mode is when_same and shapes differ: the block is just its body
+
+    @property
+    def children(self) -> list[Node]:
+        out = list(self.body)
+        if self.shortcut is not None:
+            out.append(self.shortcut)
+        if self.after is not None:
+            out.append(self.after)
+        return out
+
+
+@dataclass
+class Dense(Node):
+    layers: list[Node] = field(default_factory=list)
+
+    @property
+    def children(self) -> list[Node]:
+        return self.layers
+
+
+@dataclass
+class Graph:
+    name: str
+    input_shape: Shape
+    root: Seq
+    params: dict[str, Any]  # the resolved values of the spec's params
+    init: dict[str, dict[str, Any]]  # layer kind -> tensor name -> evaluated initialiser
+    init_locs: dict[str, Optional[Loc]] = field(default_factory=dict)
+    typed: bool = False  # True once infer has filled shapes and counts
+
+    def walk(self):
+        """Every node, parents before children."""
+        stack: list[Node] = [self.root]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))

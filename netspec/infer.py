@@ -1,0 +1,152 @@
+"""The infer pass: static shapes, parameter counts and mult-adds for every node, with no torch.
+
+Shape conflicts are reported at the spec line of the node that causes them. Residual shortcuts
+in `auto`/`conv` mode are made concrete here (a 1x1 projection when shapes differ), because only
+the shapes say whether one is needed.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import graph as g
+from .diagnostics import Collector
+from .layers import REGISTRY, Shape, ShapeError, format_shape
+from .layers.base import window_out
+
+
+class _Stop(Exception):
+    """Inference cannot go on along this path (an error was recorded)."""
+
+
+def _fmt(shape: Shape) -> str:
+    return format_shape(shape)
+
+
+def _hw(shape: Shape) -> str:
+    return "x".join(str(d) for d in shape[1:])
+
+
+class _Inferrer:
+    def __init__(self, errors: Collector):
+        self.errors = errors
+
+    def fail(self, node: g.Node, code: str, message: str) -> None:
+        self.errors.error(code, message, node.path or "(root)", node.loc)
+        raise _Stop
+
+    def run(self, node: g.Node, shape: Shape) -> Shape:
+        node.in_shape = shape
+        if isinstance(node, g.Layer):
+            try:
+                out = node.kind.infer(node.args, shape)
+            except ShapeError as exc:
+                self.fail(node, exc.code, str(exc))
+            node.out_shape = out
+            node.params = node.kind.count_params(node.args, shape, out)
+            node.mult_adds = node.kind.mult_adds(node.args, shape, out, node.params)
+            return out
+        if isinstance(node, g.Seq):
+            out = shape
+            for child in node.items:
+                out = self.run(child, out)
+        elif isinstance(node, g.Merge):
+            out = self.merge(node, shape)
+        elif isinstance(node, g.Residual):
+            out = self.residual(node, shape)
+        elif isinstance(node, g.Dense):
+            out = shape
+            for child in node.layers:
+                grown = self.run(child, out)
+                if len(grown) != len(out) or grown[1:] != out[1:]:
+                    self.fail(child, "shape-mismatch",
+                              f"a dense layer must keep the spatial size to be concatenated: {_fmt(out)} became {_fmt(grown)}")
+                out = (out[0] + grown[0], *out[1:])
+        else:
+            raise AssertionError(f"unknown graph node {type(node).__name__}")
+        node.out_shape = out
+        node.params = sum(c.params for c in node.children)
+        node.mult_adds = sum(c.mult_adds for c in node.children)
+        return out
+
+    def merge(self, node: g.Merge, shape: Shape) -> Shape:
+        outs: list[tuple[g.Node, Shape]] = []
+        failed = False
+        for branch in node.branches:
+            try:
+                outs.append((branch, self.run(branch, shape)))
+            except _Stop:
+                failed = True  # keep checking the other branches: report all errors of a run
+        if failed:
+            raise _Stop
+        first_node, first = outs[0]
+        for branch, out in outs[1:]:
+            if node.mode == "concat":
+                if len(out) != len(first) or out[1:] != first[1:]:
+                    self.fail(branch, "shape-mismatch",
+                              f"concat needs equal sizes apart from channels: branch '{first_node.name}' gives "
+                              f"{_fmt(first)}, branch '{branch.name}' gives {_fmt(out)}")
+            elif out != first:
+                self.fail(branch, "shape-mismatch",
+                          f"add needs equal shapes: branch '{first_node.name}' gives {_fmt(first)}, "
+                          f"branch '{branch.name}' gives {_fmt(out)}")
+        if node.mode == "concat":
+            return (sum(o[0] for _, o in outs), *first[1:])
+        return first
+
+    def residual(self, node: g.Residual, shape: Shape) -> Shape:
+        out = shape
+        for child in node.body:
+            out = self.run(child, out)
+        mode = node.shortcut_mode
+        if mode == "explicit":
+            assert node.shortcut is not None
+            got = self.run(node.shortcut, shape)
+            if got != out:
+                self.fail(node.shortcut, "shape-mismatch",
+                          f"the shortcut gives {_fmt(got)} but the body gives {_fmt(out)}; they must match to be added")
+        elif out == shape:
+            node.shortcut = None  # identity
+        elif mode == "identity":
+            self.fail(node, "shape-mismatch",
+                      f"an identity shortcut needs the body to keep the shape, but {_fmt(shape)} became {_fmt(out)}; "
+                      f"use `shortcut: auto` for a 1x1 projection")
+        elif mode == "when_same":
+            node.active = False
+        else:
+            node.shortcut = self.projection(node, shape, out, with_bn=(mode == "auto"))
+            self.run(node.shortcut, shape)
+        if node.after is not None:
+            out = self.run(node.after, out)
+        return out
+
+    def projection(self, node: g.Residual, shape: Shape, out: Shape, with_bn: bool) -> g.Seq:
+        if len(shape) != 3 or len(out) != 3:
+            self.fail(node, "shape-mismatch",
+                      f"cannot project {_fmt(shape)} to {_fmt(out)} with a 1x1 convolution; give an explicit shortcut")
+        strides = []
+        for size_in, size_out in zip(shape[1:], out[1:]):
+            stride = max(1, math.ceil(size_in / size_out))
+            if window_out(size_in, 1, stride, 0) != size_out:
+                self.fail(node, "shape-mismatch",
+                          f"no strided 1x1 convolution maps {_hw(shape)} to {_hw(out)}; give an explicit shortcut")
+            strides.append(stride)
+        path = f"{node.path}.{node.shortcut_name}" if node.path else node.shortcut_name
+        conv_kind, bn_kind = REGISTRY["conv2d"], REGISTRY["batchnorm2d"]
+        conv_args = conv_kind.Args(out=out[0], kernel=1, stride=tuple(strides), bias=not with_bn)
+        items: list[g.Node] = [g.Layer("0", f"{path}.0", node.loc, kind=conv_kind, args=conv_args)]
+        if with_bn:
+            items.append(g.Layer("1", f"{path}.1", node.loc, kind=bn_kind, args=bn_kind.Args()))
+        return g.Seq(node.shortcut_name, path, node.loc, items=items)
+
+
+def infer(graph: g.Graph, errors: Collector | None = None) -> g.Graph:
+    """Fill every node's shapes and counts. Raises SpecError listing all shape problems."""
+    errors = errors or Collector()
+    try:
+        _Inferrer(errors).run(graph.root, graph.input_shape)
+    except _Stop:
+        pass
+    errors.raise_if_any()
+    graph.typed = True
+    return graph

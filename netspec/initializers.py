@@ -1,0 +1,79 @@
+"""Weight initialisers a spec may name under `init:`, with their argument schemas and torch.nn.init targets."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, PositiveFloat
+
+
+class _InitArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoArgs(_InitArgs):
+    pass
+
+
+class ConstantArgs(_InitArgs):
+    value: float
+
+
+class NormalArgs(_InitArgs):
+    mean: float = 0.0
+    std: PositiveFloat = 1.0
+
+
+class UniformArgs(_InitArgs):
+    a: float = 0.0
+    b: float = 1.0
+
+
+class KaimingArgs(_InitArgs):
+    a: float = 0.0
+    mode: Literal["fan_in", "fan_out"] = "fan_in"
+    nonlinearity: Literal["relu", "leaky_relu", "linear", "sigmoid", "tanh", "selu", "conv2d"] = "leaky_relu"
+
+
+class XavierArgs(_InitArgs):
+    gain: float = 1.0
+
+
+class TruncNormalArgs(_InitArgs):
+    mean: float = 0.0
+    std: PositiveFloat = 1.0
+    a: float = -2.0
+    b: float = 2.0
+
+
+# name -> (argument schema, positional argument order, torch.nn.init function)
+INITIALIZERS: dict[str, tuple[type[_InitArgs], tuple[str, ...], str]] = {
+    "zeros": (NoArgs, (), "zeros_"),
+    "ones": (NoArgs, (), "ones_"),
+    "constant": (ConstantArgs, ("value",), "constant_"),
+    "normal": (NormalArgs, ("mean", "std"), "normal_"),
+    "uniform": (UniformArgs, ("a", "b"), "uniform_"),
+    "kaiming_normal": (KaimingArgs, ("a", "mode", "nonlinearity"), "kaiming_normal_"),
+    "kaiming_uniform": (KaimingArgs, ("a", "mode", "nonlinearity"), "kaiming_uniform_"),
+    "xavier_normal": (XavierArgs, ("gain",), "xavier_normal_"),
+    "xavier_uniform": (XavierArgs, ("gain",), "xavier_uniform_"),
+    "trunc_normal": (TruncNormalArgs, ("mean", "std", "a", "b"), "trunc_normal_"),
+    "orthogonal": (XavierArgs, ("gain",), "orthogonal_"),
+}
+
+
+def apply_init(module: Any, plan: dict[str, dict[str, tuple[str, BaseModel]]], kind_of: dict[Any, str]) -> None:
+    """Initialise every module whose layer kind has an entry in `plan` (kind -> tensor -> initialiser)."""
+    import torch
+    import torch.nn.init as nn_init
+
+    with torch.no_grad():
+        for sub in module.modules():
+            kind = kind_of.get(sub)
+            if kind is None or kind not in plan:
+                continue
+            for tensor_name, (init_name, args) in plan[kind].items():
+                tensor = getattr(sub, tensor_name, None)
+                if tensor is None:  # e.g. bias=false: nothing to initialise
+                    continue
+                getattr(nn_init, INITIALIZERS[init_name][2])(tensor, **args.model_dump())

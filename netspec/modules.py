@@ -1,0 +1,83 @@
+"""The torch modules a compiled spec is made of: plain nn.Modules with hand-written forward passes."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+
+class Network(nn.Sequential):
+    """The root of a compiled spec: its top-level entries run in order.
+
+    `spec_name` and `input_shape` (one sample, no batch dimension) say what it was built from.
+    """
+
+    def __init__(self, layers: "OrderedDict[str, nn.Module]", spec_name: str = "", input_shape: tuple[int, ...] = ()):
+        super().__init__(layers)
+        self.spec_name = spec_name
+        self.input_shape = tuple(input_shape)
+
+    def extra_repr(self) -> str:
+        return f"spec={self.spec_name!r}, input={self.input_shape}"
+
+
+class Concat(nn.ModuleDict):
+    """Parallel branches on one input, concatenated along channels (Inception)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (N, C, H, W) -> (N, sum of branch channels, H, W)
+        return torch.cat([branch(x) for branch in self.values()], dim=1)
+
+
+class Add(nn.ModuleDict):
+    """Parallel branches on one input, summed element-wise."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branches = iter(self.values())
+        out = next(branches)(x)
+        for branch in branches:
+            out = out + branch(x)
+        return out
+
+
+class Residual(nn.Module):
+    """body(x) + shortcut(x), then `after`. The body's layers are direct children (torchvision's naming)."""
+
+    def __init__(
+        self,
+        body: "OrderedDict[str, nn.Module]",
+        shortcut: nn.Module | None,
+        shortcut_name: str = "shortcut",
+        after: tuple[str, nn.Module] | None = None,
+    ):
+        super().__init__()
+        for name, module in body.items():
+            self.add_module(name, module)
+        self.body_names = tuple(body)
+        self.shortcut_name = shortcut_name if shortcut is not None else None
+        if shortcut is not None:
+            self.add_module(shortcut_name, shortcut)
+        self.after_name = after[0] if after is not None else None
+        if after is not None:
+            self.add_module(after[0], after[1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x
+        for name in self.body_names:
+            out = self._modules[name](out)
+        identity = x if self.shortcut_name is None else self._modules[self.shortcut_name](x)
+        out = out + identity
+        if self.after_name is not None:
+            out = self._modules[self.after_name](out)
+        return out
+
+
+class DenseBlock(nn.ModuleDict):
+    """Each layer sees the input and every earlier layer's output, concatenated on channels (DenseNet)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.values():
+            x = torch.cat([x, layer(x)], dim=1)  # (N, C, H, W) -> (N, C + growth, H, W)
+        return x

@@ -1,0 +1,110 @@
+"""The pipeline, end to end: source -> raw tree -> Spec -> Graph -> typed Graph -> nn.Module.
+
+    parse     yaml_source.read_yaml   text          -> RawDoc (tree + source map)
+    validate  validate.validate       RawDoc        -> ParsedSpec (Spec IR + locations)
+    resolve   resolve.resolve         ParsedSpec    -> Graph (params, blocks, repeats expanded)
+    infer     infer.infer             Graph         -> typed Graph (shapes, params, mult-adds)
+    compile   compile.compile_graph   typed Graph   -> nn.Module      (the only step that imports torch)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping, Union
+
+from . import graph as g
+from .diagnostics import Collector, Diagnostic, Loc, SpecError, UsageError
+from .infer import infer
+from .resolve import resolve
+from .spec import Spec
+from .validate import Locations, ParsedSpec, validate
+from .yaml_source import MAX_BYTES, read_yaml
+
+DEFAULT_MAX_PARAMS = 500_000_000  # 2 GB of float32 weights; raise with --max-params / max_params=
+FORMATS = {".yaml": "yaml", ".yml": "yaml"}
+Source = Union[str, os.PathLike, Spec, ParsedSpec]
+
+
+def read_source(source: str | os.PathLike, format: str | None = None) -> tuple[str, str, str]:
+    """(text, file name, format) for a path or for spec text given directly."""
+    is_path = isinstance(source, os.PathLike) or (
+        "\n" not in source and (Path(source).suffix.lower() in (*FORMATS, ".ns") or os.path.isfile(source))
+    )
+    if not is_path:
+        return str(source), "<string>", format or "yaml"
+    path = Path(source)
+    fmt = format or FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"{path}: unknown spec format '{path.suffix}'; use .yaml or .yml")
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise SpecError([Diagnostic("file-too-large", f"spec is {size:,} bytes; the limit is {MAX_BYTES:,} bytes",
+                                        "", Loc(str(path), 1, 1))])
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not a spec file") from None
+    except PermissionError:
+        raise UsageError(f"{path}: permission denied") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SpecError([Diagnostic("encoding", "spec files must be UTF-8 text", "", Loc(str(path), line, 1))]) from None
+    return text, str(path), fmt
+
+
+def parse(source: Source, format: str | None = None) -> ParsedSpec:
+    """Source (path, text, Spec) -> ParsedSpec: the first two passes."""
+    if isinstance(source, ParsedSpec):
+        return source
+    if isinstance(source, Spec):
+        return ParsedSpec(source, Locations(), "", "<spec>", "yaml")
+    text, file, fmt = read_source(source, format)
+    return parse_text(text, file, fmt)
+
+
+def parse_text(text: str, file: str = "<string>", format: str = "yaml") -> ParsedSpec:
+    """Spec text -> ParsedSpec, in the given syntax."""
+    if format != "yaml":
+        raise UsageError(f"unknown spec format '{format}'; use yaml")
+    default_name = Path(file).stem if not file.startswith("<") else "network"
+    parsed = validate(read_yaml(text, file), default_name)
+    parsed.format = format
+    return parsed
+
+
+def analyse(source: Source, params: Mapping[str, Any] | None = None,
+            input_shape: tuple[int, ...] | None = None, format: str | None = None) -> g.Graph:
+    """Source -> typed Graph: everything that needs no torch."""
+    parsed = parse(source, format)
+    graph = resolve(parsed, params, input_shape)
+    return infer(graph, Collector(sources=dict(parsed.locations.sources)))
+
+
+def check_budget(graph: g.Graph, max_params: int | None, sources: dict[str, str] | None = None) -> None:
+    """Refuse, before any allocation, a network with more parameters than the budget."""
+    if max_params is None or graph.root.params <= max_params:
+        return
+    biggest = max((n for n in graph.walk() if not n.children), key=lambda n: n.params)
+    raise SpecError([Diagnostic(
+        "param-budget",
+        f"the network has {graph.root.params:,} parameters, over the budget of {max_params:,} "
+        f"(the largest layer, {biggest.op}, has {biggest.params:,}); raise the budget with --max-params / max_params=",
+        biggest.path, biggest.loc,
+    )], sources)
+
+
+def build(source: Source, params: Mapping[str, Any] | None = None, *, input_shape: tuple[int, ...] | None = None,
+          device: Any = None, seed: int | None = None, max_params: int | None = DEFAULT_MAX_PARAMS,
+          format: str | None = None):
+    """Source -> nn.Module: the whole pipeline."""
+    parsed = parse(source, format)
+    graph = infer(resolve(parsed, params, input_shape), Collector(sources=dict(parsed.locations.sources)))
+    check_budget(graph, max_params, parsed.locations.sources)
+    from .compile import compile_graph  # torch is imported here, and only on this path
+
+    return compile_graph(graph, device=device, seed=seed)

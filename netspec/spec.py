@@ -1,0 +1,148 @@
+"""The Spec IR (pydantic models): what a spec says, independent of the syntax it was written in.
+
+Values inside the IR are literals (int, float, bool, None, lists) or expression text (str) such as
+`"c1 * 2"`; expressions are evaluated later, by the resolve pass. Source positions are not part of
+the IR: they travel beside it in a `Locations` table keyed by IR path, so two specs that say the
+same thing compare equal whichever syntax they came from.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+Value = Any  # int | float | bool | None | str (an expression) | list[Value]
+
+# Keys that introduce a structure (not a layer or block call) in an entry.
+STRUCTURES = ("concat", "add", "residual", "repeat", "dense")
+SHORTCUT_MODES = ("auto", "identity", "conv", "when_same")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Node(_Model):
+    name: Optional[str] = Field(None, pattern=NAME_PATTERN, description="module name; unnamed entries are indexed")
+
+
+class Call(_Node):
+    """A layer kind or a block, called with arguments: `conv2d(64, 3, stride=2)`."""
+
+    op: Literal["call"] = "call"
+    target: str = Field(pattern=NAME_PATTERN)
+    args: list[Value] = []
+    kwargs: dict[str, Value] = {}
+
+
+class Seq(_Node):
+    """Entries run one after another (an nn.Sequential)."""
+
+    op: Literal["seq"] = "seq"
+    items: list["Entry"]
+
+
+class Merge(_Node):
+    """Parallel branches on the same input, merged by channel concat or by element-wise add."""
+
+    op: Literal["concat", "add"]
+    branches: list["Entry"] = Field(min_length=1)
+
+
+class Residual(_Node):
+    """body(x) + shortcut(x), then `after`. The shortcut is made to fit when shapes differ."""
+
+    op: Literal["residual"] = "residual"
+    body: list["Entry"] = Field(min_length=1)
+    shortcut: Union[Literal["auto", "identity", "conv", "when_same"], list["Entry"]] = "auto"
+    shortcut_name: str = Field("shortcut", pattern=NAME_PATTERN)
+    after: Optional["Entry"] = None
+
+
+class Repeat(_Node):
+    """`count` copies of `block`, with `i` bound to the copy's index and `first` overriding arguments of copy 0."""
+
+    op: Literal["repeat"] = "repeat"
+    count: Value
+    block: "Entry"
+    first: dict[str, Value] = {}
+    names: Optional[str] = None
+
+
+class Dense(_Node):
+    """Dense connectivity: each of `count` layers sees the concat of the input and all earlier outputs."""
+
+    op: Literal["dense"] = "dense"
+    count: Value
+    layer: "Entry"
+    names: Optional[str] = None
+
+
+Entry = Annotated[Union[Call, Seq, Merge, Residual, Repeat, Dense], Field(discriminator="op")]
+
+
+class Arg(_Model):
+    """A block argument: required, or with a default value."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    default: Value = None
+    required: bool = True
+
+
+class BlockDef(_Model):
+    """A reusable block defined in the spec, called like a function."""
+
+    args: list[Arg] = []
+    body: Entry
+    doc: str = ""
+
+
+class Spec(_Model):
+    """A whole architecture."""
+
+    name: str
+    description: str = ""
+    input: list[Value] = Field(min_length=1)
+    params: dict[str, Value] = {}
+    blocks: dict[str, BlockDef] = {}
+    layers: list[Entry] = Field(min_length=1)
+    init: dict[str, dict[str, Value]] = {}
+
+    @field_validator("params", "blocks")
+    @classmethod
+    def _identifier_keys(cls, value: dict) -> dict:
+        import re
+
+        for key in value:
+            if not re.match(NAME_PATTERN, str(key)):
+                raise ValueError(f"'{key}' is not a valid name (letters, digits and _; not starting with a digit)")
+        return value
+
+    # ---- deriving variants in code -------------------------------------------------------------
+
+    def with_params(self, **values: Value) -> "Spec":
+        """A copy whose param defaults are replaced; unknown names raise UsageError."""
+        from .diagnostics import UsageError, did_you_mean
+
+        for key in values:
+            if key not in self.params:
+                raise UsageError(f"unknown param '{key}'{did_you_mean(key, self.params)}; params: {', '.join(self.params)}")
+        return self.model_copy(update={"params": {**self.params, **values}})
+
+    def with_block(self, name: str, block: Union["BlockDef", str, dict]) -> "Spec":
+        """A copy with block `name` replaced (or added): a BlockDef, or its YAML text or dict."""
+        from .validate import block_from_raw
+
+        if not isinstance(block, BlockDef):
+            block = block_from_raw(block, name)
+        return self.model_copy(update={"blocks": {**self.blocks, name: block}})
+
+    def with_input(self, *shape: int) -> "Spec":
+        """A copy with another input shape, such as `with_input(1, 28, 28)`."""
+        return self.model_copy(update={"input": list(shape)})
+
+
+for _model in (Seq, Merge, Residual, Repeat, Dense, BlockDef, Spec):
+    _model.model_rebuild()

@@ -1,0 +1,516 @@
+"""The validate pass: a raw YAML tree and its source map become a Spec (the IR) and a table of locations.
+
+Shorthand forms are made canonical here (`relu`, `conv2d(64, 3)`, `conv2d: {out: 64}`,
+`name: entry`, `concat: [...]`), every structural problem is reported at its file position, and
+pydantic then checks the canonical data against the IR's models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lark import Token, Tree
+from pydantic import ValidationError
+
+from .diagnostics import Collector, Loc, did_you_mean
+from .expr import ExprError, parse_expr
+from .layers import REGISTRY
+from .spec import SHORTCUT_MODES, STRUCTURES, BlockDef, Spec
+from .yaml_source import RawDoc, read_yaml
+
+TOP_KEYS = ("name", "description", "input", "params", "blocks", "layers", "init")
+TYPE_WORDS = ("int", "float", "bool", "str", "list", "required")
+_TAGS = {"call", "seq", "concat", "add", "residual", "repeat", "dense"}
+_STRUCTURE_KEYS = {
+    "concat": ("concat",),
+    "add": ("add",),
+    "residual": ("residual",),
+    "repeat": ("repeat", "block", "first", "names"),
+    "dense": ("dense", "layer", "names"),
+}
+
+IRPath = tuple[Any, ...]
+
+
+@dataclass
+class Located:
+    """Where an IR path came from: a file position and the path as the user wrote it."""
+
+    loc: Loc | None
+    shown: str
+
+
+@dataclass
+class Locations:
+    """IR path -> source position, filled by a front end, read by every later pass."""
+
+    table: dict[IRPath, Located] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def find(self, path: IRPath) -> Located:
+        path = tuple(path)
+        while path:
+            if path in self.table:
+                return self.table[path]
+            path = path[:-1]
+        return self.table.get((), Located(None, ""))
+
+
+@dataclass
+class ParsedSpec:
+    """The output of parse + validate: the IR, where each piece came from, and the source text."""
+
+    spec: Spec
+    locations: Locations
+    text: str = ""
+    file: str = "<string>"
+    format: str = "yaml"
+
+
+def _shown(rpath: tuple) -> str:
+    return ".".join(str(p) for p in rpath)
+
+
+class _Normalizer:
+    def __init__(self, doc: RawDoc, errors: Collector, block_names: set[str]):
+        self.doc = doc
+        self.src = doc.sources
+        self.errors = errors
+        self.locations = Locations(sources={doc.sources.file: doc.text})
+        self.block_names = block_names
+
+    # ---- bookkeeping --------------------------------------------------------------------------
+
+    def record(self, cpath: IRPath, rpath: tuple, loc: Loc | None = None) -> Loc | None:
+        loc = loc or self.src.find(rpath)
+        self.locations.table[cpath] = Located(loc, _shown(rpath))
+        return loc
+
+    def error(self, code: str, message: str, rpath: tuple, key: bool = False, loc: Loc | None = None) -> None:
+        self.errors.error(code, message, _shown(rpath), loc or self.src.find(rpath, key=key))
+
+    def callable_name(self, name: str) -> bool:
+        return name in REGISTRY or name in self.block_names
+
+    def node_mapping(self, raw: Any) -> bool:
+        """Does a mapping read as one entry (a structure, or a keyword call of a known kind/block)?"""
+        if not isinstance(raw, dict) or not raw:
+            return False
+        if any(k in STRUCTURES for k in raw):
+            return True
+        return len(raw) == 1 and self.callable_name(next(iter(raw)))
+
+    # ---- values and expressions ---------------------------------------------------------------
+
+    def offset_loc(self, rpath: tuple, offset: int) -> Loc | None:
+        base = self.src.find(rpath)
+        if base is None:
+            return None
+        lines = self.doc.text.splitlines()
+        quoted = 0
+        if 1 <= base.line <= len(lines):
+            line = lines[base.line - 1]
+            if base.col - 1 < len(line) and line[base.col - 1] in "\"'":
+                quoted = 1
+        return Loc(base.file, base.line, base.col + quoted + offset)
+
+    def expr_text(self, text: str, rpath: tuple) -> Tree | Token | None:
+        try:
+            return parse_expr(text)
+        except ExprError as exc:
+            loc = self.offset_loc(rpath, (exc.column or 1) - 1)
+            self.error(exc.code, str(exc), rpath, loc=loc)
+            return None
+
+    def value(self, raw: Any, rpath: tuple, cpath: IRPath) -> Any:
+        self.record(cpath, rpath)
+        if isinstance(raw, str):
+            text = raw.strip()
+            self.expr_text(text, rpath)
+            return text
+        if isinstance(raw, list):
+            return [self.value(v, rpath + (i,), cpath + (i,)) for i, v in enumerate(raw)]
+        if isinstance(raw, dict):
+            self.error("invalid-value", "expected a number, a name, an expression or a list, not a mapping", rpath)
+            return None
+        return raw
+
+    def sub_value(self, tree: Any, text: str, rpath: tuple, cpath: IRPath) -> Any:
+        """A call argument inside an entry string: a literal where it is one, else its expression text."""
+        meta = getattr(tree, "meta", None)
+        start = getattr(tree, "start_pos", None) if isinstance(tree, Token) else getattr(meta, "start_pos", None)
+        loc = self.offset_loc(rpath, start or 0)
+        self.record(cpath, rpath, loc)
+        if isinstance(tree, Token) and tree.type == "NUMBER":
+            return _number_literal(str(tree))
+        if isinstance(tree, Tree):
+            if tree.data == "number":
+                return _number_literal(str(tree.children[0]))
+            if tree.data == "neg" and isinstance(tree.children[0], Tree) and tree.children[0].data == "number":
+                return -_number_literal(str(tree.children[0].children[0]))
+            if tree.data == "name" and str(tree.children[0]) in ("true", "false"):
+                return str(tree.children[0]) == "true"
+            if tree.data == "list":
+                kids = [k for k in tree.children if k is not None]
+                return [self.sub_value(k, text, rpath, cpath + (i,)) for i, k in enumerate(kids)]
+            end = meta.end_pos if meta is not None and not meta.empty else None
+            if start is not None and end is not None:
+                return text[start:end]
+        if isinstance(tree, Token) and tree.type == "NAME" and str(tree) in ("true", "false"):
+            return str(tree) == "true"
+        return str(tree)
+
+    # ---- entries ------------------------------------------------------------------------------
+
+    def call_text(self, text: str, rpath: tuple, cpath: IRPath) -> dict | None:
+        tree = self.expr_text(text.strip(), rpath)
+        if tree is None:
+            return None
+        text = text.strip()
+        if isinstance(tree, Token) and tree.type == "NAME":
+            return {"op": "call", "target": str(tree)}
+        if isinstance(tree, Tree) and tree.data == "name":
+            return {"op": "call", "target": str(tree.children[0])}
+        if isinstance(tree, Tree) and tree.data == "call":
+            node: dict = {"op": "call", "target": str(tree.children[0]), "args": [], "kwargs": {}}
+            arguments = tree.children[1] if len(tree.children) > 1 and tree.children[1] is not None else None
+            for arg in arguments.children if arguments is not None else []:
+                if isinstance(arg, Tree) and arg.data == "kwarg":
+                    key = str(arg.children[0])
+                    if key in node["kwargs"]:
+                        self.error("duplicate-key", f"argument '{key}' is given twice", rpath)
+                    node["kwargs"][key] = self.sub_value(arg.children[1], text, rpath, cpath + ("kwargs", key))
+                else:
+                    if node["kwargs"]:
+                        self.error("invalid-value", "a positional argument cannot follow a keyword argument", rpath)
+                    node["args"].append(self.sub_value(arg, text, rpath, cpath + ("args", len(node["args"]))))
+            return node
+        self.error(
+            "invalid-entry",
+            f"'{text}' is not a layer or block call; write a name such as `relu` or a call such as `conv2d(64, 3)`",
+            rpath,
+        )
+        return None
+
+    def entry(self, raw: Any, rpath: tuple, cpath: IRPath) -> dict | None:
+        self.record(cpath, rpath)
+        if isinstance(raw, str):
+            return self.call_text(raw, rpath, cpath)
+        if isinstance(raw, list):
+            if not raw:
+                self.error("invalid-entry", "an empty list is not a layer; remove it or add entries", rpath)
+                return None
+            items = [self.entry(v, rpath + (i,), cpath + ("items", i)) for i, v in enumerate(raw)]
+            return {"op": "seq", "items": items}
+        if isinstance(raw, dict):
+            if not raw:
+                self.error("invalid-entry", "an empty mapping is not a layer", rpath)
+                return None
+            structures = [k for k in raw if k in STRUCTURES]
+            if len(structures) > 1:
+                self.error("invalid-entry", f"one entry cannot be both {' and '.join(structures)}", rpath)
+                return None
+            if structures:
+                return self.structure(structures[0], raw, rpath, cpath)
+            if len(raw) > 1:
+                keys = ", ".join(map(str, raw))
+                self.error(
+                    "invalid-entry",
+                    f"cannot tell what this entry is (keys: {keys}); an entry is a call, `name: entry`, "
+                    f"or one of {', '.join(STRUCTURES)}",
+                    rpath,
+                )
+                return None
+            (key, val), = raw.items()
+            key = str(key)
+            if isinstance(val, dict) and (self.callable_name(key) or not self.node_mapping(val)):
+                return self.keyword_call(key, val, rpath + (key,), cpath)
+            if val is None:
+                if self.callable_name(key):
+                    return {"op": "call", "target": key}
+                self.error("invalid-entry", f"entry '{key}' is empty; give it a layer, e.g. `{key}: relu`", rpath)
+                return None
+            if isinstance(val, (str, list, dict)):
+                node = self.entry(val, rpath + (key,), cpath)
+                if node is not None:
+                    node["name"] = key
+                    self.record(cpath, rpath + (key,), self.src.find(rpath + (key,), key=True))
+                return node
+            self.error(
+                "invalid-entry",
+                f"entry '{key}' is {val!r}; an entry is a layer or block call, a list of entries, or a structure",
+                rpath + (key,),
+            )
+            return None
+        self.error("invalid-entry", f"{raw!r} is not an entry; write a layer such as `relu` or `conv2d(64, 3)`", rpath)
+        return None
+
+    def keyword_call(self, target: str, raw: dict, rpath: tuple, cpath: IRPath) -> dict:
+        node: dict = {"op": "call", "target": target, "kwargs": {}}
+        for key, val in raw.items():
+            node["kwargs"][str(key)] = self.value(val, rpath + (key,), cpath + ("kwargs", str(key)))
+        return node
+
+    def entry_list(self, raw: Any, rpath: tuple, cpath: IRPath) -> list:
+        if isinstance(raw, list):
+            return [self.entry(v, rpath + (i,), cpath + (i,)) for i, v in enumerate(raw)]
+        return [self.entry(raw, rpath, cpath + (0,))]
+
+    def check_keys(self, raw: dict, allowed: tuple[str, ...], rpath: tuple, what: str) -> None:
+        for key in raw:
+            if key not in allowed:
+                self.error(
+                    "unknown-key",
+                    f"unknown key '{key}' in {what}{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}",
+                    rpath + (key,),
+                    key=True,
+                )
+
+    def structure(self, op: str, raw: dict, rpath: tuple, cpath: IRPath) -> dict | None:
+        self.check_keys(raw, _STRUCTURE_KEYS[op], rpath, op)
+        body = raw[op]
+        brpath = rpath + (op,)
+        if op in ("concat", "add"):
+            if isinstance(body, dict):
+                branches = []
+                for i, (bname, braw) in enumerate(body.items()):
+                    node = self.entry(braw, brpath + (bname,), cpath + ("branches", i))
+                    if node is not None:
+                        node["name"] = str(bname)
+                    branches.append(node)
+            elif isinstance(body, list):
+                branches = [self.entry(b, brpath + (i,), cpath + ("branches", i)) for i, b in enumerate(body)]
+            else:
+                self.error("invalid-entry", f"{op} takes a list of branches or a mapping of named branches", brpath)
+                return None
+            return {"op": op, "branches": branches}
+        if op == "residual":
+            if not isinstance(body, dict):
+                self.error("invalid-entry", "residual takes a mapping with `body` (and optional `shortcut`, `after`)", brpath)
+                return None
+            self.check_keys(body, ("body", "shortcut", "shortcut_name", "after"), brpath, "residual")
+            if "body" not in body:
+                self.error("missing-key", "residual needs a `body`: the layers whose output is added to the shortcut", brpath)
+                return None
+            node = {"op": "residual", "body": self.entry_list(body["body"], brpath + ("body",), cpath + ("body",))}
+            if "shortcut" in body:
+                sc = body["shortcut"]
+                if isinstance(sc, str) and sc.strip() in SHORTCUT_MODES:
+                    node["shortcut"] = sc.strip()
+                    self.record(cpath + ("shortcut",), brpath + ("shortcut",))
+                else:
+                    node["shortcut"] = self.entry_list(sc, brpath + ("shortcut",), cpath + ("shortcut",))
+            if "shortcut_name" in body:
+                node["shortcut_name"] = body["shortcut_name"]
+                self.record(cpath + ("shortcut_name",), brpath + ("shortcut_name",))
+            if body.get("after") is not None:
+                node["after"] = self.entry(body["after"], brpath + ("after",), cpath + ("after",))
+            return node
+        # repeat and dense: a count plus the thing repeated
+        inner = "block" if op == "repeat" else "layer"
+        if inner not in raw:
+            self.error("missing-key", f"{op} needs `{inner}`: the entry to {op}", rpath)
+            return None
+        node = {
+            "op": op,
+            "count": self.value(body, brpath, cpath + ("count",)),
+            inner: self.entry(raw[inner], rpath + (inner,), cpath + (inner,)),
+        }
+        if "names" in raw:
+            node["names"] = raw["names"]
+            self.record(cpath + ("names",), rpath + ("names",))
+        if op == "repeat" and "first" in raw:
+            first = raw["first"]
+            if not isinstance(first, dict):
+                self.error("invalid-value", "`first` takes a mapping of arguments for the first copy", rpath + ("first",))
+            else:
+                node["first"] = {
+                    str(k): self.value(v, rpath + ("first", k), cpath + ("first", str(k))) for k, v in first.items()
+                }
+        return node
+
+    # ---- blocks and the whole spec ------------------------------------------------------------
+
+    def block(self, raw: Any, rpath: tuple, cpath: IRPath) -> dict | None:
+        self.record(cpath, rpath)
+        if not isinstance(raw, dict):
+            self.error("invalid-block", "a block is a mapping with `args` and a body (`layers:` or a structure)", rpath)
+            return None
+        args_raw = raw.get("args", [])
+        args = []
+        if isinstance(args_raw, list):
+            for i, a in enumerate(args_raw):
+                self.record(cpath + ("args", i), rpath + ("args", i))
+                args.append({"name": a, "required": True})
+        elif isinstance(args_raw, dict):
+            for i, (a, default) in enumerate(args_raw.items()):
+                self.record(cpath + ("args", i), rpath + ("args", a))
+                if isinstance(default, str) and default in TYPE_WORDS:
+                    args.append({"name": a, "required": True})
+                else:
+                    default = self.value(default, rpath + ("args", a), cpath + ("args", i, "default"))
+                    args.append({"name": a, "default": default, "required": False})
+        else:
+            self.error("invalid-value", "`args` is a list of names or a mapping of names to defaults", rpath + ("args",))
+        body_keys = [k for k in raw if k not in ("args", "doc")]
+        if body_keys == ["layers"]:
+            body = self.entry(raw["layers"], rpath + ("layers",), cpath + ("body",))
+        elif body_keys:
+            rest = {k: raw[k] for k in body_keys}
+            structures = [k for k in rest if k in STRUCTURES]
+            if not structures:
+                self.check_keys(rest, ("args", "doc", "layers", *STRUCTURES), rpath, "a block")
+                return None
+            body = self.entry(rest, rpath, cpath + ("body",))
+        else:
+            self.error("missing-key", "block has no body: add `layers: [...]` or a structure such as `concat:`", rpath)
+            return None
+        out: dict = {"args": args, "body": body}
+        if "doc" in raw:
+            out["doc"] = raw["doc"]
+        return out
+
+    def spec(self, raw: Any, default_name: str) -> dict | None:
+        if not isinstance(raw, dict):
+            self.error("invalid-spec", "a spec is a mapping with at least `input` and `layers`", ())
+            return None
+        self.record((), ())
+        for key in raw:
+            if key not in TOP_KEYS:
+                hint = did_you_mean(key, TOP_KEYS)
+                if not hint and isinstance(raw[key], list):
+                    hint = f" (sections go under `layers:`, e.g. `layers: {{{key}: [...]}}`)"
+                self.error("unknown-key", f"unknown top-level key '{key}'{hint}", (key,), key=True)
+        for key in ("input", "layers"):
+            if key not in raw:
+                self.error("missing-key", f"a spec needs `{key}`", ())
+        out: dict = {"name": raw.get("name", default_name)}
+        self.record(("name",), ("name",))
+        if "description" in raw:
+            out["description"] = raw["description"]
+        if "input" in raw:
+            inp = raw["input"]
+            if isinstance(inp, str) and "x" in inp:
+                inp = [p.strip() for p in inp.split("x")]
+                inp = [int(p) if p.isdigit() else p for p in inp]
+            out["input"] = self.value(inp, ("input",), ("input",))
+        if isinstance(raw.get("params"), dict):
+            out["params"] = {str(k): self.value(v, ("params", k), ("params", str(k))) for k, v in raw["params"].items()}
+            for k in raw["params"]:
+                self.record(("params", str(k)), ("params", k), self.src.find(("params", k), key=True))
+        elif "params" in raw and raw["params"] is not None:
+            self.error("invalid-value", "`params` is a mapping of names to default values", ("params",))
+        if isinstance(raw.get("blocks"), dict):
+            out["blocks"] = {}
+            for bname, braw in raw["blocks"].items():
+                block = self.block(braw, ("blocks", bname), ("blocks", str(bname)))
+                if block is not None:
+                    out["blocks"][str(bname)] = block
+        elif raw.get("blocks") is not None:
+            self.error("invalid-value", "`blocks` is a mapping of block names to definitions", ("blocks",))
+        layers = raw.get("layers")
+        if isinstance(layers, dict):
+            out["layers"] = []
+            for i, (section, body) in enumerate(layers.items()):
+                node = self.entry(body, ("layers", section), ("layers", i))
+                if node is not None:
+                    node["name"] = str(section)
+                    self.record(("layers", i), ("layers", section), self.src.find(("layers", section), key=True))
+                out["layers"].append(node)
+        elif isinstance(layers, list):
+            out["layers"] = [self.entry(v, ("layers", i), ("layers", i)) for i, v in enumerate(layers)]
+        elif "layers" in raw:
+            self.error("invalid-value", "`layers` is a list of entries or a mapping of named sections", ("layers",))
+        if isinstance(raw.get("init"), dict):
+            out["init"] = {}
+            for kind, table in raw["init"].items():
+                if not isinstance(table, dict):
+                    self.error("invalid-value", "each `init` entry maps tensor names to initialisers", ("init", kind))
+                    continue
+                self.record(("init", str(kind)), ("init", kind), self.src.find(("init", kind), key=True))
+                out["init"][str(kind)] = {
+                    str(t): self.value(v, ("init", kind, t), ("init", str(kind), str(t))) for t, v in table.items()
+                }
+        elif raw.get("init") is not None:
+            self.error("invalid-value", "`init` maps layer kinds to {tensor: initialiser}", ("init",))
+        return out
+
+
+def _number_literal(text: str) -> int | float:
+    text = text.replace("_", "")
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _strip_tags(loc: tuple) -> tuple:
+    """Drop the discriminator and union-member segments pydantic adds to error locations."""
+    out = []
+    for part in loc:
+        if isinstance(part, str) and (part in _TAGS or part.startswith(("literal[", "list[", "function-"))):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _pydantic_errors(exc: ValidationError, locations: Locations, errors: Collector, file: str) -> None:
+    seen = set()
+    for err in exc.errors():
+        path = _strip_tags(err["loc"])
+        where = locations.find(path)
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = f"unknown key '{path[-1]}'"
+        if err["type"] == "string_pattern_mismatch":
+            message = f"'{err.get('input')}' is not a valid name (letters, digits and _; not starting with a digit)"
+        key = (where.loc, message)
+        if key in seen:
+            continue
+        seen.add(key)
+        code = "missing-key" if err["type"] == "missing" else "invalid-value"
+        errors.error(code, message, where.shown or ".".join(map(str, path)), where.loc)
+
+
+def validate(doc: RawDoc, default_name: str = "network") -> ParsedSpec:
+    """Raw tree -> Spec. Raises SpecError listing every problem found."""
+    errors = Collector(sources={doc.sources.file: doc.text})
+    raw = doc.tree
+    block_names = set(raw.get("blocks") or {}) if isinstance(raw, dict) and isinstance(raw.get("blocks"), dict) else set()
+    norm = _Normalizer(doc, errors, {str(b) for b in block_names})
+    canonical = norm.spec(raw, default_name)
+    errors.raise_if_any()
+    try:
+        spec = Spec.model_validate(canonical)
+    except ValidationError as exc:
+        _pydantic_errors(exc, norm.locations, errors, doc.sources.file)
+        errors.raise_if_any()
+        raise AssertionError("pydantic failed without errors")  # unreachable: raise_if_any raised
+    return ParsedSpec(spec, norm.locations, doc.text, doc.sources.file, "yaml")
+
+
+def block_from_raw(raw: Any, name: str) -> BlockDef:
+    """A BlockDef from YAML text or a dict (for Spec.with_block)."""
+    if isinstance(raw, str):
+        doc = read_yaml(raw, f"<block {name}>")
+    else:
+        from .yaml_source import SourceMap
+
+        doc = RawDoc(raw, SourceMap(f"<block {name}>"), "")
+    errors = Collector(sources={doc.sources.file: doc.text})
+    norm = _Normalizer(doc, errors, set())
+    norm.block_names = _AnyName()
+    block = norm.block(doc.tree, (), ())
+    errors.raise_if_any()
+    try:
+        return BlockDef.model_validate(block)
+    except ValidationError as exc:
+        _pydantic_errors(exc, norm.locations, errors, doc.sources.file)
+        errors.raise_if_any()
+        raise
+
+
+class _AnyName(set):
+    """Inside a lone block definition every name may be a block defined elsewhere in the spec."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+

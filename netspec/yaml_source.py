@@ -1,0 +1,213 @@
+"""The YAML front end: reads spec text safely into a plain tree plus a map from tree paths to file positions.
+
+The tree is built from PyYAML's event stream, never from its constructors, so no tag can run
+code, duplicate keys are caught, and aliases, depth and size are capped before anything grows.
+Plain scalars follow YAML 1.2's core schema (`yes` and `on` stay strings, `1e3` is a number).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .diagnostics import Diagnostic, Loc, SpecError
+
+MAX_BYTES = 1 << 20  # 1 MiB: the largest spec file read
+MAX_DEPTH = 64  # nesting of mappings and sequences
+MAX_ALIASES = 64  # `*name` references in one document
+MAX_NODES = 200_000  # values in the tree, aliases counted as what they expand to
+
+Path = tuple[Any, ...]
+
+_INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)$")
+_HEX = re.compile(r"0x[0-9a-fA-F_]+$")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$")
+_SPECIAL_FLOATS = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
+_STANDARD_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+
+
+@dataclass
+class SourceMap:
+    """Where each value (and each mapping key) of a raw tree stands in its file."""
+
+    file: str
+    values: dict[Path, Loc] = field(default_factory=dict)
+    keys: dict[Path, Loc] = field(default_factory=dict)
+
+    def find(self, path: Path, key: bool = False) -> Loc | None:
+        """The location of `path`, or of its nearest ancestor that has one."""
+        table = self.keys if key else self.values
+        path = tuple(path)
+        if key and path in table:
+            return table[path]
+        while path:
+            if path in self.values:
+                return self.values[path]
+            path = path[:-1]
+        return self.values.get(())
+
+
+@dataclass
+class RawDoc:
+    """A parsed source: the plain tree (dicts, lists, scalars), its source map and its text."""
+
+    tree: Any
+    sources: SourceMap
+    text: str
+
+
+def _plain_scalar(value: str) -> Any:
+    lowered = value.lower()
+    if value in ("", "~") or lowered == "null":
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if _INT.match(value):
+        return int(value.replace("_", ""))
+    if _HEX.match(value):
+        return int(value, 16)
+    if lowered in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[lowered]
+    if _FLOAT.match(value) and any(ch.isdigit() for ch in value):
+        return float(value.replace("_", ""))
+    return value
+
+
+def _mark_loc(file: str, mark: Any) -> Loc:
+    return Loc(file, mark.line + 1, mark.column + 1)
+
+
+def read_yaml(text: str, file: str = "<string>") -> RawDoc:
+    """Parse YAML text into a RawDoc, refusing anything unsafe with a located diagnostic."""
+
+    def fail(code: str, message: str, loc: Loc | None) -> SpecError:
+        return SpecError([Diagnostic(code, message, "", loc)], {file: text})
+
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_BYTES:
+        return_loc = Loc(file, 1, 1)
+        raise fail("file-too-large", f"spec is {size:,} bytes; the limit is {MAX_BYTES:,} bytes", return_loc)
+
+    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    sources = SourceMap(file)
+    anchors: dict[str, tuple[Any, int]] = {}
+    # Each open container: [value, path, pending key (mappings only), key loc, node count]
+    stack: list[list[Any]] = []
+    root: list[Any] = []
+    nodes = 0
+    aliases = 0
+
+    def place(value: Any, loc: Loc, count: int) -> Path:
+        """Attach a finished value to its parent; return its path."""
+        nonlocal nodes
+        nodes += count
+        if nodes > MAX_NODES:
+            raise fail("too-large", f"spec expands to more than {MAX_NODES:,} values (aliases included)", loc)
+        if not stack:
+            root.append(value)
+            path: Path = ()
+        else:
+            frame = stack[-1]
+            container, parent_path = frame[0], frame[1]
+            frame[4] += count
+            if isinstance(container, list):
+                path = parent_path + (len(container),)
+                container.append(value)
+            elif frame[2] is _NO_KEY:
+                if isinstance(value, (dict, list)):
+                    raise fail("invalid-key", "a mapping key must be a plain scalar, not a mapping or list", loc)
+                key = value
+                if key in container:
+                    raise fail(
+                        "duplicate-key",
+                        f"key '{key}' appears twice in this mapping; YAML would silently keep only the last one",
+                        loc,
+                    )
+                frame[2], frame[3] = key, loc
+                return parent_path
+            else:
+                key, key_loc = frame[2], frame[3]
+                path = parent_path + (key,)
+                container[key] = value
+                sources.keys[path] = key_loc
+                frame[2] = _NO_KEY
+        sources.values.setdefault(path, loc)
+        return path
+
+    def check_tag(event: Any, loc: Loc) -> None:
+        tag = getattr(event, "tag", None)
+        if tag and tag not in _STANDARD_TAGS and tag not in ("!", "?"):
+            raise fail(
+                "yaml-tag",
+                f"tag '{tag}' is not allowed: a spec is plain data (no Python objects or custom tags)",
+                loc,
+            )
+
+    try:
+        for event in yaml.parse(text, Loader=loader_cls):
+            loc = _mark_loc(file, event.start_mark)
+            if isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    raise fail("alias-limit", f"more than {MAX_ALIASES} aliases; write the values out", loc)
+                if event.anchor not in anchors:
+                    raise fail("yaml-syntax", f"alias '*{event.anchor}' names no anchor defined before it", loc)
+                value, count = anchors[event.anchor]
+                place(value, loc, count)
+            elif isinstance(event, yaml.ScalarEvent):
+                check_tag(event, loc)
+                if event.style is None and event.implicit[0]:
+                    value = _plain_scalar(event.value)
+                else:
+                    value = event.value
+                place(value, loc, 1)
+                if event.anchor:
+                    anchors[event.anchor] = (value, 1)
+            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                check_tag(event, loc)
+                if len(stack) >= MAX_DEPTH:
+                    raise fail("too-deep", f"nesting deeper than {MAX_DEPTH} levels", loc)
+                container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
+                if stack and isinstance(stack[-1][0], dict) and stack[-1][2] is _NO_KEY:
+                    raise fail("invalid-key", "a mapping key must be a plain scalar, not a mapping or list", loc)
+                path = place(container, loc, 0)
+                stack.append([container, path, _NO_KEY, None, 1, event.anchor])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                frame = stack.pop()
+                count = frame[4]
+                nodes += 1
+                if stack:
+                    stack[-1][4] += count
+                if frame[5]:
+                    anchors[frame[5]] = (frame[0], count)
+            elif isinstance(event, yaml.DocumentStartEvent) and root:
+                raise fail("yaml-syntax", "a spec file holds one YAML document; remove the extra '---'", loc)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = _mark_loc(file, mark) if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise fail("yaml-syntax", f"{problem}", loc) from None
+    except yaml.YAMLError as exc:  # reader errors (bad bytes) carry no mark
+        raise fail("yaml-syntax", str(exc).splitlines()[0], Loc(file, 1, 1)) from None
+
+    tree = root[0] if root else None
+    return RawDoc(tree, sources, text)
+
+
+class _NoKey:
+    def __repr__(self) -> str:
+        return "<no key>"
+
+
+_NO_KEY = _NoKey()
