@@ -41,7 +41,10 @@ def _named(nodes: list[g.Node], kinds: dict[nn.Module, str]) -> "OrderedDict[str
 
 
 def compile_graph(graph: g.Graph, device: Any = None, seed: int | None = None, dtype: Any = None) -> nn.Module:
-    """Build the module on the CPU (so a seed gives the same weights on every device), then move it."""
+    """Build the module on the CPU (so a seed gives the same weights on every device), then move it.
+
+    On the meta device it is built there directly: no memory is allocated, for shape-only work.
+    """
     assert graph.typed, "compile needs a graph that infer has typed"
 
     def build() -> nn.Module:
@@ -50,6 +53,9 @@ def compile_graph(graph: g.Graph, device: Any = None, seed: int | None = None, d
         apply_init(module, graph.init, kinds)
         return module
 
+    if device is not None and torch.device(device).type == "meta":
+        with torch.device("meta"):  # shapes only: allocate nothing, initialise nothing real
+            return build()
     if seed is None:
         module = build()
     else:

@@ -161,6 +161,15 @@ def evaluate(node: Tree | Token, env: Mapping[str, Any]) -> Any:
         if abs(exponent) > 64 or (abs(base) > 1 and abs(exponent) * math.log2(abs(base)) > 61):
             raise ExprError(f"{base} ** {exponent} is too large (the limit is 1e18)", code="eval-error")
         return _check_magnitude(base**exponent)
+    if kind == "index":
+        seq, idx = evaluate(kids[0], env), evaluate(kids[1], env)
+        if not isinstance(seq, list):
+            raise ExprError(f"only lists can be indexed, got {seq!r}", code="eval-error")
+        if isinstance(idx, bool) or not isinstance(idx, int):
+            raise ExprError(f"a list index must be a whole number, got {idx!r}", code="eval-error")
+        if not -len(seq) <= idx < len(seq):
+            raise ExprError(f"index {idx} is out of range for a list of {len(seq)}", code="eval-error")
+        return seq[idx]
     if kind == "compare":
         left, op, right = evaluate(kids[0], env), str(kids[1]), evaluate(kids[2], env)
         try:

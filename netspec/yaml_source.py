@@ -84,8 +84,94 @@ def _plain_scalar(value: str) -> Any:
     return value
 
 
-def _mark_loc(file: str, mark: Any) -> Loc:
-    return Loc(file, mark.line + 1, mark.column + 1)
+_CALL_START = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\(")
+_BLOCK_SCALAR = re.compile(r"(^|[\s:-])[|>][-+0-9]*\s*(#.*)?$")
+
+
+def quote_flow_calls(text: str) -> tuple[str, dict[int, list[int]]]:
+    """Quote calls such as `conv2d(64, 3)` that stand inside flow collections (`[...]`, `{...}`).
+
+    YAML splits a plain scalar at the commas of a flow collection, so `[conv2d(c, 1), relu]`
+    would read as three items; quoting each call keeps it whole. Returns the new text and, per
+    0-based line, the 0-based columns (in the new text) of the inserted quote characters, so that
+    positions can be mapped back to the file the user wrote.
+    """
+    out_lines: list[str] = []
+    inserted: dict[int, list[int]] = {}
+    depth = 0
+    block_indent: int | None = None  # inside a literal/folded block scalar: leave its lines alone
+    for number, line in enumerate(text.split("\n")):
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        if block_indent is not None:
+            if stripped and indent <= block_indent:
+                block_indent = None
+            else:
+                out_lines.append(line)
+                continue
+        pieces: list[str] = []
+        i, n = 0, len(line)
+        quote: str | None = None
+        while i < n:
+            ch = line[i]
+            if quote:
+                pieces.append(ch)
+                if ch == quote:
+                    quote = None
+                i += 1
+                continue
+            at_token_start = i == 0 or line[i - 1] in " \t[{,:"
+            if ch == "#" and (i == 0 or line[i - 1] in " \t"):
+                pieces.append(line[i:])
+                break
+            if ch in "\"'" and at_token_start:
+                quote = ch
+            elif ch in "[{" and _starts_node(line[:i], depth):
+                depth += 1
+            elif ch in "]}":
+                depth = max(0, depth - 1)
+            elif depth and at_token_start and _CALL_START.match(line, i):
+                end = _matching_paren(line, line.index("(", i))
+                if end is not None and '"' not in line[i:end + 1]:
+                    column = len("".join(pieces))
+                    inserted.setdefault(number, []).extend([column, column + end + 1 - i + 1])
+                    pieces.append('"' + line[i:end + 1] + '"')
+                    i = end + 1
+                    continue
+            pieces.append(ch)
+            i += 1
+        new_line = "".join(pieces)
+        if depth == 0 and _BLOCK_SCALAR.search(new_line.split(" #")[0].rstrip()):
+            block_indent = indent
+        out_lines.append(new_line)
+    return "\n".join(out_lines), inserted
+
+
+def _starts_node(before: str, depth: int) -> bool:
+    """Can a flow collection start here? Only where a YAML node starts, not inside a plain scalar."""
+    before = before.rstrip()
+    if depth:
+        return before.endswith(("[", "{", ",", ":"))
+    return before == "" or before.endswith((":", "-", "?")) and (len(before) == 1 or before[-2] in " \t:-?" or before.endswith(":"))
+
+
+def _matching_paren(line: str, start: int) -> int | None:
+    level = 0
+    for j in range(start, len(line)):
+        if line[j] in "([":
+            level += 1
+        elif line[j] in ")]":
+            level -= 1
+            if level == 0:
+                return j
+    return None
+
+
+def _mark_loc(file: str, mark: Any, inserted: dict[int, list[int]] | None = None) -> Loc:
+    column = mark.column
+    if inserted and mark.line in inserted:
+        column -= sum(1 for c in inserted[mark.line] if c < mark.column)
+    return Loc(file, mark.line + 1, column + 1)
 
 
 def read_yaml(text: str, file: str = "<string>") -> RawDoc:
@@ -154,9 +240,10 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
                 loc,
             )
 
+    parse_text, inserted = quote_flow_calls(text)
     try:
-        for event in yaml.parse(text, Loader=loader_cls):
-            loc = _mark_loc(file, event.start_mark)
+        for event in yaml.parse(parse_text, Loader=loader_cls):
+            loc = _mark_loc(file, event.start_mark, inserted)
             if isinstance(event, yaml.AliasEvent):
                 aliases += 1
                 if aliases > MAX_ALIASES:
@@ -195,7 +282,7 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
                 raise fail("yaml-syntax", "a spec file holds one YAML document; remove the extra '---'", loc)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        loc = _mark_loc(file, mark) if mark else None
+        loc = _mark_loc(file, mark, inserted) if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
         raise fail("yaml-syntax", f"{problem}", loc) from None
     except yaml.YAMLError as exc:  # reader errors (bad bytes) carry no mark
