@@ -16,15 +16,20 @@ from .layers import LayerArgs, LayerKind, ShapeError, register_layer
 from .pipeline import DEFAULT_MAX_PARAMS, Source, analyse
 from .pipeline import build as _build
 from .pipeline import parse as _parse
+from .pipeline import parse_linked as _parse_linked
 from .spec import BlockDef, Spec
 from .summary import Row, Summary, summarize_graph
 
 __version__ = "0.1.0"
 
 
-def parse(source: Source, format: str | None = None) -> Spec:
-    """Read and validate a spec (a path, or spec text) into the Spec IR. Raises SpecError."""
-    return _parse(source, format).spec
+def parse(source: Source, format: str | None = None, *, link: bool = True) -> Spec:
+    """Read and validate a spec (a path, or spec text) into the Spec IR. Raises SpecError.
+
+    With `link` (the default) a spec that `extends` another comes back merged with it, ready to vary;
+    `link=False` gives the file's own content, as written.
+    """
+    return (_parse_linked if link else _parse)(source, format).spec
 
 
 def load(

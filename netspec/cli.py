@@ -138,7 +138,7 @@ def build(
     format: Format = FormatOption,
 ) -> None:
     """Validate, compile into an nn.Module, run one forward pass on zeros, and print the summary."""
-    from .pipeline import DEFAULT_MAX_PARAMS, check_budget, parse
+    from .pipeline import DEFAULT_MAX_PARAMS, check_budget, parse_linked
     from .resolve import resolve
     from .infer import infer
     from .diagnostics import Collector
@@ -146,7 +146,7 @@ def build(
 
     def action() -> None:
         overrides = _overrides(set_)
-        parsed = parse(spec)
+        parsed = parse_linked(spec)
         graph = infer(resolve(parsed, overrides, _input_shape(input)), Collector(sources=parsed.locations.sources))
         check_budget(graph, max_params or DEFAULT_MAX_PARAMS, parsed.locations.sources)
         import torch

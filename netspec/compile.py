@@ -14,6 +14,8 @@ from .modules import Add, Concat, DenseBlock, Network, Residual
 
 
 def _build(node: g.Node, kinds: dict[nn.Module, str]) -> nn.Module:
+    if node.flat:
+        return _build_flat(node, kinds)
     if isinstance(node, g.Layer):
         module = node.kind.build(node.args, node.in_shape)
         kinds[module] = node.kind.name
@@ -40,6 +42,49 @@ def _named(nodes: list[g.Node], kinds: dict[nn.Module, str]) -> "OrderedDict[str
     return OrderedDict((node.name, _build(node, kinds)) for node in nodes)
 
 
+def _build_flat(node: g.Node, kinds: dict[nn.Module, str]) -> nn.Module:
+    """A torch.fx GraphModule: the named entries are its children, the data flow between them is generated code."""
+    import operator
+
+    from torch import fx
+
+    holder = nn.Module()
+    graph = fx.Graph()
+
+    def trace(n: g.Node, value: fx.Node, root: bool = False) -> fx.Node:
+        if not (root or n.virtual):  # a child module of the flat module
+            holder.add_module(n.name, _build(n, kinds))
+            return graph.call_module(n.name, (value,))
+        if isinstance(n, g.Seq):
+            for item in n.items:
+                value = trace(item, value)
+            return value
+        if isinstance(n, g.Merge):
+            outs = [trace(b, value) for b in n.branches]
+            if n.mode == "concat":
+                return graph.call_function(torch.cat, (outs,), {"dim": 1})
+            total = outs[0]
+            for other in outs[1:]:
+                total = graph.call_function(operator.add, (total, other))
+            return total
+        if isinstance(n, g.Dense):
+            for layer in n.layers:
+                value = graph.call_function(torch.cat, ([value, trace(layer, value)],), {"dim": 1})
+            return value
+        if isinstance(n, g.Residual):
+            out = value
+            for item in n.body:
+                out = trace(item, out)
+            if n.active:
+                identity = trace(n.shortcut, value) if n.shortcut is not None else value
+                out = graph.call_function(operator.add, (out, identity))
+            return trace(n.after, out) if n.after is not None else out
+        raise AssertionError(f"cannot trace {type(n).__name__} in a flat module")
+
+    graph.output(trace(node, graph.placeholder("x"), root=True))
+    return fx.GraphModule(holder, graph, class_name="Flat")
+
+
 def compile_graph(graph: g.Graph, device: Any = None, seed: int | None = None, dtype: Any = None) -> nn.Module:
     """Build the module on the CPU (so a seed gives the same weights on every device), then move it.
 
@@ -49,7 +94,8 @@ def compile_graph(graph: g.Graph, device: Any = None, seed: int | None = None, d
 
     def build() -> nn.Module:
         kinds: dict[nn.Module, str] = {}
-        module = Network(_named(graph.root.items, kinds), graph.name, graph.input_shape)
+        taps = {n.name: n.train_only for n in graph.root.items if n.tap}
+        module = Network(_named(graph.root.items, kinds), graph.name, graph.input_shape, taps, tuple(graph.outputs))
         apply_init(module, graph.init, kinds)
         return module
 

@@ -16,9 +16,13 @@ from .layers import LayerKind, Shape
 
 @dataclass
 class Node:
-    name: str  # the module name inside its parent ("conv1", or "3" when unnamed)
+    name: Optional[str]  # the module name inside its parent ("conv1", or "3" when unnamed); None until named
     path: str  # dotted module path from the root ("" for the root)
     loc: Optional[Loc]
+    virtual: bool = False  # inside a `flat` module: pure data flow, no module of its own
+    flat: bool = False  # this node's module holds every named entry below it directly (see spec.Flat)
+    tap: bool = False  # an extra output: runs on the tensor here, which flows on unchanged (spec.Output)
+    train_only: bool = False  # a tap that is returned (and run) only in training mode
     # filled by infer:
     in_shape: Shape = ()
     out_shape: Shape = ()
@@ -32,6 +36,11 @@ class Node:
     @property
     def op(self) -> str:
         return type(self).__name__.lower()
+
+    @property
+    def counted(self) -> bool:
+        """Do this node's mult-adds count in eval-mode totals? (Training-only outputs do not run there.)"""
+        return not self.train_only
 
 
 @dataclass
@@ -101,6 +110,7 @@ class Graph:
     input_shape: Shape
     root: Seq
     params: dict[str, Any]  # the resolved values of the spec's params
+    outputs: list[str]  # names of the returned outputs, in order ("main" is the last layer's output)
     init: dict[str, dict[str, Any]]  # layer kind -> tensor name -> evaluated initialiser
     init_locs: dict[str, Optional[Loc]] = field(default_factory=dict)
     typed: bool = False  # True once infer has filled shapes and counts

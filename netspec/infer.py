@@ -49,7 +49,10 @@ class _Inferrer:
         if isinstance(node, g.Seq):
             out = shape
             for child in node.items:
-                out = self.run(child, out)
+                if child.tap:
+                    self.run(child, out)  # an extra output: the main stream goes on unchanged
+                else:
+                    out = self.run(child, out)
         elif isinstance(node, g.Merge):
             out = self.merge(node, shape)
         elif isinstance(node, g.Residual):
@@ -66,7 +69,7 @@ class _Inferrer:
             raise AssertionError(f"unknown graph node {type(node).__name__}")
         node.out_shape = out
         node.params = sum(c.params for c in node.children)
-        node.mult_adds = sum(c.mult_adds for c in node.children)
+        node.mult_adds = sum(c.mult_adds for c in node.children if c.counted)
         return out
 
     def merge(self, node: g.Merge, shape: Shape) -> Shape:

@@ -12,12 +12,33 @@ class Network(nn.Sequential):
     """The root of a compiled spec: its top-level entries run in order.
 
     `spec_name` and `input_shape` (one sample, no batch dimension) say what it was built from.
+    Extra outputs (`taps`: name -> train_only) see the tensor where they stand and leave it
+    unchanged; with any active, forward returns a tuple ordered as `output_names` ("main" is the
+    last layer's output). Training-only outputs are neither run nor returned in eval mode.
     """
 
-    def __init__(self, layers: "OrderedDict[str, nn.Module]", spec_name: str = "", input_shape: tuple[int, ...] = ()):
+    def __init__(self, layers: "OrderedDict[str, nn.Module]", spec_name: str = "", input_shape: tuple[int, ...] = (),
+                 taps: dict[str, bool] | None = None, output_names: tuple[str, ...] = ("main",)):
         super().__init__(layers)
         self.spec_name = spec_name
         self.input_shape = tuple(input_shape)
+        self.taps = dict(taps or {})
+        self.output_names = tuple(output_names)
+
+    def forward(self, x: torch.Tensor):
+        if not self.taps:
+            return super().forward(x)
+        outputs: dict[str, torch.Tensor] = {}
+        for name, module in self._modules.items():
+            if name in self.taps:
+                if self.training or not self.taps[name]:
+                    outputs[name] = module(x)
+            else:
+                x = module(x)
+        if len(outputs) == 0:
+            return x
+        outputs["main"] = x
+        return tuple(outputs[name] for name in self.output_names if name in outputs)
 
     def extra_repr(self) -> str:
         return f"spec={self.spec_name!r}, input={self.input_shape}"

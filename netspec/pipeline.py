@@ -2,6 +2,7 @@
 
     parse     yaml_source.read_yaml   text          -> RawDoc (tree + source map)
     validate  validate.validate       RawDoc        -> ParsedSpec (Spec IR + locations)
+    link      link.link               ParsedSpec    -> ParsedSpec (`extends` merged in)
     resolve   resolve.resolve         ParsedSpec    -> Graph (params, blocks, repeats expanded)
     infer     infer.infer             Graph         -> typed Graph (shapes, params, mult-adds)
     compile   compile.compile_graph   typed Graph   -> nn.Module      (the only step that imports torch)
@@ -16,6 +17,7 @@ from typing import Any, Mapping, Union
 from . import graph as g
 from .diagnostics import Collector, Diagnostic, Loc, SpecError, UsageError
 from .infer import infer
+from .link import link
 from .resolve import resolve
 from .spec import Spec
 from .validate import Locations, ParsedSpec, validate
@@ -77,10 +79,15 @@ def parse_text(text: str, file: str = "<string>", format: str = "yaml") -> Parse
     return parsed
 
 
+def parse_linked(source: Source, format: str | None = None) -> ParsedSpec:
+    """Source -> ParsedSpec with every `extends` merged in."""
+    return link(parse(source, format), read=parse)
+
+
 def analyse(source: Source, params: Mapping[str, Any] | None = None,
             input_shape: tuple[int, ...] | None = None, format: str | None = None) -> g.Graph:
     """Source -> typed Graph: everything that needs no torch."""
-    parsed = parse(source, format)
+    parsed = parse_linked(source, format)
     graph = resolve(parsed, params, input_shape)
     return infer(graph, Collector(sources=dict(parsed.locations.sources)))
 
@@ -102,7 +109,7 @@ def build(source: Source, params: Mapping[str, Any] | None = None, *, input_shap
           device: Any = None, seed: int | None = None, max_params: int | None = DEFAULT_MAX_PARAMS,
           format: str | None = None):
     """Source -> nn.Module: the whole pipeline."""
-    parsed = parse(source, format)
+    parsed = link(parse(source, format), read=parse)
     graph = infer(resolve(parsed, params, input_shape), Collector(sources=dict(parsed.locations.sources)))
     check_budget(graph, max_params, parsed.locations.sources)
     from .compile import compile_graph  # torch is imported here, and only on this path

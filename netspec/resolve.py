@@ -135,55 +135,101 @@ class _Resolver:
 
     # ---- entries ------------------------------------------------------------------------------
 
-    def entry(self, node: s.Entry, env: Mapping[str, Any], name: str, mpath: str, cpath: tuple) -> g.Node | None:
+    def entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple, top: bool = False) -> list[g.Node]:
+        """The graph nodes one IR entry contributes: none for a false `if`, several for a `splice`.
+
+        Nodes keep their explicit name (or None); `name_tree` gives index names and paths at the end,
+        once splices and conditions have settled each entry's position. `mpath` is for messages only.
+        """
         self.count(cpath)
+        if isinstance(node, s.If):
+            try:
+                cond = self.value(node.cond, env, mpath, cpath + ("cond",))
+            except ExprError:
+                return []
+            if isinstance(cond, Symbol):
+                self.error("unknown-name", f"unknown name '{cond.name}'{did_you_mean(cond.name, env)}", mpath, cpath + ("cond",))
+                return []
+            chosen, key = (node.then, "then") if cond else (node.else_, "else")
+            if chosen is None:
+                return []
+            if node.name is not None and chosen.name is None:
+                chosen = chosen.model_copy(update={"name": node.name})  # `bn: {if: ..., then: batchnorm2d}`
+            return self.entry(chosen, env, mpath, cpath + (key,), top)
+        if isinstance(node, s.Splice):
+            spliced: list[g.Node] = []
+            for inner in self.entry(node.body, env, mpath, cpath + ("body",), top):
+                if isinstance(inner, g.Seq):
+                    spliced.extend(inner.items)
+                else:
+                    self.error("invalid-entry", "splice takes a sequence (a list, a block of layers, or a repeat), "
+                               f"got {inner.op}", mpath, cpath)
+            return spliced
+        if isinstance(node, (s.Output, s.Flat)):
+            if isinstance(node, s.Output):
+                if not top:
+                    self.error("invalid-entry", "extra outputs must be top-level entries (directly under `layers`)",
+                               mpath, cpath)
+                    return []
+                if node.name is None:
+                    self.error("missing-key", "an output needs a name: write `aux1: {output: ...}`", mpath, cpath)
+                    return []
+            inner_nodes = self.entry(node.body, env, mpath, cpath + ("body",))
+            one = self.as_one(inner_nodes, node.name, cpath)
+            if isinstance(node, s.Output):
+                one.tap, one.train_only = True, node.train_only
+            elif isinstance(one, g.Layer):
+                self.error("invalid-entry", "flat takes a structure (a list, concat, add, residual or dense), "
+                           "not a single layer", mpath, cpath)
+            else:
+                one.flat = True
+            return [one]
+        built = self.single(node, env, mpath, cpath, top)
+        return [built] if built is not None else []
+
+    def as_one(self, nodes: list[g.Node], name: str | None, cpath: tuple) -> g.Node:
+        """A single node for a place that takes one (an `after`, an output, a flat body)."""
+        if len(nodes) == 1:
+            if name is not None:
+                nodes[0].name = name
+            return nodes[0]
+        return g.Seq(name, "", self.loc(cpath), items=nodes)
+
+    def single(self, node: s.Entry, env, mpath: str, cpath: tuple, top: bool) -> g.Node | None:
         loc = self.loc(cpath)
+        name = node.name
         if isinstance(node, s.Call):
-            return self.call(node, env, name, mpath, cpath)
+            return self.call(node, env, mpath, cpath)
         if isinstance(node, s.Seq):
-            return g.Seq(name, mpath, loc, items=self.sequence(node.items, env, mpath, cpath + ("items",)))
+            return g.Seq(name, "", loc, items=self.sequence(node.items, env, mpath, cpath + ("items",), top))
         if isinstance(node, s.Merge):
             branches = self.sequence(node.branches, env, mpath, cpath + ("branches",))
-            return g.Merge(name, mpath, loc, mode=node.op, branches=branches)
+            return g.Merge(name, "", loc, mode=node.op, branches=branches)
         if isinstance(node, s.Residual):
             body = self.sequence(node.body, env, mpath, cpath + ("body",))
             shortcut = None
             mode = node.shortcut if isinstance(node.shortcut, str) else "explicit"
-            sc_path = _join(mpath, node.shortcut_name)
             if isinstance(node.shortcut, list):
-                items = self.sequence(node.shortcut, env, sc_path, cpath + ("shortcut",))
-                shortcut = g.Seq(node.shortcut_name, sc_path, self.loc(cpath + ("shortcut",)), items=items)
+                items = self.sequence(node.shortcut, env, _join(mpath, node.shortcut_name), cpath + ("shortcut",))
+                shortcut = g.Seq(node.shortcut_name, "", self.loc(cpath + ("shortcut",)), items=items)
             after = None
             if node.after is not None:
-                after_name = node.after.name or "after"
-                after = self.entry(node.after, env, after_name, _join(mpath, after_name), cpath + ("after",))
-            return g.Residual(
-                name, mpath, loc, body=body, shortcut_mode=mode, shortcut=shortcut,
-                shortcut_name=node.shortcut_name, after=after,
-            )
+                after_nodes = self.entry(node.after, env, _join(mpath, "after"), cpath + ("after",))
+                if after_nodes:
+                    after = self.as_one(after_nodes, node.after.name or "after", cpath + ("after",))
+            return g.Residual(name, "", loc, body=body, shortcut_mode=mode, shortcut=shortcut,
+                              shortcut_name=node.shortcut_name, after=after)
         if isinstance(node, (s.Repeat, s.Dense)):
-            return self.repeat(node, env, name, mpath, cpath)
+            return self.repeat(node, env, mpath, cpath)
         raise AssertionError(f"unknown IR node {type(node).__name__}")
 
-    def sequence(self, items: list[s.Entry], env, mpath: str, cpath: tuple) -> list[g.Node]:
+    def sequence(self, items: list[s.Entry], env, mpath: str, cpath: tuple, top: bool = False) -> list[g.Node]:
         out: list[g.Node] = []
-        seen: dict[str, int] = {}
         for index, item in enumerate(items):
-            name = item.name or str(index)
-            if name in seen:
-                self.error(
-                    "duplicate-name",
-                    f"two entries are named '{name}' (entries {seen[name]} and {index}); module names must be unique",
-                    _join(mpath, name), cpath + (index,),
-                )
-                continue
-            seen[name] = index
-            node = self.entry(item, env, name, _join(mpath, name), cpath + (index,))
-            if node is not None:
-                out.append(node)
+            out.extend(self.entry(item, env, _join(mpath, item.name or str(index)), cpath + (index,), top))
         return out
 
-    def repeat(self, node: s.Repeat | s.Dense, env, name: str, mpath: str, cpath: tuple) -> g.Node | None:
+    def repeat(self, node: s.Repeat | s.Dense, env, mpath: str, cpath: tuple) -> g.Node | None:
         count = self.int_value(node.count, env, mpath, cpath + ("count",), f"{node.op} count")
         if count is None:
             return None
@@ -193,33 +239,30 @@ class _Resolver:
         if first and not isinstance(inner, s.Call):
             self.error("invalid-value", "`first` overrides arguments, so `block` must be a call", mpath, cpath + ("first",))
             first = {}
-        if count * 1 > MAX_NODES:
-            self.error("too-large", f"{node.op} count {count:,} is more than the {MAX_NODES:,} nodes a network may have", mpath, cpath + ("count",))
+        if count > MAX_NODES:
+            self.error("too-large", f"{node.op} count {count:,} is more than the {MAX_NODES:,} nodes a network may have",
+                       mpath, cpath + ("count",))
             raise _TooLarge
         copies: list[g.Node] = []
-        seen: set[str] = set()
         for i in range(count):
             local = {**env, "i": i}
             item = inner
             if i == 0 and first:
                 item = inner.model_copy(update={"kwargs": {**inner.kwargs, **first}})
-            copy_name = self.names(node.names, i, local, mpath, cpath)
-            if copy_name in seen:
-                self.error("duplicate-name", f"names '{node.names}' gives '{copy_name}' twice", mpath, cpath + ("names",))
-                return None
-            seen.add(copy_name)
-            built = self.entry(item, local, copy_name, _join(mpath, copy_name), cpath + (inner_key,))
-            if built is not None:
-                copies.append(built)
+            copy_name = self.names(node.names, i, local, mpath, cpath) if node.names is not None else None
+            built = self.entry(item, local, _join(mpath, copy_name or str(i)), cpath + (inner_key,))
+            if copy_name is not None:
+                built = [self.as_one(built, copy_name, cpath)] if built else []
+            copies.extend(built)
         if isinstance(node, s.Dense):
-            return g.Dense(name, mpath, self.loc(cpath), layers=copies)
-        return g.Seq(name, mpath, self.loc(cpath), items=copies)
+            return g.Dense(node.name, "", self.loc(cpath), layers=copies)
+        return g.Seq(node.name, "", self.loc(cpath), items=copies)
 
-    def call(self, node: s.Call, env, name: str, mpath: str, cpath: tuple) -> g.Node | None:
+    def call(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Node | None:
         if node.target in REGISTRY:
-            return self.layer(node, env, name, mpath, cpath)
+            return self.layer(node, env, mpath, cpath)
         if node.target in self.spec.blocks:
-            return self.block(node, env, name, mpath, cpath)
+            return self.block(node, env, mpath, cpath)
         choices = [*REGISTRY, *self.spec.blocks]
         self.error(
             "unknown-layer",
@@ -271,7 +314,7 @@ class _Resolver:
                 ok = False
         return (values, paths) if ok else None
 
-    def layer(self, node: s.Call, env, name: str, mpath: str, cpath: tuple) -> g.Layer | None:
+    def layer(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Layer | None:
         kind = REGISTRY[node.target]
         got = self.arguments(node, arg_names(kind), kind.positional, env, mpath, cpath, kind.name)
         if got is None:
@@ -295,9 +338,9 @@ class _Resolver:
                     label = f"argument '{key}'" if key else kind.name
                     self.error("invalid-value", f"{kind.name} {label}: {err['msg']}", mpath, where)
             return None
-        return g.Layer(name, mpath, self.loc(cpath), kind=kind, args=args)
+        return g.Layer(node.name, "", self.loc(cpath), kind=kind, args=args)
 
-    def block(self, node: s.Call, env, name: str, mpath: str, cpath: tuple) -> g.Node | None:
+    def block(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Node | None:
         block = self.spec.blocks[node.target]
         if node.target in self.block_stack:
             chain = " -> ".join([*self.block_stack, node.target])
@@ -329,13 +372,67 @@ class _Resolver:
             return None
         self.block_stack.append(node.target)
         try:
-            return self.entry(block.body, local, name, mpath, ("blocks", node.target, "body"))
+            nodes = self.entry(block.body, local, mpath, ("blocks", node.target, "body"))
         finally:
             self.block_stack.pop()
+        if not nodes:
+            return None
+        return self.as_one(nodes, node.name if node.name is not None else None, cpath)
 
 
 def _join(parent: str, name: str) -> str:
     return f"{parent}.{name}" if parent else name
+
+
+class _Namer:
+    """Gives unnamed nodes their index names (as nn.Sequential would) and every node its module path.
+
+    Inside a `flat` node, named entries become direct children of the flat module, unnamed
+    containers are pure data flow (`virtual`), and unnamed layers get generated names (`relu_1`).
+    """
+
+    def __init__(self, errors: Collector):
+        self.errors = errors
+
+    def claim(self, table: dict[str, g.Node], name: str, node: g.Node, parent_path: str) -> None:
+        if name in table:
+            where = f"'{parent_path}'" if parent_path else "the network's top level"
+            self.errors.error("duplicate-name", f"two entries are named '{name}' in {where}; module names must be unique",
+                              _join(parent_path, name), node.loc)
+        table[name] = node
+
+    def groups(self, node: g.Node) -> list[list[g.Node]]:
+        if isinstance(node, g.Residual):
+            extra = [n for n in (node.shortcut, node.after) if n is not None]
+            return [node.body, extra]
+        return [node.children] if node.children else []
+
+    def visit(self, node: g.Node, path: str, flat_scope: dict | None = None) -> None:
+        node.path = path
+        if node.flat:
+            flat_scope = {"path": path, "names": {}, "count": {}}
+        names: dict[str, g.Node] = {} if flat_scope is None else flat_scope["names"]
+        if isinstance(node, g.Residual) and node.shortcut is None and node.shortcut_mode in ("auto", "conv"):
+            names.setdefault(node.shortcut_name, node)  # reserved for the projection infer may add
+        for group in self.groups(node):
+            for index, child in enumerate(group):
+                if flat_scope is None:
+                    name = child.name if child.name is not None else str(index)
+                    child.name = name
+                    self.claim(names, name, child, path)
+                    self.visit(child, _join(path, name))
+                elif child.name is not None or not child.children:
+                    if child.name is None:  # an unnamed layer in a flat module: a generated, unique name
+                        n = flat_scope["count"].get(child.op, 0) + 1
+                        while f"{child.op}_{n}" in names:
+                            n += 1
+                        flat_scope["count"][child.op] = n
+                        child.name = f"{child.op}_{n}"
+                    self.claim(names, child.name, child, flat_scope["path"])
+                    self.visit(child, _join(flat_scope["path"], child.name))
+                else:  # an unnamed container in a flat module: data flow only
+                    child.virtual = True
+                    self.visit(child, flat_scope["path"], flat_scope)
 
 
 def _init_plan(spec: s.Spec, env, errors: Collector, locations) -> dict[str, dict[str, tuple[str, Any]]]:
@@ -404,15 +501,34 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
     resolver = _Resolver(parsed, env, errors)
     root = None
     try:
-        items = resolver.sequence(spec.layers, env, "", ("layers",))
+        items = resolver.sequence(spec.layers, env, "", ("layers",), top=True)
         root = g.Seq("", "", parsed.locations.find(("layers",)).loc, items=items)
+        _Namer(errors).visit(root, "")
     except _TooLarge:
         pass
+    outputs = _outputs(spec, root, errors, parsed.locations)
     plan = _init_plan(spec, env, errors, parsed.locations)
     errors.raise_if_any()
     assert root is not None
     init_locs = {k: parsed.locations.find(("init", k)).loc for k in spec.init}
-    return g.Graph(spec.name, shape, root, env, plan, init_locs)
+    return g.Graph(spec.name, shape, root, env, outputs, plan, init_locs)
+
+
+def _outputs(spec: s.Spec, root: g.Seq | None, errors: Collector, locations) -> list[str]:
+    """The order of returned outputs: `main` (the last layer's) and every extra output, by name."""
+    taps = [n.name for n in (root.items if root else []) if n.tap]
+    if not spec.outputs:
+        return ["main", *taps]
+    known = ["main", *taps]
+    for index, name in enumerate(spec.outputs):
+        if name not in known:
+            errors.error("unknown-name", f"outputs names '{name}', which is not an output{did_you_mean(name, known)}; "
+                         f"outputs: {', '.join(known)}", f"outputs.{index}", locations.find(("outputs", index)).loc)
+    missing = [n for n in known if n not in spec.outputs]
+    if missing:
+        errors.error("missing-key", f"outputs must list every output; missing: {', '.join(missing)}", "outputs",
+                     locations.find(("outputs",)).loc)
+    return list(spec.outputs)
 
 
 __all__ = ["resolve", "evaluate_params", "SpecError"]

@@ -16,7 +16,7 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Value = Any  # int | float | bool | None | str (an expression) | list[Value]
 
 # Keys that introduce a structure (not a layer or block call) in an entry.
-STRUCTURES = ("concat", "add", "residual", "repeat", "dense")
+STRUCTURES = ("concat", "add", "residual", "repeat", "dense", "if", "splice", "output", "flat")
 SHORTCUT_MODES = ("auto", "identity", "conv", "when_same")
 
 
@@ -80,7 +80,41 @@ class Dense(_Node):
     names: Optional[str] = None
 
 
-Entry = Annotated[Union[Call, Seq, Merge, Residual, Repeat, Dense], Field(discriminator="op")]
+class If(_Node):
+    """`then` when `cond` is true, else `else` (or nothing at all: the entry takes no index)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    op: Literal["if"] = "if"
+    cond: Value
+    then: "Entry"
+    else_: Optional["Entry"] = Field(None, alias="else")
+
+
+class Splice(_Node):
+    """The entries of a sequence (a list, a block of layers, a repeat) joined into the enclosing sequence."""
+
+    op: Literal["splice"] = "splice"
+    body: "Entry"
+
+
+class Output(_Node):
+    """An extra output (auxiliary head, feature tap): `body` runs on the current tensor, which flows on unchanged."""
+
+    op: Literal["output"] = "output"
+    body: "Entry"
+    train_only: bool = False
+
+
+class Flat(_Node):
+    """One module whose named entries are its direct children, whatever the data flow between them."""
+
+    op: Literal["flat"] = "flat"
+    body: "Entry"
+
+
+Entry = Annotated[
+    Union[Call, Seq, Merge, Residual, Repeat, Dense, If, Splice, Output, Flat], Field(discriminator="op")
+]
 
 
 class Arg(_Model):
@@ -104,10 +138,12 @@ class Spec(_Model):
 
     name: str
     description: str = ""
-    input: list[Value] = Field(min_length=1)
+    extends: Optional[str] = None  # a spec file this one builds on (relative to this file)
+    input: list[Value] = []
     params: dict[str, Value] = {}
     blocks: dict[str, BlockDef] = {}
-    layers: list[Entry] = Field(min_length=1)
+    layers: list[Entry] = []
+    outputs: list[str] = []  # order of the returned outputs when there are extra outputs; `main` is the last layer's
     init: dict[str, dict[str, Value]] = {}
 
     @field_validator("params", "blocks")
@@ -144,5 +180,5 @@ class Spec(_Model):
         return self.model_copy(update={"input": list(shape)})
 
 
-for _model in (Seq, Merge, Residual, Repeat, Dense, BlockDef, Spec):
+for _model in (Seq, Merge, Residual, Repeat, Dense, If, Splice, Output, Flat, BlockDef, Spec):
     _model.model_rebuild()

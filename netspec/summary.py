@@ -15,7 +15,7 @@ BYTES_PER_VALUE = 4  # float32
 @dataclass(frozen=True)
 class Row:
     path: str
-    kind: str  # a layer kind, or seq / concat / add / residual / dense
+    kind: str  # a layer kind, or seq / concat / add / residual / dense / flat / output
     depth: int  # 1 for top-level entries
     output_shape: Shape
     params: int
@@ -102,14 +102,13 @@ def summarize_graph(graph: g.Graph) -> Summary:
     rows: list[Row] = []
     activations = 0
     for node in graph.walk():
-        if node is graph.root:
+        if node is graph.root or node.virtual:
             continue
         leaf = not node.children
         if leaf:
             activations += math.prod(node.out_shape)
-        rows.append(
-            Row(node.path, node.op, node.path.count(".") + 1, node.out_shape, node.params, node.mult_adds, leaf)
-        )
+        kind = "flat" if node.flat else ("output" if node.tap else node.op)
+        rows.append(Row(node.path, kind, node.path.count(".") + 1, node.out_shape, node.params, node.mult_adds, leaf))
     return Summary(
         graph.name,
         graph.input_shape,

@@ -19,15 +19,19 @@ from .layers import REGISTRY
 from .spec import SHORTCUT_MODES, STRUCTURES, BlockDef, Spec
 from .yaml_source import RawDoc, read_yaml
 
-TOP_KEYS = ("name", "description", "input", "params", "blocks", "layers", "init")
+TOP_KEYS = ("name", "description", "extends", "input", "params", "blocks", "layers", "outputs", "init")
 TYPE_WORDS = ("int", "float", "bool", "str", "list", "required")
-_TAGS = {"call", "seq", "concat", "add", "residual", "repeat", "dense"}
+_TAGS = {"call", "seq", "concat", "add", "residual", "repeat", "dense", "if", "splice", "output", "flat"}
 _STRUCTURE_KEYS = {
     "concat": ("concat",),
     "add": ("add",),
     "residual": ("residual",),
     "repeat": ("repeat", "block", "first", "names"),
     "dense": ("dense", "layer", "names"),
+    "if": ("if", "then", "else"),
+    "splice": ("splice",),
+    "output": ("output", "train_only"),
+    "flat": ("flat",),
 }
 
 IRPath = tuple[Any, ...]
@@ -285,6 +289,23 @@ class _Normalizer:
                 self.error("invalid-entry", f"{op} takes a list of branches or a mapping of named branches", brpath)
                 return None
             return {"op": op, "branches": branches}
+        if op == "if":
+            if "then" not in raw:
+                self.error("missing-key", "`if` needs `then`: the entry used when the condition holds", rpath)
+                return None
+            node = {"op": "if", "cond": self.value(body, brpath, cpath + ("cond",)),
+                    "then": self.entry(raw["then"], rpath + ("then",), cpath + ("then",))}
+            if raw.get("else") is not None:
+                node["else"] = self.entry(raw["else"], rpath + ("else",), cpath + ("else",))
+            return node
+        if op in ("splice", "flat"):
+            return {"op": op, "body": self.entry(body, brpath, cpath + ("body",))}
+        if op == "output":
+            node = {"op": "output", "body": self.entry(body, brpath, cpath + ("body",))}
+            if "train_only" in raw:
+                node["train_only"] = raw["train_only"]
+                self.record(cpath + ("train_only",), rpath + ("train_only",))
+            return node
         if op == "residual":
             if not isinstance(body, dict):
                 self.error("invalid-entry", "residual takes a mapping with `body` (and optional `shortcut`, `after`)", brpath)
@@ -383,12 +404,20 @@ class _Normalizer:
                     hint = f" (sections go under `layers:`, e.g. `layers: {{{key}: [...]}}`)"
                 self.error("unknown-key", f"unknown top-level key '{key}'{hint}", (key,), key=True)
         for key in ("input", "layers"):
-            if key not in raw:
-                self.error("missing-key", f"a spec needs `{key}`", ())
+            if key not in raw and "extends" not in raw:
+                self.error("missing-key", f"a spec needs `{key}` (or `extends:` naming a spec that has it)", ())
         out: dict = {"name": raw.get("name", default_name)}
         self.record(("name",), ("name",))
-        if "description" in raw:
-            out["description"] = raw["description"]
+        for key in ("description", "extends"):
+            if key in raw:
+                out[key] = raw[key]
+                self.record((key,), (key,))
+        if "outputs" in raw:
+            out["outputs"] = raw["outputs"]
+            self.record(("outputs",), ("outputs",))
+            if isinstance(raw["outputs"], list):
+                for i in range(len(raw["outputs"])):
+                    self.record(("outputs", i), ("outputs", i))
         if "input" in raw:
             inp = raw["input"]
             if isinstance(inp, str) and "x" in inp:

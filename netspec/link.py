@@ -1,0 +1,87 @@
+"""The link pass: a spec that `extends` another is merged onto it (ParsedSpec -> ParsedSpec without `extends`).
+
+A preset builds on a family: its params replace the family's defaults (and may add new ones),
+its blocks replace blocks of the same name, its init entries replace the family's per tensor, and
+its input, layers, outputs and description replace the family's when given. The file named by
+`extends` is read relative to the spec that names it and must lie inside the folder of the spec
+the chain started from, so a spec from elsewhere cannot make netspec read arbitrary files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from .diagnostics import Diagnostic, SpecError
+from .spec import Spec
+from .validate import Locations, ParsedSpec
+
+MAX_EXTENDS = 8  # presets on families on families...
+
+_REPLACED_WHOLE = ("input", "layers", "outputs", "description")
+
+
+def _merge(base: Spec, preset: Spec) -> Spec:
+    init = {k: dict(v) for k, v in base.init.items()}
+    for kind, table in preset.init.items():
+        init[kind] = {**init.get(kind, {}), **table}
+    return Spec(
+        name=preset.name,
+        description=preset.description or base.description,
+        input=preset.input or base.input,
+        params={**base.params, **preset.params},
+        blocks={**base.blocks, **preset.blocks},
+        layers=preset.layers or base.layers,
+        outputs=preset.outputs or base.outputs,
+        init=init,
+    )
+
+
+def _merge_locations(base: Locations, preset: Locations, spec: Spec) -> Locations:
+    replaced = {key for key in _REPLACED_WHOLE if getattr(spec, key)}
+    table = {p: v for p, v in base.table.items() if not (p and p[0] in replaced)}
+    table.update(preset.table)
+    return Locations(table, {**base.sources, **preset.sources})
+
+
+def link(parsed: ParsedSpec, read: Callable[[str], ParsedSpec], root: Path | None = None,
+         chain: tuple[str, ...] = ()) -> ParsedSpec:
+    """Follow `extends` (read with `read`, a path -> ParsedSpec function) and merge; check what a spec must have."""
+    spec = parsed.spec
+    here = Path(parsed.file) if not parsed.file.startswith("<") else None
+    root = root or (here.resolve().parent if here else Path.cwd().resolve())
+    if spec.extends is None:
+        _check_complete(parsed)
+        return parsed
+    where = parsed.locations.find(("extends",))
+
+    def fail(code: str, message: str) -> SpecError:
+        return SpecError([Diagnostic(code, message, "extends", where.loc)], parsed.locations.sources)
+
+    if len(chain) >= MAX_EXTENDS:
+        raise fail("extends", f"more than {MAX_EXTENDS} specs extend one another")
+    target = ((here.parent if here else Path.cwd()) / spec.extends).resolve()
+    if not target.is_relative_to(root):
+        raise fail("extends", f"'{spec.extends}' is outside the folder {root} of the spec being read; "
+                              "a spec may only extend specs in its own folder or below it")
+    if str(target) in chain or (here is not None and target == here.resolve()):
+        raise fail("extends", f"'{spec.extends}' extends back to itself ({' -> '.join([*chain, str(target)])})")
+    if not target.is_file():
+        raise fail("extends", f"'{spec.extends}' does not exist (looked for {target})")
+    try:
+        base = link(read(str(target)), read, root, (*chain, str(here.resolve() if here else "<string>")))
+    except SpecError as exc:  # errors in the base spec keep their own locations; add the sources we know
+        raise SpecError(exc.diagnostics, {**parsed.locations.sources, **exc.sources}) from None
+    merged = _merge(base.spec, spec)
+    locations = _merge_locations(base.locations, parsed.locations, spec)
+    out = ParsedSpec(merged, locations, parsed.text, parsed.file, parsed.format)
+    _check_complete(out)
+    return out
+
+
+def _check_complete(parsed: ParsedSpec) -> None:
+    missing = [key for key in ("input", "layers") if not getattr(parsed.spec, key)]
+    if missing:
+        where = parsed.locations.find(())
+        raise SpecError([Diagnostic("missing-key", f"the spec has no `{key}` (give it here or in the spec it extends)",
+                                    key, where.loc) for key in missing], parsed.locations.sources)
