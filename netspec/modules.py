@@ -102,3 +102,19 @@ class DenseBlock(nn.ModuleDict):
         for layer in self.values():
             x = torch.cat([x, layer(x)], dim=1)  # (N, C, H, W) -> (N, C + growth, H, W)
         return x
+
+
+class ChannelAffine(nn.Module):
+    """x * scale + shift per channel, with fixed constants kept out of the state_dict."""
+
+    def __init__(self, scale: tuple[float, ...], shift: tuple[float, ...], rank: int = 3):
+        super().__init__()
+        view = (1, len(scale)) + (1,) * (rank - 1)  # broadcast over (N, C, H, W)
+        self.register_buffer("scale", torch.tensor(scale).view(view), persistent=False)
+        self.register_buffer("shift", torch.tensor(shift).view(view), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.shift
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale.flatten().tolist()}, shift={self.shift.flatten().tolist()}"

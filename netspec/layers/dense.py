@@ -242,3 +242,32 @@ class Identity(LayerKind):
         import torch.nn as nn
 
         return nn.Identity()
+
+
+class ChannelAffineArgs(LayerArgs):
+    scale: tuple[float, ...]
+    shift: tuple[float, ...]
+
+
+@register_layer
+class ChannelAffine(LayerKind):
+    name = "channel_affine"
+    Args = ChannelAffineArgs
+    positional = ("scale", "shift")
+    summary = "fixed per-channel x * scale + shift (input re-normalisation); constants, not parameters"
+    example = "channel_affine([0.458, 0.448, 0.45], [-0.03, -0.088, -0.188])"
+    torch_class = "netspec.modules.ChannelAffine"
+
+    def infer(self, a: ChannelAffineArgs, shape: Shape) -> Shape:
+        if not shape:
+            raise ShapeError("channel_affine expects a channel dimension", code="rank-mismatch")
+        if len(a.scale) != shape[0] or len(a.shift) != shape[0]:
+            raise ShapeError(
+                f"channel_affine has {len(a.scale)} scales and {len(a.shift)} shifts for {shape[0]} channels"
+            )
+        return shape
+
+    def build(self, a: ChannelAffineArgs, in_shape: Shape):
+        from ..modules import ChannelAffine as Module
+
+        return Module(a.scale, a.shift, len(in_shape))
