@@ -62,6 +62,9 @@ INITIALIZERS: dict[str, tuple[type[_InitArgs], tuple[str, ...], str]] = {
 }
 
 
+_TORCH_NAMES = {"value": "val"}  # our argument name -> torch.nn.init's, where they differ
+
+
 def apply_init(module: Any, plan: dict[str, dict[str, tuple[str, BaseModel]]], kind_of: dict[Any, str]) -> None:
     """Initialise every module whose layer kind has an entry in `plan` (kind -> tensor -> initialiser)."""
     import torch
@@ -76,4 +79,5 @@ def apply_init(module: Any, plan: dict[str, dict[str, tuple[str, BaseModel]]], k
                 tensor = getattr(sub, tensor_name, None)
                 if tensor is None:  # e.g. bias=false: nothing to initialise
                     continue
-                getattr(nn_init, INITIALIZERS[init_name][2])(tensor, **args.model_dump())
+                kwargs = {_TORCH_NAMES.get(k, k): v for k, v in args.model_dump().items()}
+                getattr(nn_init, INITIALIZERS[init_name][2])(tensor, **kwargs)

@@ -254,7 +254,7 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
                 place(value, loc, count)
             elif isinstance(event, yaml.ScalarEvent):
                 check_tag(event, loc)
-                if event.style is None and event.implicit[0]:
+                if not event.style and event.implicit[0]:
                     value = _plain_scalar(event.value)
                 else:
                     value = event.value
