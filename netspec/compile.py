@@ -13,11 +13,31 @@ from .initializers import apply_init
 from .modules import Add, Concat, DenseBlock, Network, Residual
 
 
-def _build(node: g.Node, kinds: dict[nn.Module, str]) -> nn.Module:
+# Activations that may overwrite their input, and the kinds whose output is a new tensor that nothing
+# else holds (not a view, not the input itself, not saved for backward): after one of those, an
+# activation runs in place, as a hand-written module would do it.
+_INPLACE_CAPABLE = {"relu", "relu6", "leaky_relu", "silu"}
+_FRESH_OUTPUT = {"conv2d", "linear", "batchnorm1d", "batchnorm2d", "layernorm", "lrn", "maxpool2d", "avgpool2d",
+                 "adaptive_avgpool2d", "adaptive_maxpool2d"}
+
+
+def _fresh(node: g.Node | None) -> bool:
+    if node is None or node.tap or node.flat:
+        return False
+    if isinstance(node, g.Layer):
+        return node.kind.name in _FRESH_OUTPUT
+    return isinstance(node, (g.Merge, g.Dense)) or (isinstance(node, g.Residual) and node.active)
+
+
+def _build(node: g.Node, kinds: dict[nn.Module, str], after: g.Node | None = None) -> nn.Module:
+    """The module for `node`; `after` is the sibling whose output it receives (None: it gets its parent's input)."""
     if node.flat:
         return _build_flat(node, kinds)
     if isinstance(node, g.Layer):
-        module = node.kind.build(node.args, node.in_shape)
+        args = node.args
+        if node.kind.name in _INPLACE_CAPABLE and "inplace" not in args.model_fields_set and _fresh(after):
+            args = args.model_copy(update={"inplace": True})
+        module = node.kind.build(args, node.in_shape)
         kinds[module] = node.kind.name
         return module
     if isinstance(node, g.Seq):
@@ -28,7 +48,7 @@ def _build(node: g.Node, kinds: dict[nn.Module, str]) -> nn.Module:
         return DenseBlock(_named(node.layers, kinds))
     if isinstance(node, g.Residual):
         body = _named(node.body, kinds)
-        after = (node.after.name, _build(node.after, kinds)) if node.after is not None else None
+        after = (node.after.name, _build(node.after, kinds, after=node)) if node.after is not None else None
         if not node.active:  # `when_same` and the shapes differ: no residual connection at all
             if after is not None:
                 body[after[0]] = after[1]
@@ -39,7 +59,8 @@ def _build(node: g.Node, kinds: dict[nn.Module, str]) -> nn.Module:
 
 
 def _named(nodes: list[g.Node], kinds: dict[nn.Module, str]) -> "OrderedDict[str, nn.Module]":
-    return OrderedDict((node.name, _build(node, kinds)) for node in nodes)
+    """Modules for a sequence of siblings, each knowing the one before it."""
+    return OrderedDict((node.name, _build(node, kinds, nodes[i - 1] if i else None)) for i, node in enumerate(nodes))
 
 
 def _build_flat(node: g.Node, kinds: dict[nn.Module, str]) -> nn.Module:

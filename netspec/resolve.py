@@ -294,11 +294,11 @@ class _Resolver:
             kpath = cpath + ("kwargs", key)
             if key not in names:
                 self.error("unknown-arg", f"{what} has no argument '{key}'{did_you_mean(key, names)}; "
-                           f"its arguments: {', '.join(names) or 'none'}", mpath, kpath)
+                           f"its arguments: {', '.join(names) or 'none'}", mpath, kpath + ("key",))
                 ok = False
                 continue
             if key in values:
-                self.error("duplicate-arg", f"{what} got '{key}' both by position and by name", mpath, kpath)
+                self.error("duplicate-arg", f"{what} got '{key}' both by position and by name", mpath, kpath + ("key",))
                 ok = False
                 continue
             paths[key] = kpath

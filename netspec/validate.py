@@ -182,9 +182,11 @@ class _Normalizer:
             for arg in arguments.children if arguments is not None else []:
                 if isinstance(arg, Tree) and arg.data == "kwarg":
                     key = str(arg.children[0])
+                    key_loc = self.offset_loc(rpath, arg.children[0].start_pos or 0)
                     if key in node["kwargs"]:
-                        self.error("duplicate-key", f"argument '{key}' is given twice", rpath)
+                        self.error("duplicate-key", f"argument '{key}' is given twice", rpath, loc=key_loc)
                     node["kwargs"][key] = self.sub_value(arg.children[1], text, rpath, cpath + ("kwargs", key))
+                    self.record(cpath + ("kwargs", key, "key"), rpath, key_loc)
                 else:
                     if node["kwargs"]:
                         self.error("invalid-value", "a positional argument cannot follow a keyword argument", rpath)
@@ -254,6 +256,7 @@ class _Normalizer:
         node: dict = {"op": "call", "target": target, "kwargs": {}}
         for key, val in raw.items():
             node["kwargs"][str(key)] = self.value(val, rpath + (key,), cpath + ("kwargs", str(key)))
+            self.record(cpath + ("kwargs", str(key), "key"), rpath + (key,), self.src.find(rpath + (key,), key=True))
         return node
 
     def entry_list(self, raw: Any, rpath: tuple, cpath: IRPath) -> list:
