@@ -22,7 +22,7 @@ MAX_NODES = 200_000  # values in the tree, aliases counted as what they expand t
 
 Path = tuple[Any, ...]
 
-_INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)$")
+_INT = re.compile(r"[-+]?[0-9][0-9_]*$")
 _HEX = re.compile(r"0x[0-9a-fA-F_]+$")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$")
 _SPECIAL_FLOATS = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
@@ -152,7 +152,10 @@ def _starts_node(before: str, depth: int) -> bool:
     before = before.rstrip()
     if depth:
         return before.endswith(("[", "{", ",", ":"))
-    return before == "" or before.endswith((":", "-", "?")) and (len(before) == 1 or before[-2] in " \t:-?" or before.endswith(":"))
+    if not before or before.endswith(":"):
+        return True
+    # after a block-sequence dash or a complex-key mark standing on its own ("- [", "- - [", "? [")
+    return before[-1] in "-?" and (len(before) == 1 or before[-2] in " \t-?")
 
 
 def _matching_paren(line: str, start: int) -> int | None:
