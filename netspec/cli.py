@@ -87,15 +87,19 @@ def _run(action) -> None:
 
 
 @app.command()
-def check(specs: List[Path] = typer.Argument(..., metavar="SPEC...", help="Spec files to validate.")) -> None:
-    """Validate specs (syntax, names, arguments and every shape) without building anything."""
-    from .pipeline import analyse
+def check(
+    specs: List[Path] = typer.Argument(..., metavar="SPEC...", help="Spec files to validate."),
+    max_params: int = typer.Option(None, "--max-params", min=1, help="Parameter budget (default 500,000,000)."),
+) -> None:
+    """Validate specs (syntax, names, arguments, every shape, the parameter budget) without building anything."""
+    from .pipeline import DEFAULT_MAX_PARAMS, analyse, check_budget
 
     def action() -> None:
         failures: list[SpecError] = []
         for spec in specs:
             try:
                 graph = analyse(spec)
+                check_budget(graph, max_params or DEFAULT_MAX_PARAMS, {str(spec): spec.read_text()})
                 typer.echo(f"{spec}: ok ({graph.root.params:,} params, output {graph.root.out_shape})")
             except SpecError as exc:
                 failures.append(exc)
@@ -134,11 +138,14 @@ def build(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for weight initialisation (deterministic)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write a checkpoint (state_dict + spec text)."),
     max_params: int = typer.Option(None, "--max-params", min=1, help="Parameter budget (default 500,000,000)."),
+    max_activations: int = typer.Option(
+        None, "--max-activations", min=1, help="Budget of values the check forward pass may write (default 1e9)."
+    ),
     depth: Optional[int] = DepthOption,
     format: Format = FormatOption,
 ) -> None:
     """Validate, compile into an nn.Module, run one forward pass on zeros, and print the summary."""
-    from .pipeline import DEFAULT_MAX_PARAMS, check_budget, parse_linked
+    from .pipeline import DEFAULT_MAX_ACTIVATIONS, DEFAULT_MAX_PARAMS, check_activations, check_budget, parse_linked
     from .resolve import resolve
     from .infer import infer
     from .diagnostics import Collector
@@ -149,6 +156,7 @@ def build(
         parsed = parse_linked(spec)
         graph = infer(resolve(parsed, overrides, _input_shape(input)), Collector(sources=parsed.locations.sources))
         check_budget(graph, max_params or DEFAULT_MAX_PARAMS, parsed.locations.sources)
+        check_activations(graph, max_activations or DEFAULT_MAX_ACTIVATIONS, parsed)
         import torch
 
         if device is Device.cuda and not torch.cuda.is_available():
@@ -167,11 +175,95 @@ def build(
         if output is not None:
             from .checkpoint import save_checkpoint
 
-            save_checkpoint(output, module, parsed.text, spec_format=parsed.format, spec_file=parsed.file,
-                            params=overrides, input_shape=graph.input_shape, seed=seed)
+            try:
+                save_checkpoint(output, module, parsed.text, spec_format=parsed.format, spec_file=parsed.file,
+                                params=overrides, input_shape=graph.input_shape, seed=seed)
+            except OSError as exc:
+                raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
             typer.echo(f"Wrote {output}", err=format is not Format.table)
 
     _run(action)
+
+
+# ---- fmt and convert: printing a spec in either syntax (netspec/printer.py) -------------------------
+
+
+class Syntax(str, Enum):
+    yaml = "yaml"
+    ns = "ns"
+
+
+def _printed(parsed, syntax: str) -> str:
+    """The spec in `syntax`, after checking that it reads back as the same Spec (a printer bug must not write)."""
+    from .pipeline import parse_text
+    from .printer import to_ns, to_yaml
+
+    text = to_ns(parsed.spec) if syntax == "ns" else to_yaml(parsed.spec)
+    again = parse_text(text, parsed.file, syntax).spec
+    if again != parsed.spec:
+        raise AssertionError(f"the {syntax} printer wrote text that reads back as a different spec")
+    return text
+
+
+def _has_comments(text: str, syntax: str) -> bool:
+    if syntax == "ns":
+        from .dsl import has_comments
+
+        return has_comments(text)
+    return any(line.lstrip().startswith("#") or " #" in line for line in text.splitlines())
+
+
+@app.command()
+def fmt(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="The spec file (.ns or .yaml)."),
+    write: bool = typer.Option(False, "--write", "-w", help="Rewrite the file in place instead of printing."),
+    check: bool = typer.Option(False, "--check", help="Print nothing; exit 1 if the file is not in canonical form."),
+    drop_comments: bool = typer.Option(False, "--drop-comments", help="Let --write drop the file's comments."),
+) -> None:
+    """Print a spec in canonical form, in its own syntax. Comments are not part of a spec, so they are not kept."""
+    from .pipeline import parse
+
+    def action() -> None:
+        parsed = parse(spec)
+        text = _printed(parsed, parsed.format)
+        if check:
+            if text != parsed.text:
+                typer.echo(f"{spec}: not in canonical form (netspec fmt --write {spec})", err=True)
+                raise typer.Exit(1)
+            return
+        if not write:
+            typer.echo(text, nl=False)
+            return
+        if text != parsed.text and _has_comments(parsed.text, parsed.format) and not drop_comments:
+            raise UsageError(f"{spec} has comments, which fmt does not keep; "
+                             "rerun with --drop-comments to rewrite it without them")
+        if text != parsed.text:
+            spec.write_text(text, encoding="utf-8")
+
+    _run(action)
+
+
+@app.command()
+def convert(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="The spec file (.ns or .yaml)."),
+    to: Syntax = typer.Option(..., "--to", "-t", help="The syntax to write."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of printing."),
+) -> None:
+    """Convert a spec to the other syntax, losslessly (the result reads back as the same Spec). Comments are dropped."""
+    from .pipeline import parse
+
+    def action() -> None:
+        text = _printed(parse(spec), to.value)
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8")
+            typer.echo(f"Wrote {output}", err=True)
+
+    _run(action)
+
+
+# ---- end of fmt and convert -------------------------------------------------------------------------
 
 
 def main() -> None:

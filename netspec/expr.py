@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,6 +15,7 @@ from lark.exceptions import LarkError, UnexpectedInput
 MAX_EXPR_CHARS = 2_000
 MAX_MAGNITUDE = 10**18  # no value may grow beyond this: keeps `9 ** 9 ** 9` from eating the machine
 MAX_LIST = 10_000
+MAX_DEPTH = 100  # nesting of an expression's parts: brackets, unary signs, operators
 
 
 class ExprError(ValueError):
@@ -31,9 +32,22 @@ class Symbol:
     """A bare name that no param or argument defines: a string to fields that take strings (`fan_out`)."""
 
     name: str
+    column: int = field(default=0, compare=False)  # 1-based, within the expression text
 
     def __str__(self) -> str:
         return self.name
+
+
+class _Poison:
+    """The value of a param whose own expression failed: anything computed from it fails silently,
+    so one mistake is reported once, not again at every use."""
+
+    def __repr__(self) -> str:
+        return "<invalid>"
+
+
+POISON = _Poison()
+POISONED = "poisoned"  # the code of an ExprError caused by a poisoned value: never shown to the user
 
 
 @dataclass(frozen=True)
@@ -57,7 +71,7 @@ def parse_expr(text: str) -> Tree | Token:
     if len(text) > MAX_EXPR_CHARS:
         raise ExprError(f"expression is longer than {MAX_EXPR_CHARS} characters", 1)
     try:
-        return _parser().parse(text)
+        tree = _parser().parse(text)
     except UnexpectedInput as exc:
         column = getattr(exc, "column", None)
         token = getattr(exc, "token", None)
@@ -71,6 +85,20 @@ def parse_expr(text: str) -> Tree | Token:
         raise ExprError(f"cannot read expression '{text}': {what}", column if column and column > 0 else None) from None
     except LarkError as exc:  # pragma: no cover - lark's other failures are grammar bugs
         raise ExprError(f"cannot read expression '{text}': {exc}") from None
+    _check_depth(tree)
+    return tree
+
+
+def _check_depth(tree: Tree | Token) -> None:
+    """Refuse expressions nested deeper than MAX_DEPTH before anything walks them recursively."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            column = getattr(getattr(node, "meta", None), "column", None) if isinstance(node, Tree) else node.column
+            raise ExprError(f"expression is nested more than {MAX_DEPTH} levels deep", column or 1)
+        if isinstance(node, Tree):
+            stack.extend((child, depth + 1) for child in node.children if child is not None)
 
 
 def _check_magnitude(value: Any) -> Any:
@@ -83,10 +111,12 @@ def _check_magnitude(value: Any) -> Any:
 
 
 def _number(text: str) -> int | float:
+    """A number literal, within the same magnitude limit as computed values."""
     text = text.replace("_", "")
-    if any(ch in text for ch in ".eE"):
-        return float(text)
-    return int(text)
+    if len(text) > 40:
+        raise ExprError(f"number {text[:12]}... is too large (the limit is 1e18)", code="eval-error")
+    value = float(text) if any(ch in text for ch in ".eE") else int(text)
+    return _check_magnitude(value)
 
 
 _BINOPS = {
@@ -138,7 +168,7 @@ def evaluate(node: Tree | Token, env: Mapping[str, Any]) -> Any:
     if kind == "string":
         return str(kids[0])[1:-1]
     if kind == "name":
-        return _lookup(str(kids[0]), env)
+        return _lookup(str(kids[0]), env, kids[0].column)
     if kind == "list":
         items = [evaluate(k, env) for k in kids if k is not None]
         return items
@@ -195,6 +225,8 @@ def evaluate(node: Tree | Token, env: Mapping[str, Any]) -> Any:
                 else:
                     args.append(evaluate(arg, env))
         if name in FUNCTIONS and name not in env:
+            if any(a is POISON for a in args):
+                raise ExprError("uses an invalid param", code=POISONED)
             if kwargs:
                 raise ExprError(f"{name}() takes no keyword arguments", code="eval-error")
             try:
@@ -212,10 +244,10 @@ def _token_value(token: Token, env: Mapping[str, Any]) -> Any:
         return _number(str(token))
     if token.type == "STRING":
         return str(token)[1:-1]
-    return _lookup(str(token), env)
+    return _lookup(str(token), env, token.column)
 
 
-def _lookup(name: str, env: Mapping[str, Any]) -> Any:
+def _lookup(name: str, env: Mapping[str, Any], column: int | None = 0) -> Any:
     if name in env:
         return env[name]
     if name in ("true", "True"):
@@ -224,13 +256,23 @@ def _lookup(name: str, env: Mapping[str, Any]) -> Any:
         return False
     if name in ("none", "None", "null"):
         return None
-    return Symbol(name)
+    return Symbol(name, column or 0)
+
+
+class UnknownName(ExprError):
+    """A name no param or argument defines, used where a value is needed."""
+
+    def __init__(self, symbol: Symbol):
+        super().__init__(f"unknown name '{symbol.name}'", symbol.column or None, code="unknown-name")
+        self.name = symbol.name
 
 
 def _numbers(*values: Any, op: str) -> None:
     for v in values:
+        if v is POISON:
+            raise ExprError("uses an invalid param", code=POISONED)
         if isinstance(v, Symbol):
-            raise ExprError(f"unknown name '{v.name}'", code="unknown-name")
+            raise UnknownName(v)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ExprError(f"'{op}' needs numbers, got {v!r}", code="eval-error")
 

@@ -62,12 +62,12 @@ def link(parsed: ParsedSpec, read: Callable[[str], ParsedSpec], root: Path | Non
         raise fail("extends", f"more than {MAX_EXTENDS} specs extend one another")
     target = ((here.parent if here else Path.cwd()) / spec.extends).resolve()
     if not target.is_relative_to(root):
-        raise fail("extends", f"'{spec.extends}' is outside the folder {root} of the spec being read; "
+        raise fail("extends", f"'{spec.extends}' is outside the folder {_shown(root)} of the spec being read; "
                               "a spec may only extend specs in its own folder or below it")
     if str(target) in chain or (here is not None and target == here.resolve()):
         raise fail("extends", f"'{spec.extends}' extends back to itself ({' -> '.join([*chain, str(target)])})")
     if not target.is_file():
-        raise fail("extends", f"'{spec.extends}' does not exist (looked for {target})")
+        raise fail("extends", f"'{spec.extends}' does not exist (looked for {_shown(target)})")
     try:
         base = link(read(str(target)), read, root, (*chain, str(here.resolve() if here else "<string>")))
     except SpecError as exc:  # errors in the base spec keep their own locations; add the sources we know
@@ -77,6 +77,14 @@ def link(parsed: ParsedSpec, read: Callable[[str], ParsedSpec], root: Path | Non
     out = ParsedSpec(merged, locations, parsed.text, parsed.file, parsed.format)
     _check_complete(out)
     return out
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would write it: relative to the working directory when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(path)
 
 
 def _check_complete(parsed: ParsedSpec) -> None:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Mapping, Union
@@ -24,7 +25,8 @@ from .validate import Locations, ParsedSpec, validate
 from .yaml_source import MAX_BYTES, read_yaml
 
 DEFAULT_MAX_PARAMS = 500_000_000  # 2 GB of float32 weights; raise with --max-params / max_params=
-FORMATS = {".yaml": "yaml", ".yml": "yaml"}
+DEFAULT_MAX_ACTIVATIONS = 1_000_000_000  # values one sample's forward pass writes: 4 GB of float32
+FORMATS = {".yaml": "yaml", ".yml": "yaml", ".ns": "ns"}  # the file extension picks the front end
 Source = Union[str, os.PathLike, Spec, ParsedSpec]
 
 
@@ -36,9 +38,11 @@ def read_source(source: str | os.PathLike, format: str | None = None) -> tuple[s
     if not is_path:
         return str(source), "<string>", format or "yaml"
     path = Path(source)
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory, not a spec file")
     fmt = format or FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise UsageError(f"{path}: unknown spec format '{path.suffix}'; use .yaml or .yml")
+        raise UsageError(f"{path}: unknown spec format '{path.suffix}'; use .yaml, .yml or .ns")
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
@@ -54,8 +58,10 @@ def read_source(source: str | os.PathLike, format: str | None = None) -> tuple[s
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
         line = data[: exc.start].count(b"\n") + 1
-        raise SpecError([Diagnostic("encoding", "spec files must be UTF-8 text", "", Loc(str(path), line, 1))]) from None
+        column = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+        raise SpecError([Diagnostic("encoding", "spec files must be UTF-8 text", "", Loc(str(path), line, column))]) from None
     return text, str(path), fmt
 
 
@@ -71,9 +77,13 @@ def parse(source: Source, format: str | None = None) -> ParsedSpec:
 
 def parse_text(text: str, file: str = "<string>", format: str = "yaml") -> ParsedSpec:
     """Spec text -> ParsedSpec, in the given syntax."""
-    if format != "yaml":
-        raise UsageError(f"unknown spec format '{format}'; use yaml")
     default_name = Path(file).stem if not file.startswith("<") else "network"
+    if format == "ns":  # the text syntax (netspec/dsl.py): same Spec, same Locations
+        from .dsl import parse_ns
+
+        return parse_ns(text, file, default_name)
+    if format != "yaml":
+        raise UsageError(f"unknown spec format '{format}'; use yaml or ns")
     parsed = validate(read_yaml(text, file), default_name)
     parsed.format = format
     return parsed
@@ -103,6 +113,21 @@ def check_budget(graph: g.Graph, max_params: int | None, sources: dict[str, str]
         f"(the largest layer, {biggest.op}, has {biggest.params:,}); raise the budget with --max-params / max_params=",
         biggest.path, biggest.loc,
     )], sources)
+
+
+def check_activations(graph: g.Graph, max_values: int | None, parsed: ParsedSpec) -> None:
+    """Refuse, before running it, a forward pass that would write more values than the budget."""
+    values = math.prod(graph.input_shape) + sum(math.prod(n.out_shape) for n in graph.walk() if not n.children)
+    if max_values is None or values <= max_values:
+        return
+    where = parsed.locations.find(("input",))
+    raise SpecError([Diagnostic(
+        "activation-budget",
+        f"a forward pass on one {'x'.join(map(str, graph.input_shape))} sample would write {values:,} values "
+        f"({values * 4 / 2**30:,.1f} GB), over the budget of {max_values:,}; use a smaller --input, "
+        "or raise the budget with --max-activations",
+        "input", where.loc,
+    )], parsed.locations.sources)
 
 
 def build(source: Source, params: Mapping[str, Any] | None = None, *, input_shape: tuple[int, ...] | None = None,

@@ -10,12 +10,12 @@ from pydantic import ValidationError
 from . import graph as g
 from . import spec as s
 from .diagnostics import Collector, SpecError, UsageError, did_you_mean
-from .expr import CallValue, ExprError, Symbol, eval_text
+from .expr import POISON, POISONED, CallValue, ExprError, Symbol, UnknownName, eval_text
 from .initializers import INITIALIZERS
 from .layers import REGISTRY, arg_names
 from .validate import ParsedSpec
 
-MAX_NODES = 50_000  # graph nodes after expansion: far above any real CNN, far below what hurts
+MAX_NODES = 20_000  # graph nodes after expansion: ResNet-1202 has about 4,000; far below what hurts
 MAX_BLOCK_DEPTH = 32  # nested block calls
 
 
@@ -35,12 +35,32 @@ def evaluate_params(spec: s.Spec, overrides: Mapping[str, Any], errors: Collecto
         try:
             env[key] = _eval_value(raw, env)
         except ExprError as exc:
+            env[key] = POISON  # later uses fail quietly: the mistake is reported once, here
+            if exc.code == POISONED:
+                continue
             if key in overrides:
                 raise UsageError(f"--set {key}: {exc}") from None
             where = locations.find(("params", key))
-            errors.error(exc.code, str(exc), f"params.{key}", where.loc)
-            env[key] = None
+            message = str(exc)
+            if isinstance(exc, UnknownName):
+                message += did_you_mean(exc.name, env)
+            errors.error(exc.code, message, f"params.{key}", _shift(where.loc, exc.column))
     return env
+
+
+def _column_in(raw: Any, name: str, column: int | None) -> int | None:
+    """`column` if `name` really stands there in the expression text `raw` (a name can arrive through
+    a block argument, from another expression; then the expression's own start is the best place)."""
+    if column and isinstance(raw, str) and raw[column - 1:column - 1 + len(name)] == name:
+        return column
+    return None
+
+
+def _shift(loc, column: int | None):
+    """The position `column` (1-based, within an expression) of the expression that starts at `loc`."""
+    if loc is None or not column:
+        return loc
+    return type(loc)(loc.file, loc.line, loc.col + column - 1)
 
 
 def _eval_value(raw: Any, env: Mapping[str, Any]) -> Any:
@@ -79,9 +99,15 @@ class _Resolver:
         self.errors = errors
         self.nodes = 0
         self.block_stack: list[str] = []
+        self.reported: set[tuple] = set()  # (code, IR path) already reported, for errors that repeat per copy
+        self.validated: dict[tuple, Any] = {}  # (kind, arguments) -> validated Args
+        self.locs: dict[tuple, Any] = {}  # IR path -> source location, looked up once
 
     def loc(self, cpath: tuple):
-        return self.locations.find(cpath).loc
+        found = self.locs.get(cpath)
+        if found is None:
+            found = self.locs[cpath] = self.locations.find(cpath).loc
+        return found
 
     def error(self, code: str, message: str, mpath: str, cpath: tuple) -> None:
         self.errors.error(code, message, mpath or "(root)", self.loc(cpath))
@@ -98,7 +124,13 @@ class _Resolver:
         try:
             return _eval_value(raw, env)
         except ExprError as exc:
-            self.error(exc.code, str(exc), mpath, cpath)
+            if exc.code != POISONED:  # a bad param, reported where it is defined
+                column = exc.column
+                message = str(exc)
+                if isinstance(exc, UnknownName):
+                    message += did_you_mean(exc.name, env)
+                    column = _column_in(raw, exc.name, exc.column)
+                self.errors.error(exc.code, message, mpath or "(root)", _shift(self.loc(cpath), column))
             raise
 
     def int_value(self, raw: Any, env, mpath: str, cpath: tuple, what: str, minimum: int = 0) -> int | None:
@@ -127,11 +159,18 @@ class _Resolver:
         try:
             name = re.sub(r"\{([^{}]*)\}", one, pattern)
         except ExprError as exc:
-            self.error(exc.code, f"in names '{pattern}': {exc}", mpath, cpath + ("names",))
+            self.once(exc.code, f"in names '{pattern}': {exc}", mpath, cpath + ("names",))
             return str(index)
         if not re.match(s.NAME_PATTERN, name) and not name.isdigit():
-            self.error("invalid-name", f"names '{pattern}' gives '{name}', which is not a valid module name", mpath, cpath + ("names",))
+            self.once("invalid-name", f"names '{pattern}' gives '{name}', which is not a valid module name",
+                      mpath, cpath + ("names",))
         return name
+
+    def once(self, code: str, message: str, mpath: str, cpath: tuple) -> None:
+        """Report an error that every copy of a repeat would make again, the first time only."""
+        if (code, cpath) not in self.reported:
+            self.reported.add((code, cpath))
+            self.error(code, message, mpath, cpath)
 
     # ---- entries ------------------------------------------------------------------------------
 
@@ -244,7 +283,12 @@ class _Resolver:
                        mpath, cpath + ("count",))
             raise _TooLarge
         copies: list[g.Node] = []
+        start = self.nodes
         for i in range(count):
+            if i == 1 and self.nodes + (self.nodes - start) * (count - 1) > MAX_NODES:
+                self.error("too-large", f"{node.op} of {count:,} copies of {self.nodes - start:,} nodes each would "
+                           f"expand past the {MAX_NODES:,} nodes a network may have", mpath, cpath + ("count",))
+                raise _TooLarge
             local = {**env, "i": i}
             item = inner
             if i == 0 and first:
@@ -306,7 +350,7 @@ class _Resolver:
                 values[key] = self.value(raw, env, mpath, kpath)
             except ExprError:
                 ok = False
-        if not ok:
+        if not ok or any(v is POISON for v in values.values()):
             return None
         for key, value in values.items():
             if isinstance(value, CallValue):
@@ -320,16 +364,28 @@ class _Resolver:
         if got is None:
             return None
         values, paths = got
+        raws = {**dict(zip(kind.positional, node.args)), **node.kwargs}
+        plain = {k: _plain(v) for k, v in values.items()}
+        memo = (kind.name, repr(sorted(plain.items())))
+        if memo in self.validated:  # the same layer again (repeats, blocks): validated once
+            return g.Layer(node.name, "", self.loc(cpath), kind=kind, args=self.validated[memo])
         try:
-            args = kind.Args.model_validate({k: _plain(v) for k, v in values.items()})
+            args = kind.Args.model_validate(plain)
+            self.validated[memo] = args
         except ValidationError as exc:
+            done: set[str] = set()
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else ""
                 key = next((k for k in paths if k == field or (field == "in_" and k == "in")), None)
+                if (key or field) in done:
+                    continue  # a union type fails once per member: one error per argument is enough
+                done.add(key or field)
                 where = paths.get(key, cpath) if key else cpath
                 symbol = _has_symbol(values.get(key)) if key else None
                 if symbol is not None:
-                    self.error("unknown-name", f"unknown name '{symbol.name}'{did_you_mean(symbol.name, env)}", mpath, where)
+                    choices = [*env, *_literal_choices(exc, field)]
+                    self.errors.error("unknown-name", f"unknown name '{symbol.name}'{did_you_mean(symbol.name, choices)}",
+                                      mpath, _shift(self.loc(where), _column_in(raws.get(key), symbol.name, symbol.column)))
                 elif err["type"] == "missing":
                     self.error("missing-arg", f"{kind.name} needs argument '{field}'"
                                f"{' (by position: ' + ', '.join(kind.positional) + ')' if kind.positional else ''}",
@@ -378,6 +434,15 @@ class _Resolver:
         if not nodes:
             return None
         return self.as_one(nodes, node.name if node.name is not None else None, cpath)
+
+
+def _literal_choices(exc: ValidationError, field: str) -> list[str]:
+    """The strings a field accepts, read from pydantic's literal errors (`'same' or 'valid'`)."""
+    found: list[str] = []
+    for err in exc.errors():
+        if err["loc"] and str(err["loc"][0]) == field and err["type"] == "literal_error":
+            found += re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+    return found
 
 
 def _join(parent: str, name: str) -> str:

@@ -7,6 +7,7 @@ pydantic then checks the canonical data against the IR's models.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,9 +15,9 @@ from lark import Token, Tree
 from pydantic import ValidationError
 
 from .diagnostics import Collector, Loc, did_you_mean
-from .expr import ExprError, parse_expr
+from .expr import MAX_MAGNITUDE, ExprError, _number, parse_expr
 from .layers import REGISTRY
-from .spec import SHORTCUT_MODES, STRUCTURES, BlockDef, Spec
+from .spec import NAME_PATTERN, SHORTCUT_MODES, STRUCTURES, BlockDef, Spec
 from .yaml_source import RawDoc, read_yaml
 
 TOP_KEYS = ("name", "description", "extends", "input", "params", "blocks", "layers", "outputs", "init")
@@ -92,7 +93,16 @@ class _Normalizer:
         return loc
 
     def error(self, code: str, message: str, rpath: tuple, key: bool = False, loc: Loc | None = None) -> None:
-        self.errors.error(code, message, _shown(rpath), loc or self.src.find(rpath, key=key))
+        loc = loc or self.src.find(rpath, key=key) or Loc(self.src.file, 1, 1)
+        self.errors.error(code, message, _shown(rpath), loc)
+
+    def check_name(self, name: Any, rpath: tuple) -> bool:
+        """Is `name` usable as a module, param or block name? Reports it at its key when not."""
+        if isinstance(name, str) and re.match(NAME_PATTERN, name):
+            return True
+        self.error("invalid-name", f"'{name}' is not a valid name (letters, digits and _; not starting with a digit)",
+                   rpath, key=True)
+        return False
 
     def callable_name(self, name: str) -> bool:
         return name in REGISTRY or name in self.block_names
@@ -138,6 +148,9 @@ class _Normalizer:
         if isinstance(raw, dict):
             self.error("invalid-value", "expected a number, a name, an expression or a list, not a mapping", rpath)
             return None
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool) and abs(raw) > MAX_MAGNITUDE:
+            self.error("eval-error", f"{raw:.3g} is too large (the limit is 1e18)", rpath)
+            return None
         return raw
 
     def sub_value(self, tree: Any, text: str, rpath: tuple, cpath: IRPath) -> Any:
@@ -146,6 +159,13 @@ class _Normalizer:
         start = getattr(tree, "start_pos", None) if isinstance(tree, Token) else getattr(meta, "start_pos", None)
         loc = self.offset_loc(rpath, start or 0)
         self.record(cpath, rpath, loc)
+        try:
+            return self._literal_or_text(tree, text, rpath, cpath, start, meta)
+        except ExprError as exc:
+            self.error(exc.code, str(exc), rpath, loc=loc)
+            return None
+
+    def _literal_or_text(self, tree: Any, text: str, rpath: tuple, cpath: IRPath, start: int | None, meta: Any) -> Any:
         if isinstance(tree, Token) and tree.type == "NUMBER":
             return _number_literal(str(tree))
         if isinstance(tree, Tree):
@@ -184,12 +204,15 @@ class _Normalizer:
                     key = str(arg.children[0])
                     key_loc = self.offset_loc(rpath, arg.children[0].start_pos or 0)
                     if key in node["kwargs"]:
-                        self.error("duplicate-key", f"argument '{key}' is given twice", rpath, loc=key_loc)
+                        self.error("duplicate-arg", f"argument '{key}' is given twice", rpath, loc=key_loc)
                     node["kwargs"][key] = self.sub_value(arg.children[1], text, rpath, cpath + ("kwargs", key))
                     self.record(cpath + ("kwargs", key, "key"), rpath, key_loc)
                 else:
                     if node["kwargs"]:
-                        self.error("invalid-value", "a positional argument cannot follow a keyword argument", rpath)
+                        start = arg.start_pos if isinstance(arg, Token) else getattr(arg.meta, "start_pos", 0)
+                        self.error("invalid-value", "a positional argument cannot follow a keyword argument; "
+                                   "name it, or move it before the keyword arguments", rpath,
+                                   loc=self.offset_loc(rpath, start or 0))
                     node["args"].append(self.sub_value(arg, text, rpath, cpath + ("args", len(node["args"]))))
             return node
         self.error(
@@ -238,6 +261,8 @@ class _Normalizer:
                 self.error("invalid-entry", f"entry '{key}' is empty; give it a layer, e.g. `{key}: relu`", rpath)
                 return None
             if isinstance(val, (str, list, dict)):
+                if not self.check_name(key, rpath + (key,)):
+                    return None
                 node = self.entry(val, rpath + (key,), cpath)
                 if node is not None:
                     node["name"] = key
@@ -428,14 +453,17 @@ class _Normalizer:
                 inp = [int(p) if p.isdigit() else p for p in inp]
             out["input"] = self.value(inp, ("input",), ("input",))
         if isinstance(raw.get("params"), dict):
-            out["params"] = {str(k): self.value(v, ("params", k), ("params", str(k))) for k, v in raw["params"].items()}
-            for k in raw["params"]:
-                self.record(("params", str(k)), ("params", k), self.src.find(("params", k), key=True))
+            out["params"] = {}
+            for k, v in raw["params"].items():
+                if self.check_name(k, ("params", k)):
+                    out["params"][str(k)] = self.value(v, ("params", k), ("params", str(k)))
         elif "params" in raw and raw["params"] is not None:
             self.error("invalid-value", "`params` is a mapping of names to default values", ("params",))
         if isinstance(raw.get("blocks"), dict):
             out["blocks"] = {}
             for bname, braw in raw["blocks"].items():
+                if not self.check_name(bname, ("blocks", bname)):
+                    continue
                 block = self.block(braw, ("blocks", bname), ("blocks", str(bname)))
                 if block is not None:
                     out["blocks"][str(bname)] = block
@@ -445,6 +473,8 @@ class _Normalizer:
         if isinstance(layers, dict):
             out["layers"] = []
             for i, (section, body) in enumerate(layers.items()):
+                if not self.check_name(section, ("layers", section)):
+                    continue
                 node = self.entry(body, ("layers", section), ("layers", i))
                 if node is not None:
                     node["name"] = str(section)
@@ -470,8 +500,7 @@ class _Normalizer:
 
 
 def _number_literal(text: str) -> int | float:
-    text = text.replace("_", "")
-    return float(text) if any(c in text for c in ".eE") else int(text)
+    return _number(text)
 
 
 def _strip_tags(loc: tuple) -> tuple:

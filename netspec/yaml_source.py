@@ -170,6 +170,22 @@ def _matching_paren(line: str, start: int) -> int | None:
     return None
 
 
+def _syntax_message(exc: Any, text: str, file: str, inserted: dict[int, list[int]]) -> tuple[str, Loc | None]:
+    """A YAML syntax error in plain words, placed where the user can fix it (`text` is what the parser read)."""
+    problem = (exc.problem or exc.context or "invalid YAML").strip()
+    mark = exc.problem_mark or exc.context_mark
+    lines = text.split("\n")
+    if mark is not None and 0 <= mark.line < len(lines) and lines[mark.line][mark.column:mark.column + 1] == "\t":
+        return "a tab character cannot start a token; indent YAML with spaces, not tabs", _mark_loc(file, mark, inserted)
+    context = exc.context_mark
+    at_end = mark is not None and (mark.line >= len(lines) or not text[mark.index:].strip())
+    if context is not None and exc.context and at_end and "flow" in exc.context:
+        bracket = text[context.index:context.index + 1] if 0 <= context.index < len(text) else "["
+        detail = problem.replace("but found", "").split(",  ")[0]
+        return f"this '{bracket}' is never closed ({detail.rstrip()})", _mark_loc(file, context, inserted)
+    return problem, _mark_loc(file, mark, inserted) if mark else None
+
+
 def _mark_loc(file: str, mark: Any, inserted: dict[int, list[int]] | None = None) -> Loc:
     column = mark.column
     if inserted and mark.line in inserted:
@@ -284,10 +300,7 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
             elif isinstance(event, yaml.DocumentStartEvent) and root:
                 raise fail("yaml-syntax", "a spec file holds one YAML document; remove the extra '---'", loc)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = _mark_loc(file, mark, inserted) if mark else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise fail("yaml-syntax", f"{problem}", loc) from None
+        raise fail("yaml-syntax", *_syntax_message(exc, parse_text, file, inserted)) from None
     except yaml.YAMLError as exc:  # reader errors (bad bytes) carry no mark
         raise fail("yaml-syntax", str(exc).splitlines()[0], Loc(file, 1, 1)) from None
 

@@ -49,7 +49,7 @@ def test_flow_quoting_leaves_plain_text_and_block_scalars_alone():
         ("a:\n  b: 1\n  b: 2\n", "duplicate-key", 3),
         ("a: !!python/object/apply:os.system ['true']\n", "yaml-tag", 1),
         ("a: !custom 1\n", "yaml-tag", 1),
-        ("a: [1, 2\n", "yaml-syntax", 2),
+        ("a: [1, 2\n", "yaml-syntax", 1),  # at the bracket that is never closed
         ("a: *nowhere\n", "yaml-syntax", 1),
         ("a: 1\n---\nb: 2\n", "yaml-syntax", 2),
     ],

@@ -75,7 +75,10 @@ def _field_names(args_cls: type[BaseModel]) -> list[str]:
 
 def arg_names(kind: LayerKind) -> list[str]:
     """The argument names a user writes for `kind` (aliases such as `in` included)."""
-    return _field_names(kind.Args)
+    return _ARG_NAMES.get(kind.Args) or _ARG_NAMES.setdefault(kind.Args, _field_names(kind.Args))
+
+
+_ARG_NAMES: dict[type, list[str]] = {}
 
 
 # ---- helpers shared by the shape rules -------------------------------------------------------
