@@ -40,18 +40,24 @@ def load(
     input_shape: tuple[int, ...] | None = None,
     max_params: int | None = DEFAULT_MAX_PARAMS,
     format: str | None = None,
-    **params: Any,
+    params: dict[str, Any] | None = None,
+    **more_params: Any,
 ):
-    """Compile a spec into an nn.Module. Keyword arguments other than the options set the spec's params."""
-    return _build(source, params, input_shape=input_shape, device=device, seed=seed, max_params=max_params,
-                  format=format)
+    """Compile a spec into an nn.Module.
+
+    Keyword arguments other than the options set the spec's params (`num_classes=10`); a param whose
+    name is also an option's (say `seed`) goes in `params={...}`.
+    """
+    return _build(source, {**(params or {}), **more_params}, input_shape=input_shape, device=device, seed=seed,
+                  max_params=max_params, format=format)
 
 
 def summarize(
-    source: Source, *, input_shape: tuple[int, ...] | None = None, format: str | None = None, **params: Any
+    source: Source, *, input_shape: tuple[int, ...] | None = None, format: str | None = None,
+    params: dict[str, Any] | None = None, **more_params: Any,
 ) -> Summary:
-    """Static summary (rows and totals) of a spec, without torch."""
-    return summarize_graph(analyse(source, params, input_shape, format))
+    """Static summary (rows and totals) of a spec, without torch. Params as for `load`."""
+    return summarize_graph(analyse(source, {**(params or {}), **more_params}, input_shape, format))
 
 
 __all__ = [

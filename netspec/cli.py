@@ -166,6 +166,9 @@ def build(
         module = compile_graph(graph, device=device.value, seed=seed).eval()
         with torch.no_grad():
             out = module(torch.zeros((1, *graph.input_shape), device=device.value))
+        if isinstance(out, tuple):  # extra outputs that also run in eval mode: check the main one
+            returned = [n for n in module.output_names if n == "main" or not module.taps.get(n)]
+            out = out[returned.index("main")]
         counted = sum(p.numel() for p in module.parameters())
         assert counted == graph.root.params, f"static params {graph.root.params} != built {counted}"
         assert tuple(out.shape[1:]) == graph.root.out_shape, "static output shape differs from the built one"
@@ -264,6 +267,21 @@ def convert(
 
 
 # ---- end of fmt and convert -------------------------------------------------------------------------
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"netspec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Validate, summarise and compile declarative CNN specs into PyTorch modules."""
 
 
 def main() -> None:

@@ -102,9 +102,11 @@ def _check_depth(tree: Tree | Token) -> None:
 
 
 def _check_magnitude(value: Any) -> Any:
+    if isinstance(value, complex):
+        raise ExprError(f"{value} is not a real number", code="eval-error")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if isinstance(value, float) and math.isnan(value):
-            return value
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ExprError(f"{value} is not a finite number", code="eval-error")
         if abs(value) > MAX_MAGNITUDE:
             raise ExprError(f"value {value:.3g} is too large (the limit is 1e18)", code="eval-error")
     return value

@@ -132,7 +132,8 @@ class _Inferrer:
             stride = max(1, math.ceil(size_in / size_out))
             if window_out(size_in, 1, stride, 0) != size_out:
                 self.fail(node, "shape-mismatch",
-                          f"no strided 1x1 convolution maps {_hw(shape)} to {_hw(out)}; give an explicit shortcut")
+                          f"the body turns {_hw(shape)} into {_hw(out)}, which no strided 1x1 convolution can match; "
+                          "check the body's padding, or give an explicit shortcut")
             strides.append(stride)
         path = f"{node.path}.{node.shortcut_name}" if node.path else node.shortcut_name
         conv_kind, bn_kind = REGISTRY["conv2d"], REGISTRY["batchnorm2d"]

@@ -46,6 +46,9 @@ class TruncNormalArgs(_InitArgs):
     b: float = 2.0
 
 
+# initialisers that compute fans, so need a tensor of 2 or more dimensions (not a bias)
+NEEDS_MATRIX = {"kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform", "orthogonal"}
+
 # name -> (argument schema, positional argument order, torch.nn.init function)
 INITIALIZERS: dict[str, tuple[type[_InitArgs], tuple[str, ...], str]] = {
     "zeros": (NoArgs, (), "zeros_"),

@@ -11,7 +11,7 @@ from . import graph as g
 from . import spec as s
 from .diagnostics import Collector, SpecError, UsageError, did_you_mean
 from .expr import POISON, POISONED, CallValue, ExprError, Symbol, UnknownName, eval_text
-from .initializers import INITIALIZERS
+from .initializers import INITIALIZERS, NEEDS_MATRIX
 from .layers import REGISTRY, arg_names
 from .validate import ParsedSpec
 
@@ -34,6 +34,9 @@ def evaluate_params(spec: s.Spec, overrides: Mapping[str, Any], errors: Collecto
         raw = overrides.get(key, default)
         try:
             env[key] = _eval_value(raw, env)
+            if key in overrides and isinstance(env[key], Symbol) and not isinstance(_eval_safe(default, env), Symbol):
+                raise UsageError(f"--set {key}={raw}: unknown name '{env[key].name}'"
+                                 f"{did_you_mean(env[key].name, env)}; {key} takes a value like {default!r}")
         except ExprError as exc:
             env[key] = POISON  # later uses fail quietly: the mistake is reported once, here
             if exc.code == POISONED:
@@ -43,9 +46,18 @@ def evaluate_params(spec: s.Spec, overrides: Mapping[str, Any], errors: Collecto
             where = locations.find(("params", key))
             message = str(exc)
             if isinstance(exc, UnknownName):
-                message += did_you_mean(exc.name, env)
+                message += _hint(exc.name, env, spec.params)
             errors.error(exc.code, message, f"params.{key}", _shift(where.loc, exc.column))
     return env
+
+
+def _hint(name: str, env: Mapping[str, Any], later: Any = ()) -> str:
+    """The "did you mean" for an unknown name, or why a name that exists elsewhere is not visible here."""
+    if name == "i" and "i" not in env:
+        return " (`i` is bound only in the arguments of a repeat or dense entry; pass it on as a block argument)"
+    if name in later:
+        return f" ('{name}' is declared after this param; a param may only use the params above it)"
+    return did_you_mean(name, env)
 
 
 def _column_in(raw: Any, name: str, column: int | None) -> int | None:
@@ -69,6 +81,13 @@ def _eval_value(raw: Any, env: Mapping[str, Any]) -> Any:
     if isinstance(raw, list):
         return [_eval_value(v, env) for v in raw]
     return raw
+
+
+def _eval_safe(raw: Any, env: Mapping[str, Any]) -> Any:
+    try:
+        return _eval_value(raw, env)
+    except ExprError:
+        return None
 
 
 def _plain(value: Any) -> Any:
@@ -128,7 +147,7 @@ class _Resolver:
                 column = exc.column
                 message = str(exc)
                 if isinstance(exc, UnknownName):
-                    message += did_you_mean(exc.name, env)
+                    message += _hint(exc.name, env)
                     column = _column_in(raw, exc.name, exc.column)
                 self.errors.error(exc.code, message, mpath or "(root)", _shift(self.loc(cpath), column))
             raise
@@ -323,9 +342,13 @@ class _Resolver:
         ok = True
         if len(node.args) > len(positional):
             extra = node.args[len(positional)]
-            takes = f"takes at most {len(positional)} positional argument{'s' if len(positional) != 1 else ''}"
-            self.error("too-many-args", f"{what} {takes} ({', '.join(positional) or 'none'}); name the others",
-                       mpath, cpath + ("args", len(positional)))
+            count = f"{len(positional)} positional argument{'s' if len(positional) != 1 else ''}"
+            if len(positional) == len(names):  # a block: every argument may be positional
+                message = f"{what} takes {len(names)} argument{'s' if len(names) != 1 else ''} " \
+                          f"({', '.join(names) or 'none'}), got {len(node.args)}"
+            else:
+                message = f"{what} takes at most {count} ({', '.join(positional) or 'none'}); name the others"
+            self.error("too-many-args", message, mpath, cpath + ("args", len(positional)))
             return None
         for index, raw in enumerate(node.args):
             key = positional[index]
@@ -391,8 +414,9 @@ class _Resolver:
                                f"{' (by position: ' + ', '.join(kind.positional) + ')' if kind.positional else ''}",
                                mpath, cpath)
                 else:
-                    label = f"argument '{key}'" if key else kind.name
-                    self.error("invalid-value", f"{kind.name} {label}: {err['msg']}", mpath, where)
+                    message = err["msg"].removeprefix("Value error, ")
+                    label = f"{kind.name} argument '{key}'" if key else kind.name
+                    self.error("invalid-value", f"{label}: {message}", mpath, where)
             return None
         return g.Layer(node.name, "", self.loc(cpath), kind=kind, args=args)
 
@@ -529,6 +553,11 @@ def _init_plan(spec: s.Spec, env, errors: Collector, locations) -> dict[str, dic
                 got = value.name if isinstance(value, CallValue) else repr(value)
                 errors.error("unknown-init", f"unknown initialiser {got}{did_you_mean(str(got), INITIALIZERS)}; "
                              f"known: {', '.join(INITIALIZERS)}", path, twhere.loc)
+                continue
+            if value.name in NEEDS_MATRIX and tensor in kind.vector_params:
+                errors.error("invalid-value", f"{value.name} needs a weight matrix or kernel (2 or more dimensions), "
+                             f"but {kind_name}.{tensor} is a vector; use zeros, ones, constant, normal or uniform",
+                             path, twhere.loc)
                 continue
             schema, positional, _ = INITIALIZERS[value.name]
             if len(value.args) > len(positional):

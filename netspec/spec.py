@@ -175,6 +175,14 @@ class Spec(_Model):
             block = block_from_raw(block, name)
         return self.model_copy(update={"blocks": {**self.blocks, name: block}})
 
+    def with_layers(self, layers: Union[list, str]) -> "Spec":
+        """A copy with other top-level layers: a list of Entry objects, or YAML text / data for `layers:`."""
+        from .validate import layers_from_raw
+
+        if isinstance(layers, str) or (isinstance(layers, list) and not all(isinstance(e, BaseModel) for e in layers)):
+            layers = layers_from_raw(layers, set(self.blocks))
+        return self.model_copy(update={"layers": list(layers)})
+
     def with_input(self, *shape: int) -> "Spec":
         """A copy with another input shape, such as `with_input(1, 28, 28)`."""
         return self.model_copy(update={"input": list(shape)})

@@ -32,6 +32,7 @@ class Summary:
     total_mult_adds: int
     activation_values: int  # values written by all leaf layers for one sample
     rows: list[Row] = field(default_factory=list)
+    extra_outputs: list[tuple[str, Shape, bool]] = field(default_factory=list)  # (name, shape, training only)
 
     @property
     def param_bytes(self) -> int:
@@ -62,6 +63,8 @@ class Summary:
         return [
             ("Input", _shape(self.input_shape)),
             ("Output", _shape(self.output_shape)),
+            *[(f"Extra output {name}", _shape(shape) + (" (training only)" if train_only else ""))
+              for name, shape, train_only in self.extra_outputs],
             ("Total params", f"{self.total_params:,}"),
             ("Total mult-adds", f"{self.total_mult_adds:,} ({_si(self.total_mult_adds)})"),
             ("Params size", _bytes(self.param_bytes)),
@@ -108,6 +111,8 @@ def summarize_graph(graph: g.Graph) -> Summary:
         if leaf:
             activations += math.prod(node.out_shape)
         kind = "flat" if node.flat else ("output" if node.tap else node.op)
+        if isinstance(node, g.Residual) and not node.active:
+            kind = "seq"  # `when_same` with differing shapes: no residual connection was made
         rows.append(Row(node.path, kind, node.path.count(".") + 1, node.out_shape, node.params, node.mult_adds, leaf))
     return Summary(
         graph.name,
@@ -117,6 +122,7 @@ def summarize_graph(graph: g.Graph) -> Summary:
         graph.root.mult_adds,
         activations,
         rows,
+        [(n.name, n.out_shape, n.train_only) for n in graph.root.items if n.tap],
     )
 
 

@@ -289,6 +289,20 @@ class _Normalizer:
             return [self.entry(v, rpath + (i,), cpath + (i,)) for i, v in enumerate(raw)]
         return [self.entry(raw, rpath, cpath + (0,))]
 
+    def sections(self, mapping: dict, rpath: tuple, cpath: IRPath) -> list:
+        """`{stem: [...], body: [...]}`: named entries in order, each a submodule."""
+        out = []
+        for section, body in mapping.items():
+            if not self.check_name(section, rpath + (section,)):
+                continue
+            index = len(out)
+            node = self.entry(body, rpath + (section,), cpath + (index,))
+            if node is not None:
+                node["name"] = str(section)
+                self.record(cpath + (index,), rpath + (section,), self.src.find(rpath + (section,), key=True))
+            out.append(node)
+        return out
+
     def check_keys(self, raw: dict, allowed: tuple[str, ...], rpath: tuple, what: str) -> None:
         for key in raw:
             if key not in allowed:
@@ -403,7 +417,10 @@ class _Normalizer:
         else:
             self.error("invalid-value", "`args` is a list of names or a mapping of names to defaults", rpath + ("args",))
         body_keys = [k for k in raw if k not in ("args", "doc")]
-        if body_keys == ["layers"]:
+        if body_keys == ["layers"] and isinstance(raw["layers"], dict) and not self.node_mapping(raw["layers"]):
+            self.record(cpath + ("body",), rpath + ("layers",))
+            body = {"op": "seq", "items": self.sections(raw["layers"], rpath + ("layers",), cpath + ("body", "items"))}
+        elif body_keys == ["layers"]:
             body = self.entry(raw["layers"], rpath + ("layers",), cpath + ("body",))
         elif body_keys:
             rest = {k: raw[k] for k in body_keys}
@@ -412,6 +429,8 @@ class _Normalizer:
                 self.check_keys(rest, ("args", "doc", "layers", *STRUCTURES), rpath, "a block")
                 return None
             body = self.entry(rest, rpath, cpath + ("body",))
+            # errors in the body belong at its structure key, not at the block's first line
+            self.record(cpath + ("body",), rpath + (structures[0],), self.src.find(rpath + (structures[0],), key=True))
         else:
             self.error("missing-key", "block has no body: add `layers: [...]` or a structure such as `concat:`", rpath)
             return None
@@ -464,6 +483,10 @@ class _Normalizer:
             for bname, braw in raw["blocks"].items():
                 if not self.check_name(bname, ("blocks", bname)):
                     continue
+                if bname in REGISTRY:
+                    self.error("invalid-name", f"block '{bname}' has the name of a layer kind, so calls to it would "
+                               "be ambiguous; rename the block", ("blocks", bname), key=True)
+                    continue
                 block = self.block(braw, ("blocks", bname), ("blocks", str(bname)))
                 if block is not None:
                     out["blocks"][str(bname)] = block
@@ -471,15 +494,7 @@ class _Normalizer:
             self.error("invalid-value", "`blocks` is a mapping of block names to definitions", ("blocks",))
         layers = raw.get("layers")
         if isinstance(layers, dict):
-            out["layers"] = []
-            for i, (section, body) in enumerate(layers.items()):
-                if not self.check_name(section, ("layers", section)):
-                    continue
-                node = self.entry(body, ("layers", section), ("layers", i))
-                if node is not None:
-                    node["name"] = str(section)
-                    self.record(("layers", i), ("layers", section), self.src.find(("layers", section), key=True))
-                out["layers"].append(node)
+            out["layers"] = self.sections(layers, ("layers",), ("layers",))
         elif isinstance(layers, list):
             out["layers"] = [self.entry(v, ("layers", i), ("layers", i)) for i, v in enumerate(layers)]
         elif "layers" in raw:
@@ -567,6 +582,29 @@ def block_from_raw(raw: Any, name: str) -> BlockDef:
         _pydantic_errors(exc, norm.locations, errors, doc.sources.file)
         errors.raise_if_any()
         raise
+
+
+def layers_from_raw(raw: Any, block_names: set[str]) -> list:
+    """IR entries from YAML text or data in the form of `layers:` (for Spec.with_layers)."""
+    doc = read_yaml(raw, "<layers>") if isinstance(raw, str) else RawDoc(raw, _empty_map("<layers>"), "")
+    errors = Collector(sources={doc.sources.file: doc.text})
+    norm = _Normalizer(doc, errors, set(block_names))
+    tree = doc.tree
+    items = norm.sections(tree, (), ()) if isinstance(tree, dict) else [
+        norm.entry(v, (i,), (i,)) for i, v in enumerate(tree if isinstance(tree, list) else [tree])]
+    errors.raise_if_any()
+    try:
+        return [Spec.model_validate({"name": "x", "input": [1], "layers": [item]}).layers[0] for item in items]
+    except ValidationError as exc:
+        _pydantic_errors(exc, norm.locations, errors, doc.sources.file)
+        errors.raise_if_any()
+        raise
+
+
+def _empty_map(file: str):
+    from .yaml_source import SourceMap
+
+    return SourceMap(file)
 
 
 class _AnyName(set):

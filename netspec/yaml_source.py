@@ -84,15 +84,16 @@ def _plain_scalar(value: str) -> Any:
     return value
 
 
-_CALL_START = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\(")
+_SCALAR_START = re.compile(r"[A-Za-z_0-9(+-]")
 _BLOCK_SCALAR = re.compile(r"(^|[\s:-])[|>][-+0-9]*\s*(#.*)?$")
 
 
 def quote_flow_calls(text: str) -> tuple[str, dict[int, list[int]]]:
-    """Quote calls such as `conv2d(64, 3)` that stand inside flow collections (`[...]`, `{...}`).
+    """Quote expressions with brackets, such as `conv2d(64, 3)` or `depths[0] * 2`, that stand inside
+    flow collections (`[...]`, `{...}`).
 
-    YAML splits a plain scalar at the commas of a flow collection, so `[conv2d(c, 1), relu]`
-    would read as three items; quoting each call keeps it whole. Returns the new text and, per
+    YAML splits a plain scalar at the commas of a flow collection and reads `[` as the start of a
+    list, so `[conv2d(c, 1), relu]` would read as three items; quoting each expression keeps it whole. Returns the new text and, per
     0-based line, the 0-based columns (in the new text) of the inserted quote characters, so that
     positions can be mapped back to the file the user wrote.
     """
@@ -130,13 +131,13 @@ def quote_flow_calls(text: str) -> tuple[str, dict[int, list[int]]]:
                 depth += 1
             elif ch in "]}":
                 depth = max(0, depth - 1)
-            elif depth and at_token_start and _CALL_START.match(line, i):
-                end = _matching_paren(line, line.index("(", i))
-                if end is not None and '"' not in line[i:end + 1]:
+            elif depth and at_token_start and _SCALAR_START.match(line, i):
+                end = _expression_end(line, i)
+                if end is not None and '"' not in line[i:end] and any(c in line[i:end] for c in "(["):
                     column = len("".join(pieces))
-                    inserted.setdefault(number, []).extend([column, column + end + 1 - i + 1])
-                    pieces.append('"' + line[i:end + 1] + '"')
-                    i = end + 1
+                    inserted.setdefault(number, []).extend([column, column + end - i + 1])
+                    pieces.append('"' + line[i:end] + '"')
+                    i = end
                     continue
             pieces.append(ch)
             i += 1
@@ -158,16 +159,25 @@ def _starts_node(before: str, depth: int) -> bool:
     return before[-1] in "-?" and (len(before) == 1 or before[-2] in " \t-?")
 
 
-def _matching_paren(line: str, start: int) -> int | None:
+def _expression_end(line: str, start: int) -> int | None:
+    """Where a plain scalar that starts at `start` inside a flow collection ends: at the first `,`, `]`,
+    `}`, `: ` or ` #` outside brackets (trailing spaces left out). None when a bracket is left open."""
     level = 0
-    for j in range(start, len(line)):
-        if line[j] in "([":
+    j = start
+    while j < len(line):
+        ch = line[j]
+        if ch in "([":
             level += 1
-        elif line[j] in ")]":
+        elif ch in ")]" and level:
             level -= 1
-            if level == 0:
-                return j
-    return None
+        elif level == 0 and (ch in ",]}" or line.startswith(": ", j) or line.startswith(" #", j)):
+            break
+        j += 1
+    if level:
+        return None
+    while j > start and line[j - 1] in " \t":
+        j -= 1
+    return j
 
 
 def _syntax_message(exc: Any, text: str, file: str, inserted: dict[int, list[int]]) -> tuple[str, Loc | None]:

@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import PositiveFloat
 
-from .base import LayerArgs, LayerKind, Shape, ShapeError, format_shape, register_layer
+from .base import Flag, LayerArgs, LayerKind, Shape, ShapeError, format_shape, register_layer
 
 
 class InplaceArgs(LayerArgs):
-    inplace: bool = False
+    inplace: Flag = False
 
 
 class _Activation(LayerKind):
@@ -51,7 +51,7 @@ class GeluArgs(LayerArgs):
 
 class LeakyReluArgs(LayerArgs):
     negative_slope: float = 0.01
-    inplace: bool = False
+    inplace: Flag = False
 
 
 _activation("relu", "ReLU", "max(0, x)")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar, Iterable
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Strict
 
 Shape = tuple[int, ...]  # one sample's shape, batch dimension left out: (C, H, W) or (F,)
+Flag = Annotated[bool, Strict()]  # true or false only: no 'yes', 'on' or 1 read as a bool
 
 
 class ShapeError(ValueError):
@@ -36,6 +39,7 @@ class LayerKind:
     summary: ClassVar[str] = ""  # one line for the docs table
     example: ClassVar[str] = ""  # a spec snippet that uses it
     param_names: ClassVar[tuple[str, ...]] = ()  # tensors an `init:` entry may name
+    vector_params: ClassVar[tuple[str, ...]] = ("bias",)  # those of them that are 1-d
     torch_class: ClassVar[str] = ""  # the torch.nn class it builds, for the docs
 
     def infer(self, args: Any, shape: Shape) -> Shape:
@@ -58,10 +62,19 @@ class LayerKind:
 REGISTRY: dict[str, LayerKind] = {}
 
 
-def register_layer(cls: type[LayerKind]) -> type[LayerKind]:
-    """Class decorator: add a layer kind to the registry under `cls.name`."""
+def register_layer(cls: type[LayerKind] | None = None, *, replace: bool = False):
+    """Class decorator: add a layer kind to the registry under `cls.name`.
+
+    Registering a name that is taken is an error, unless `replace=True` says it is meant:
+    `@register_layer(replace=True)`.
+    """
+    if cls is None:
+        return lambda c: register_layer(c, replace=replace)
     if not getattr(cls, "name", None):
         raise TypeError(f"{cls.__name__} needs a `name`")
+    if cls.name in REGISTRY and not replace and type(REGISTRY[cls.name]) is not cls:
+        raise ValueError(f"layer kind '{cls.name}' is already registered ({type(REGISTRY[cls.name]).__name__}); "
+                         "pass replace=True to replace it")
     unknown = set(cls.positional) - set(_field_names(cls.Args))
     if unknown:
         raise TypeError(f"{cls.__name__}.positional names unknown arguments {sorted(unknown)}")

@@ -7,6 +7,7 @@ from typing import Literal, Optional, Union
 from pydantic import Field, PositiveInt, model_validator
 
 from .base import (
+    Flag,
     LayerArgs,
     LayerKind,
     Shape,
@@ -29,7 +30,7 @@ class Conv2dArgs(LayerArgs):
     padding: Union[PadPair, Literal["same", "valid"]] = 0
     dilation: IntPair = 1
     groups: PositiveInt = 1
-    bias: bool = True
+    bias: Flag = True
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
     in_: Optional[PositiveInt] = Field(None, alias="in")
 
@@ -106,7 +107,7 @@ class PoolArgs(LayerArgs):
     kernel: IntPair
     stride: Optional[IntPair] = None  # torch's default: the kernel size
     padding: PadPair = 0
-    ceil_mode: bool = False
+    ceil_mode: Flag = False
 
 
 class MaxPoolArgs(PoolArgs):
@@ -114,7 +115,7 @@ class MaxPoolArgs(PoolArgs):
 
 
 class AvgPoolArgs(PoolArgs):
-    count_include_pad: bool = True
+    count_include_pad: Flag = True
 
 
 class _Pool2d(LayerKind):

@@ -7,12 +7,12 @@ from typing import Optional
 
 from pydantic import Field, PositiveFloat, PositiveInt, confloat
 
-from .base import LayerArgs, LayerKind, Shape, ShapeError, format_shape, need_rank, register_layer
+from .base import Flag, LayerArgs, LayerKind, Shape, ShapeError, format_shape, need_rank, register_layer
 
 
 class LinearArgs(LayerArgs):
     out: PositiveInt
-    bias: bool = True
+    bias: Flag = True
     in_: Optional[PositiveInt] = Field(None, alias="in")
 
 
@@ -46,13 +46,14 @@ class Linear(LayerKind):
 class BatchNormArgs(LayerArgs):
     eps: PositiveFloat = 1e-5
     momentum: Optional[confloat(ge=0, le=1)] = 0.1
-    affine: bool = True
-    track_running_stats: bool = True
+    affine: Flag = True
+    track_running_stats: Flag = True
     features: Optional[PositiveInt] = None
 
 
 class _BatchNorm(LayerKind):
     param_names = ("weight", "bias")
+    vector_params = ("weight", "bias")
     ranks: tuple[int, ...] = ()
     what = ""
 
@@ -104,8 +105,8 @@ class BatchNorm1d(_BatchNorm):
 class LayerNormArgs(LayerArgs):
     dims: Optional[PositiveInt] = None  # trailing dimensions normalised together; all of them when left out
     eps: PositiveFloat = 1e-5
-    elementwise_affine: bool = True
-    bias: bool = True
+    elementwise_affine: Flag = True
+    bias: Flag = True
 
 
 @register_layer
@@ -116,6 +117,7 @@ class LayerNorm(LayerKind):
     summary = "layer normalisation over the last `dims` dimensions of each sample (all by default)"
     example = "layernorm(dims=1)"
     param_names = ("weight", "bias")
+    vector_params = ("weight", "bias")
     torch_class = "torch.nn.LayerNorm"
 
     def _normalized(self, a: LayerNormArgs, shape: Shape) -> Shape:
@@ -173,7 +175,7 @@ class LocalResponseNorm(LayerKind):
 
 class DropoutArgs(LayerArgs):
     p: confloat(ge=0, le=1) = 0.5
-    inplace: bool = False
+    inplace: Flag = False
 
 
 @register_layer
