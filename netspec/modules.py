@@ -109,9 +109,20 @@ class ChannelAffine(nn.Module):
 
     def __init__(self, scale: tuple[float, ...], shift: tuple[float, ...], rank: int = 3):
         super().__init__()
-        view = (1, len(scale)) + (1,) * (rank - 1)  # broadcast over (N, C, H, W)
-        self.register_buffer("scale", torch.tensor(scale).view(view), persistent=False)
-        self.register_buffer("shift", torch.tensor(shift).view(view), persistent=False)
+        self.values = (tuple(scale), tuple(shift))
+        self.view = (1, len(scale)) + (1,) * (rank - 1)  # broadcast over (N, C, H, W)
+        self.register_buffer("scale", torch.tensor(scale).view(self.view), persistent=False)
+        self.register_buffer("shift", torch.tensor(shift).view(self.view), persistent=False)
+
+    def _apply(self, fn, recurse=True):
+        # The constants are not in the state_dict, so a module moved with `to_empty` (after a meta
+        # build) would keep garbage: write them again after every move or conversion.
+        super()._apply(fn, recurse)
+        if self.scale.device.type != "meta":
+            with torch.no_grad():
+                for buffer, values in zip((self.scale, self.shift), self.values):
+                    buffer.copy_(torch.tensor(values).view(self.view))
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.scale + self.shift

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from . import graph as g
 from . import spec as s
@@ -193,7 +193,7 @@ class _Resolver:
 
     # ---- entries ------------------------------------------------------------------------------
 
-    def entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple, top: bool = False) -> list[g.Node]:
+    def entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple) -> list[g.Node]:
         """The graph nodes one IR entry contributes: none for a false `if`, several for a `splice`.
 
         Nodes keep their explicit name (or None); `name_tree` gives index names and paths at the end,
@@ -213,10 +213,10 @@ class _Resolver:
                 return []
             if node.name is not None and chosen.name is None:
                 chosen = chosen.model_copy(update={"name": node.name})  # `bn: {if: ..., then: batchnorm2d}`
-            return self.entry(chosen, env, mpath, cpath + (key,), top)
+            return self.entry(chosen, env, mpath, cpath + (key,))
         if isinstance(node, s.Splice):
             spliced: list[g.Node] = []
-            for inner in self.entry(node.body, env, mpath, cpath + ("body",), top):
+            for inner in self.entry(node.body, env, mpath, cpath + ("body",)):
                 if isinstance(inner, g.Seq):
                     spliced.extend(inner.items)
                 else:
@@ -225,10 +225,6 @@ class _Resolver:
             return spliced
         if isinstance(node, (s.Output, s.Flat)):
             if isinstance(node, s.Output):
-                if not top:
-                    self.error("invalid-entry", "extra outputs must be top-level entries (directly under `layers`)",
-                               mpath, cpath)
-                    return []
                 if node.name is None:
                     self.error("missing-key", "an output needs a name: write `aux1: {output: ...}`", mpath, cpath)
                     return []
@@ -242,7 +238,7 @@ class _Resolver:
             else:
                 one.flat = True
             return [one]
-        built = self.single(node, env, mpath, cpath, top)
+        built = self.single(node, env, mpath, cpath)
         return [built] if built is not None else []
 
     def as_one(self, nodes: list[g.Node], name: str | None, cpath: tuple) -> g.Node:
@@ -253,13 +249,13 @@ class _Resolver:
             return nodes[0]
         return g.Seq(name, "", self.loc(cpath), items=nodes)
 
-    def single(self, node: s.Entry, env, mpath: str, cpath: tuple, top: bool) -> g.Node | None:
+    def single(self, node: s.Entry, env, mpath: str, cpath: tuple) -> g.Node | None:
         loc = self.loc(cpath)
         name = node.name
         if isinstance(node, s.Call):
             return self.call(node, env, mpath, cpath)
         if isinstance(node, s.Seq):
-            return g.Seq(name, "", loc, items=self.sequence(node.items, env, mpath, cpath + ("items",), top))
+            return g.Seq(name, "", loc, items=self.sequence(node.items, env, mpath, cpath + ("items",)))
         if isinstance(node, s.Merge):
             branches = self.sequence(node.branches, env, mpath, cpath + ("branches",))
             return g.Merge(name, "", loc, mode=node.op, branches=branches)
@@ -281,10 +277,10 @@ class _Resolver:
             return self.repeat(node, env, mpath, cpath)
         raise AssertionError(f"unknown IR node {type(node).__name__}")
 
-    def sequence(self, items: list[s.Entry], env, mpath: str, cpath: tuple, top: bool = False) -> list[g.Node]:
+    def sequence(self, items: list[s.Entry], env, mpath: str, cpath: tuple) -> list[g.Node]:
         out: list[g.Node] = []
         for index, item in enumerate(items):
-            out.extend(self.entry(item, env, _join(mpath, item.name or str(index)), cpath + (index,), top))
+            out.extend(self.entry(item, env, _join(mpath, item.name or str(index)), cpath + (index,)))
         return out
 
     def repeat(self, node: s.Repeat | s.Dense, env, mpath: str, cpath: tuple) -> g.Node | None:
@@ -309,9 +305,7 @@ class _Resolver:
                            f"expand past the {MAX_NODES:,} nodes a network may have", mpath, cpath + ("count",))
                 raise _TooLarge
             local = {**env, "i": i}
-            item = inner
-            if i == 0 and first:
-                item = inner.model_copy(update={"kwargs": {**inner.kwargs, **first}})
+            item = self.override(inner, first) if i == 0 and first else inner
             copy_name = self.names(node.names, i, local, mpath, cpath) if node.names is not None else None
             built = self.entry(item, local, _join(mpath, copy_name or str(i)), cpath + (inner_key,))
             if copy_name is not None:
@@ -320,6 +314,24 @@ class _Resolver:
         if isinstance(node, s.Dense):
             return g.Dense(node.name, "", self.loc(cpath), layers=copies)
         return g.Seq(node.name, "", self.loc(cpath), items=copies)
+
+    def override(self, call: s.Call, first: dict[str, Any]) -> s.Call:
+        """The call with `first`'s arguments replacing its own, whether those were given by position or name."""
+        if call.target in REGISTRY:
+            positional = REGISTRY[call.target].positional
+        elif call.target in self.spec.blocks:
+            positional = tuple(a.name for a in self.spec.blocks[call.target].args)
+        else:
+            positional = ()
+        args = list(call.args)
+        kwargs = dict(call.kwargs)
+        for key, value in first.items():
+            index = positional.index(key) if key in positional else None
+            if index is not None and index < len(args):
+                args[index] = value
+            else:
+                kwargs[key] = value
+        return call.model_copy(update={"args": args, "kwargs": kwargs})
 
     def call(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Node | None:
         if node.target in REGISTRY:
@@ -595,8 +607,9 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
     resolver = _Resolver(parsed, env, errors)
     root = None
     try:
-        items = resolver.sequence(spec.layers, env, "", ("layers",), top=True)
+        items = resolver.sequence(spec.layers, env, "", ("layers",))
         root = g.Seq("", "", parsed.locations.find(("layers",)).loc, items=items)
+        _check_outputs_on_top(root, errors)
         _Namer(errors).visit(root, "")
     except _TooLarge:
         pass
@@ -608,21 +621,64 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
     return g.Graph(spec.name, shape, root, env, outputs, plan, init_locs)
 
 
+def _check_outputs_on_top(root: g.Seq, errors: Collector) -> None:
+    """Extra outputs are returned by the network itself, so each must end up a top-level entry
+    (written there, or brought there by `splice`)."""
+    for node in root.items:
+        for inner in _descendants(node):
+            if inner.tap:
+                errors.error("invalid-entry", "extra outputs must be top-level entries (directly under `layers`, "
+                             "or spliced there)", inner.name or "", inner.loc)
+
+
+def _descendants(node: g.Node):
+    stack = list(node.children)
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children)
+
+
+def _possible_outputs(spec: s.Spec) -> set[str]:
+    """Names of every extra output the spec could produce, in any branch of any `if`."""
+    found: set[str] = set()
+
+    def visit(value: Any) -> None:
+        if isinstance(value, s.Output) and value.name:
+            found.add(value.name)
+        if isinstance(value, s.If) and value.name and isinstance(value.then, s.Output):
+            found.add(value.name)
+        if isinstance(value, BaseModel):
+            for field in type(value).model_fields:
+                visit(getattr(value, field))
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+
+    visit(spec.layers)
+    visit(spec.blocks)
+    return found
+
+
 def _outputs(spec: s.Spec, root: g.Seq | None, errors: Collector, locations) -> list[str]:
     """The order of returned outputs: `main` (the last layer's) and every extra output, by name."""
     taps = [n.name for n in (root.items if root else []) if n.tap]
     if not spec.outputs:
         return ["main", *taps]
     known = ["main", *taps]
+    possible = _possible_outputs(spec)
     for index, name in enumerate(spec.outputs):
-        if name not in known:
+        if name not in known and name not in possible:
             errors.error("unknown-name", f"outputs names '{name}', which is not an output{did_you_mean(name, known)}; "
                          f"outputs: {', '.join(known)}", f"outputs.{index}", locations.find(("outputs", index)).loc)
     missing = [n for n in known if n not in spec.outputs]
     if missing:
         errors.error("missing-key", f"outputs must list every output; missing: {', '.join(missing)}", "outputs",
                      locations.find(("outputs",)).loc)
-    return list(spec.outputs)
+    return [name for name in spec.outputs if name in known]  # outputs an `if` left out are dropped
 
 
 __all__ = ["resolve", "evaluate_params", "SpecError"]

@@ -253,7 +253,8 @@ class _Normalizer:
                 return None
             (key, val), = raw.items()
             key = str(key)
-            if isinstance(val, dict) and (self.callable_name(key) or not self.node_mapping(val)):
+            structure_inside = isinstance(val, dict) and any(k in STRUCTURES for k in val)
+            if isinstance(val, dict) and not structure_inside and (self.callable_name(key) or not self.node_mapping(val)):
                 return self.keyword_call(key, val, rpath + (key,), cpath)
             if val is None:
                 if self.callable_name(key):

@@ -101,6 +101,7 @@ def quote_flow_calls(text: str) -> tuple[str, dict[int, list[int]]]:
     inserted: dict[int, list[int]] = {}
     depth = 0
     block_indent: int | None = None  # inside a literal/folded block scalar: leave its lines alone
+    quote: str | None = None  # a quoted scalar may go on over several lines
     for number, line in enumerate(text.split("\n")):
         stripped = line.lstrip()
         indent = len(line) - len(stripped)
@@ -112,7 +113,6 @@ def quote_flow_calls(text: str) -> tuple[str, dict[int, list[int]]]:
                 continue
         pieces: list[str] = []
         i, n = 0, len(line)
-        quote: str | None = None
         while i < n:
             ch = line[i]
             if quote:

@@ -1,0 +1,321 @@
+"""The torchvision library (architectures/torchvision/): every model is torchvision 0.29's, exactly.
+
+For each model: the static totals equal the reference figures and torchinfo's count of the compiled
+module; the compiled module has torchvision's state_dict keys and shapes, loads its weights with
+strict=True and then gives the same outputs (eval mode, and train mode with the auxiliary heads).
+The library itself: presets are thin, no block is defined twice, every family can be varied
+(`num_classes`, `in_channels`), and summarising any spec never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torchinfo
+
+import netspec
+
+REPO = Path(__file__).resolve().parent.parent
+LIBRARY = REPO / "architectures" / "torchvision"
+FAMILIES = LIBRARY / "families"
+
+# torchvision 0.29.1 with torchinfo 1.8.0, batch 1, eval mode (the reference figures table):
+# name -> (input C, H, W), params, mult-adds. googlenet and inception_v3 include their auxiliary
+# heads in the params; in eval mode those do not run, so their mult-adds are not counted.
+FIGURES = {
+    "alexnet": ((3, 224, 224), 61_100_840, 714_682_664),
+    "vgg11": ((3, 224, 224), 132_863_336, 7_616_525_288),
+    "vgg13": ((3, 224, 224), 133_047_848, 11_320_718_312),
+    "vgg16": ((3, 224, 224), 138_357_544, 15_483_821_032),
+    "vgg19": ((3, 224, 224), 143_667_240, 19_646_923_752),
+    "vgg11_bn": ((3, 224, 224), 132_868_840, 7_616_530_792),
+    "vgg13_bn": ((3, 224, 224), 133_053_736, 11_320_724_200),
+    "vgg16_bn": ((3, 224, 224), 138_365_992, 15_483_829_480),
+    "vgg19_bn": ((3, 224, 224), 143_678_248, 19_646_934_760),
+    "googlenet": ((3, 224, 224), 13_004_888, 1_498_391_752),
+    "inception_v3": ((3, 299, 299), 27_161_264, 5_713_251_528),
+    "resnet18": ((3, 224, 224), 11_689_512, 1_814_083_944),
+    "resnet34": ((3, 224, 224), 21_797_672, 3_663_779_432),
+    "resnet50": ((3, 224, 224), 25_557_032, 4_089_238_376),
+    "resnet101": ((3, 224, 224), 44_549_160, 7_801_511_784),
+    "resnet152": ((3, 224, 224), 60_192_808, 11_513_779_048),
+    "resnext50_32x4d": ((3, 224, 224), 25_028_904, 4_230_549_096),
+    "resnext101_32x8d": ((3, 224, 224), 88_791_336, 16_414_219_368),
+    "wide_resnet50_2": ((3, 224, 224), 68_883_240, 11_398_090_344),
+    "wide_resnet101_2": ((3, 224, 224), 126_886_696, 22_753_189_480),
+    "densenet121": ((3, 224, 224), 7_978_856, 2_834_246_312),
+    "densenet161": ((3, 224, 224), 28_681_000, 7_728_128_008),
+    "densenet169": ((3, 224, 224), 14_149_480, 3_360_002_728),
+    "densenet201": ((3, 224, 224), 20_013_928, 4_291_595_944),
+    "squeezenet1_0": ((3, 224, 224), 1_248_424, 823_270_824),
+    "squeezenet1_1": ((3, 224, 224), 1_235_496, 351_741_288),
+    "mobilenet_v2": ((3, 224, 224), 3_504_872, 300_809_384),
+}
+# Params without the auxiliary heads (aux_logits=False), from the same table.
+PARAMS_WITHOUT_AUX = {"googlenet": 6_624_904, "inception_v3": 23_834_568}
+# What forward returns in training mode, in torchvision's order (besides the main output).
+AUX_OUTPUTS = {"googlenet": 2, "inception_v3": 1}
+CLASSES = 1000
+
+NAMES = list(FIGURES)
+
+
+def _heavy(name: str) -> bool:
+    _, params, mult_adds = FIGURES[name]
+    return params > 40_000_000 or mult_adds > 7_000_000_000
+
+
+# The heavy ones (VGG, the deep and wide ResNets, the big DenseNets, Inception v3) are marked slow.
+MODELS = [pytest.param(n, marks=pytest.mark.slow) if _heavy(n) else n for n in NAMES]
+
+# A small input each network accepts in eval mode (Inception v3 needs at least 75x75).
+EVAL_SIZE = {"inception_v3": 80}
+DEFAULT_EVAL_SIZE = 64
+
+
+def spec_path(name: str) -> Path:
+    return LIBRARY / f"{name}.yaml"
+
+
+def all_specs() -> list[Path]:
+    return sorted(LIBRARY.glob("*.yaml")) + sorted(FAMILIES.glob("*.yaml"))
+
+
+# ---- building the two sides --------------------------------------------------------------------
+
+
+def reference(name: str, **kwargs) -> torch.nn.Module:
+    """torchvision's model with deterministic, well-scaled random weights and BN statistics.
+
+    It is made on the meta device (no init is paid for) and every tensor is then filled here: conv and
+    linear weights at a scale that keeps activations near 1 through the depth, and BN affine values and
+    running statistics away from their identity defaults, so that a BN in the wrong place, a wrong eps
+    or a swapped branch shows in the outputs.
+    """
+    import torchvision
+
+    if name in ("googlenet", "inception_v3"):
+        kwargs.setdefault("init_weights", False)
+    with torch.device("meta"):
+        model = getattr(torchvision.models, name)(**kwargs)
+    model = model.to_empty(device="cpu")
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                fan_in = module.weight[0].numel()
+                module.weight.normal_(0.0, 0.7 * (2.0 / fan_in) ** 0.5, generator=gen)
+                if module.bias is not None:
+                    module.bias.uniform_(-0.1, 0.1, generator=gen)
+            elif isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.0, generator=gen)
+                module.bias.uniform_(-0.2, 0.2, generator=gen)
+                module.running_mean.uniform_(-0.2, 0.2, generator=gen)
+                module.running_var.uniform_(0.5, 2.0, generator=gen)
+                module.num_batches_tracked.zero_()
+    handled = (torch.nn.Conv2d, torch.nn.Linear, torch.nn.BatchNorm2d)
+    missed = [type(m).__name__ for m in model.modules()
+              if not isinstance(m, handled) and any(True for _ in m.parameters(recurse=False))]
+    missed += [type(m).__name__ for m in model.modules()
+               if not isinstance(m, handled) and any(True for _ in m.buffers(recurse=False))]
+    assert not missed, f"modules with tensors the filler does not reach: {sorted(set(missed))}"
+    return model
+
+
+def ours(name: str, **params) -> torch.nn.Module:
+    """The compiled spec, built on the meta device and given (uninitialised) CPU storage to load into."""
+    return netspec.load(spec_path(name), device="meta", **params).to_empty(device="cpu")
+
+
+def shapes(state: dict) -> dict[str, tuple[int, ...]]:
+    return {key: tuple(t.shape) for key, t in state.items()}
+
+
+def as_tuple(out) -> tuple[torch.Tensor, ...]:
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+# ---- the library's contents ------------------------------------------------------------------
+
+
+def test_every_torchvision_builder_has_a_spec():
+    assert sorted(p.stem for p in LIBRARY.glob("*.yaml")) == sorted(FIGURES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_static_totals_equal_reference_figures(name):
+    shape, params, mult_adds = FIGURES[name]
+    summary = netspec.summarize(spec_path(name))
+    assert summary.input_shape == shape
+    assert summary.output_shape == (CLASSES,)
+    assert summary.total_params == params
+    assert summary.total_mult_adds == mult_adds
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_static_totals_equal_torchinfo_on_compiled_module(name):
+    shape, params, mult_adds = FIGURES[name]
+    model = netspec.load(spec_path(name), device="meta")
+    stats = torchinfo.summary(model, (1, *shape), device="meta", verbose=0)
+    assert stats.total_params == params
+    assert stats.total_mult_adds == mult_adds
+
+
+# ---- exact compatibility with torchvision ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_torchvision_weights_load_strictly_and_outputs_agree(name):
+    ref = reference(name).eval()
+    model = ours(name).eval()
+    theirs, mine = ref.state_dict(), model.state_dict()
+    assert sorted(mine) == sorted(theirs), (
+        f"only ours: {sorted(set(mine) - set(theirs))[:8]}; only torchvision's: {sorted(set(theirs) - set(mine))[:8]}")
+    assert shapes(mine) == shapes(theirs)
+    model.load_state_dict(theirs, strict=True)
+    size = EVAL_SIZE.get(name, DEFAULT_EVAL_SIZE)
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, got = ref(x), model(x)
+    assert isinstance(got, torch.Tensor), "eval mode returns the main output alone"
+    assert got.shape == expected.shape == (1, CLASSES)
+    assert expected.abs().max() > 0.01, "the reference output is too small for the comparison to mean much"
+    assert torch.allclose(got, expected, atol=1e-5, rtol=0), f"max difference {(got - expected).abs().max():.3g}"
+
+
+# Training mode: BN uses batch statistics (so batch 2), and Inception v3's auxiliary head needs the
+# 17x17 map that only a 299x299 input gives. Dropout draws the same numbers when both networks run
+# their dropout layers in the same order from the same seed, so the values can be compared too.
+TRAIN_SIZE = {"googlenet": 64, "inception_v3": 299}
+
+
+@pytest.mark.parametrize("name", [
+    "googlenet",
+    pytest.param("inception_v3", marks=pytest.mark.slow),
+])
+def test_auxiliary_outputs_in_train_mode(name):
+    ref = reference(name).train()
+    model = ours(name).train()
+    model.load_state_dict(ref.state_dict(), strict=True)
+    size = TRAIN_SIZE[name]
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.manual_seed(3)
+        expected = as_tuple(ref(x))
+        torch.manual_seed(3)
+        got = as_tuple(model(x))
+    assert len(expected) == 1 + AUX_OUTPUTS[name]
+    assert [tuple(t.shape) for t in got] == [tuple(t.shape) for t in expected] == [(2, CLASSES)] * len(expected)
+    for index, (a, b) in enumerate(zip(got, expected)):
+        assert torch.allclose(a, b, atol=1e-5, rtol=0), f"output {index}: max difference {(a - b).abs().max():.3g}"
+
+
+def test_googlenet_train_mode_order_is_main_aux2_aux1():
+    """The tuple order comes from `outputs:`; the taps are told apart by their input widths (512 vs 528)."""
+    model = ours("googlenet")
+    assert model.output_names == ("main", "aux2", "aux1")
+    assert model.aux1.conv.conv.in_channels == 512 and model.aux2.conv.conv.in_channels == 528
+
+
+@pytest.mark.parametrize("name", ["googlenet", "inception_v3"])
+def test_transform_input_matches_torchvision(name):
+    """transform_input re-normalises the input with fixed constants (not in the state_dict).
+
+    Built on the CPU here: `to_empty` after a meta build would leave those constants unset.
+    """
+    ref = reference(name, transform_input=True).eval()
+    model = netspec.load(spec_path(name), transform_input=True).eval()
+    model.load_state_dict(ref.state_dict(), strict=True)
+    size = EVAL_SIZE.get(name, DEFAULT_EVAL_SIZE)
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        assert torch.allclose(model(x), ref(x), atol=1e-5, rtol=0)
+
+
+@pytest.mark.slow
+def test_inception_v3_without_aux_logits():
+    summary = netspec.summarize(spec_path("inception_v3"), aux_logits=False)
+    assert summary.total_params == PARAMS_WITHOUT_AUX["inception_v3"]
+    ref = reference("inception_v3", aux_logits=False)
+    model = ours("inception_v3", aux_logits=False)
+    assert shapes(model.state_dict()) == shapes(ref.state_dict())
+    model.load_state_dict(ref.state_dict(), strict=True)
+    assert not model.taps  # training mode returns the main output alone, as torchvision's does
+
+
+def test_googlenet_without_aux_logits():
+    """`outputs: [main, aux2, aux1]` still holds when `aux_logits: false` removes the heads."""
+    summary = netspec.summarize(spec_path("googlenet"), aux_logits=False)
+    assert summary.total_params == PARAMS_WITHOUT_AUX["googlenet"]
+    assert summary.extra_outputs == []
+    model = netspec.load(spec_path("googlenet"), aux_logits=False, device="meta").train()
+    assert model(torch.empty(2, 3, 64, 64, device="meta")).shape == (2, 1000)
+
+
+# ---- variants ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", all_specs(), ids=lambda p: p.relative_to(LIBRARY).as_posix())
+def test_every_spec_takes_num_classes_and_in_channels(spec):
+    summary = netspec.summarize(spec, num_classes=10, in_channels=1)
+    assert summary.input_shape[0] == 1
+    assert summary.output_shape == (10,)
+
+
+def test_variant_builds_from_the_command_line(cli):
+    result = cli("build", spec_path("resnet50"), "--set", "num_classes=10", "--set", "in_channels=1", "--depth", "1")
+    assert result.rc == 0, result.output
+    assert "Input: (1, 224, 224)" in result.output
+    assert "Output: (10,)" in result.output
+    assert "forward pass (1, 10) ok" in result.output
+
+
+# ---- the library's shape: families and thin presets -------------------------------------------
+
+
+def test_no_block_is_defined_in_two_files():
+    defined: dict[str, list[str]] = {}
+    for path in all_specs():
+        for block in netspec.parse(path, link=False).blocks:
+            defined.setdefault(block, []).append(path.relative_to(LIBRARY).as_posix())
+    twice = {block: files for block, files in defined.items() if len(files) > 1}
+    assert not twice, f"blocks defined in more than one spec: {twice}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_presets_are_thin(name):
+    """A model that extends a family sets params (and at most its output order); the family holds the rest."""
+    spec = netspec.parse(spec_path(name), link=False)
+    if spec.extends is None:  # a family of one, written out in full
+        assert spec.layers and spec.input
+        return
+    assert (LIBRARY / spec.extends).resolve().parent == FAMILIES
+    assert not spec.blocks and not spec.layers and not spec.input and not spec.init
+    assert spec.params
+
+
+def test_every_family_is_used():
+    used = {(LIBRARY / netspec.parse(spec_path(n), link=False).extends).resolve()
+            for n in NAMES if netspec.parse(spec_path(n), link=False).extends}
+    assert used == {p.resolve() for p in FAMILIES.glob("*.yaml")}
+
+
+def test_summaries_never_import_torch():
+    """Validating and summarising every spec of the library is static: torch is never imported."""
+    code = (
+        "import json, sys\n"
+        "import netspec\n"
+        f"paths = {json.dumps([str(p) for p in all_specs()])}\n"
+        "totals = {p: netspec.summarize(p).total_params for p in paths}\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'count': len(totals)}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result == {"torch": False, "count": len(all_specs())}
+
