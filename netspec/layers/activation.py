@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import PositiveFloat
 
-from .base import Flag, LayerArgs, LayerKind, Shape, ShapeError, format_shape, register_layer
+from .base import Flag, LayerArgs, NoArgs, LayerKind, Shape, ShapeError, format_shape, register_layer
 
 
 class InplaceArgs(LayerArgs):
@@ -39,10 +39,6 @@ def _activation(name: str, torch_name: str, summary: str, args: type[LayerArgs] 
         },
     )
     return register_layer(cls)
-
-
-class NoArgs(LayerArgs):
-    pass
 
 
 class GeluArgs(LayerArgs):

@@ -27,6 +27,10 @@ class LayerArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class NoArgs(LayerArgs):
+    """The schema of a kind that takes no arguments."""
+
+
 class LayerKind:
     """One kind of layer. Subclass, fill the class attributes and methods, and decorate with @register_layer.
 

@@ -139,6 +139,18 @@ class _Pool2d(LayerKind):
         spatial_check(self.name, (h, w), out_hw, f"kernel {kh}x{kw} with padding {ph}x{pw}")
         return (c, *out_hw)
 
+    def _extra(self, a: PoolArgs) -> dict:
+        """Arguments only this pooling kind's torch class takes."""
+        return {}
+
+    def build(self, a: PoolArgs, in_shape: Shape):
+        import torch.nn as nn
+
+        torch_class = getattr(nn, self.torch_class.rsplit(".", 1)[1])
+        stride = pair(a.stride) if a.stride is not None else None
+        return torch_class(pair(a.kernel), stride=stride, padding=pair(a.padding), ceil_mode=a.ceil_mode,
+                           **self._extra(a))
+
 
 @register_layer
 class MaxPool2d(_Pool2d):
@@ -148,16 +160,8 @@ class MaxPool2d(_Pool2d):
     example = "maxpool2d(3, stride=2, padding=1, ceil_mode=true)"
     torch_class = "torch.nn.MaxPool2d"
 
-    def build(self, a: MaxPoolArgs, in_shape: Shape):
-        import torch.nn as nn
-
-        return nn.MaxPool2d(
-            pair(a.kernel),
-            stride=pair(a.stride) if a.stride is not None else None,
-            padding=pair(a.padding),
-            dilation=pair(a.dilation),
-            ceil_mode=a.ceil_mode,
-        )
+    def _extra(self, a: MaxPoolArgs) -> dict:
+        return {"dilation": pair(a.dilation)}
 
 
 @register_layer
@@ -168,16 +172,8 @@ class AvgPool2d(_Pool2d):
     example = "avgpool2d(2, stride=2)"
     torch_class = "torch.nn.AvgPool2d"
 
-    def build(self, a: AvgPoolArgs, in_shape: Shape):
-        import torch.nn as nn
-
-        return nn.AvgPool2d(
-            pair(a.kernel),
-            stride=pair(a.stride) if a.stride is not None else None,
-            padding=pair(a.padding),
-            ceil_mode=a.ceil_mode,
-            count_include_pad=a.count_include_pad,
-        )
+    def _extra(self, a: AvgPoolArgs) -> dict:
+        return {"count_include_pad": a.count_include_pad}
 
 
 class AdaptivePoolArgs(LayerArgs):

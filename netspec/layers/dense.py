@@ -7,7 +7,7 @@ from typing import Optional
 
 from pydantic import Field, PositiveFloat, PositiveInt, confloat
 
-from .base import Flag, LayerArgs, LayerKind, Shape, ShapeError, format_shape, need_rank, register_layer
+from .base import Flag, LayerArgs, LayerKind, NoArgs, Shape, ShapeError, format_shape, need_rank, register_layer
 
 
 class LinearArgs(LayerArgs):
@@ -226,10 +226,6 @@ class Flatten(LayerKind):
         import torch.nn as nn
 
         return nn.Flatten(a.start_dim, a.end_dim)
-
-
-class NoArgs(LayerArgs):
-    pass
 
 
 @register_layer
