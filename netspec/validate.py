@@ -167,12 +167,12 @@ class _Normalizer:
 
     def _literal_or_text(self, tree: Any, text: str, rpath: tuple, cpath: IRPath, start: int | None, meta: Any) -> Any:
         if isinstance(tree, Token) and tree.type == "NUMBER":
-            return _number_literal(str(tree))
+            return number_literal(str(tree))
         if isinstance(tree, Tree):
             if tree.data == "number":
-                return _number_literal(str(tree.children[0]))
+                return number_literal(str(tree.children[0]))
             if tree.data == "neg" and isinstance(tree.children[0], Tree) and tree.children[0].data == "number":
-                return -_number_literal(str(tree.children[0].children[0]))
+                return -number_literal(str(tree.children[0].children[0]))
             if tree.data == "name" and str(tree.children[0]) in ("true", "false"):
                 return str(tree.children[0]) == "true"
             if tree.data == "list":
@@ -515,7 +515,7 @@ class _Normalizer:
         return out
 
 
-def _number_literal(text: str) -> int | float:
+def number_literal(text: str) -> int | float:
     return _number(text)
 
 
@@ -529,7 +529,7 @@ def _strip_tags(loc: tuple) -> tuple:
     return tuple(out)
 
 
-def _pydantic_errors(exc: ValidationError, locations: Locations, errors: Collector, file: str) -> None:
+def report_pydantic_errors(exc: ValidationError, locations: Locations, errors: Collector, file: str) -> None:
     seen = set()
     for err in exc.errors():
         path = _strip_tags(err["loc"])
@@ -558,7 +558,7 @@ def validate(doc: RawDoc, default_name: str = "network") -> ParsedSpec:
     try:
         spec = Spec.model_validate(canonical)
     except ValidationError as exc:
-        _pydantic_errors(exc, norm.locations, errors, doc.sources.file)
+        report_pydantic_errors(exc, norm.locations, errors, doc.sources.file)
         errors.raise_if_any()
         raise AssertionError("pydantic failed without errors")  # unreachable: raise_if_any raised
     return ParsedSpec(spec, norm.locations, doc.text, doc.sources.file, "yaml")
@@ -580,7 +580,7 @@ def block_from_raw(raw: Any, name: str) -> BlockDef:
     try:
         return BlockDef.model_validate(block)
     except ValidationError as exc:
-        _pydantic_errors(exc, norm.locations, errors, doc.sources.file)
+        report_pydantic_errors(exc, norm.locations, errors, doc.sources.file)
         errors.raise_if_any()
         raise
 
@@ -597,7 +597,7 @@ def layers_from_raw(raw: Any, block_names: set[str]) -> list:
     try:
         return [Spec.model_validate({"name": "x", "input": [1], "layers": [item]}).layers[0] for item in items]
     except ValidationError as exc:
-        _pydantic_errors(exc, norm.locations, errors, doc.sources.file)
+        report_pydantic_errors(exc, norm.locations, errors, doc.sources.file)
         errors.raise_if_any()
         raise
 
