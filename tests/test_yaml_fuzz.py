@@ -12,7 +12,10 @@ from netspec.diagnostics import SpecError, UsageError
 from netspec.pipeline import analyse
 
 ARCH = Path(__file__).resolve().parent.parent / "architectures"
-SOURCES = {p.name: p.read_text(encoding="utf-8") for p in sorted(ARCH.glob("*.yaml"))}
+# The seed specs, and the library's families (every construct: if, splice, flat, output, dense...)
+FILES = [*ARCH.glob("*.yaml"), *(ARCH / "torchvision" / "families").glob("*.yaml"),
+         ARCH / "torchvision" / "mobilenet_v2.yaml"]
+SOURCES = {p.name: p.read_text(encoding="utf-8") for p in sorted(FILES)}
 # Pieces a person might type wrongly: YAML punctuation, brackets, names, numbers, operators.
 TOKENS = ["[", "]", "{", "}", "(", ")", ":", ",", "-", " ", "\n", "  ", "#", "'", '"', "*", "&a", "*a", "!!",
           "relu", "conv2d", "repeat", "concat", "residual", "if", "splice", "output", "flat", "dense", "0", "-1",
