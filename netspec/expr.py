@@ -51,6 +51,18 @@ POISONED = "poisoned"  # the code of an ExprError caused by a poisoned value: ne
 
 
 @dataclass(frozen=True)
+class Later:
+    """A size of the tensor reaching a layer (`in_channels`, `in_height`, `in_width`): known only once shapes
+    are inferred, so an argument that uses one is evaluated then, by the infer pass."""
+
+    name: str
+
+
+SHAPE_NAMES = ("in_channels", "in_height", "in_width")
+DEFERRED = "deferred"  # the code of an ExprError raised by arithmetic on a Later: evaluate again with shapes
+
+
+@dataclass(frozen=True)
 class CallValue:
     """An evaluated call such as `kaiming_normal(mode=fan_out)`, where the callee is not a function."""
 
@@ -204,6 +216,7 @@ def evaluate(node: Tree | Token, env: Mapping[str, Any]) -> Any:
         return seq[idx]
     if kind == "compare":
         left, op, right = evaluate(kids[0], env), str(kids[1]), evaluate(kids[2], env)
+        _numbers(*(v for v in (left, right) if isinstance(v, (Later, _Poison))), op=op)
         try:
             return _COMPARE[op](left, right)
         except TypeError:
@@ -229,6 +242,7 @@ def evaluate(node: Tree | Token, env: Mapping[str, Any]) -> Any:
         if name in FUNCTIONS and name not in env:
             if any(a is POISON for a in args):
                 raise ExprError("uses an invalid param", code=POISONED)
+            _numbers(*(a for a in args if isinstance(a, Later)), op=name)
             if kwargs:
                 raise ExprError(f"{name}() takes no keyword arguments", code="eval-error")
             try:
@@ -273,6 +287,8 @@ def _numbers(*values: Any, op: str) -> None:
     for v in values:
         if v is POISON:
             raise ExprError("uses an invalid param", code=POISONED)
+        if isinstance(v, Later):
+            raise ExprError(f"'{v.name}' is known once shapes are inferred", code=DEFERRED)
         if isinstance(v, Symbol):
             raise UnknownName(v)
         if isinstance(v, bool) or not isinstance(v, (int, float)):

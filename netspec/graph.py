@@ -46,7 +46,9 @@ class Node:
 @dataclass
 class Layer(Node):
     kind: LayerKind = None  # type: ignore[assignment]
-    args: Any = None  # the kind's validated Args model
+    args: Any = None  # the kind's validated Args model (None until infer binds a `pending` layer)
+    # for arguments that use in_channels & co: (sizes, errors) -> Args or None, called by infer
+    pending: Any = None
 
     @property
     def op(self) -> str:

@@ -38,6 +38,13 @@ class _Inferrer:
     def run(self, node: g.Node, shape: Shape) -> Shape:
         node.in_shape = shape
         if isinstance(node, g.Layer):
+            if node.args is None:  # arguments that use the incoming sizes: bind them now
+                sizes = {"in_channels": shape[0] if shape else 0}
+                if len(shape) == 3:
+                    sizes.update(in_height=shape[1], in_width=shape[2])
+                node.args = node.pending(sizes, self.errors)
+                if node.args is None:
+                    raise _Stop
             try:
                 out = node.kind.infer(node.args, shape)
             except ShapeError as exc:

@@ -10,7 +10,18 @@ from pydantic import BaseModel, ValidationError
 from . import graph as g
 from . import spec as s
 from .diagnostics import Collector, SpecError, UsageError, did_you_mean
-from .expr import POISON, POISONED, CallValue, ExprError, Symbol, UnknownName, eval_text
+from .expr import (
+    DEFERRED,
+    POISON,
+    POISONED,
+    SHAPE_NAMES,
+    CallValue,
+    ExprError,
+    Later,
+    Symbol,
+    UnknownName,
+    eval_text,
+)
 from .initializers import INITIALIZERS, NEEDS_MATRIX
 from .layers import REGISTRY, arg_names
 from .validate import ParsedSpec
@@ -21,6 +32,9 @@ MAX_BLOCK_DEPTH = 32  # nested block calls
 
 class _TooLarge(Exception):
     pass
+
+
+DEFER = object()  # what `arguments` returns for a layer whose arguments need the shape reaching it
 
 
 def evaluate_params(spec: s.Spec, overrides: Mapping[str, Any], errors: Collector, locations) -> dict[str, Any]:
@@ -55,9 +69,16 @@ def _hint(name: str, env: Mapping[str, Any], later: Any = ()) -> str:
     """The "did you mean" for an unknown name, or why a name that exists elsewhere is not visible here."""
     if name == "i" and "i" not in env:
         return " (`i` is bound only in the arguments of a repeat or dense entry; pass it on as a block argument)"
+    if name in SHAPE_NAMES:
+        return f" (`{name}` is known only in a layer's own arguments, where it is a size of the tensor reaching it)"
     if name in later:
         return f" ('{name}' is declared after this param; a param may only use the params above it)"
-    return did_you_mean(name, env)
+    return did_you_mean(name, _names(env, name))
+
+
+def _names(env: Mapping[str, Any], typed: str) -> list[str]:
+    """Names to suggest for a misspelt `typed`: the tensor sizes (in_channels...) only when it looks like one."""
+    return [k for k, v in env.items() if not isinstance(v, Later) or typed.startswith("in")]
 
 
 def _column_in(raw: Any, name: str, column: int | None) -> int | None:
@@ -121,6 +142,8 @@ class _Resolver:
         self.reported: set[tuple] = set()  # (code, IR path) already reported, for errors that repeat per copy
         self.validated: dict[tuple, Any] = {}  # (kind, arguments) -> validated Args
         self.locs: dict[tuple, Any] = {}  # IR path -> source location, looked up once
+        self.base = {**{n: Later(n) for n in SHAPE_NAMES}, **params}  # what every block body sees
+        self.deferring = False  # True while a layer's own arguments are evaluated: they may use in_channels
 
     def loc(self, cpath: tuple):
         found = self.locs.get(cpath)
@@ -141,9 +164,17 @@ class _Resolver:
 
     def value(self, raw: Any, env: Mapping[str, Any], mpath: str, cpath: tuple) -> Any:
         try:
-            return _eval_value(raw, env)
+            value = _eval_value(raw, env)
+            if isinstance(value, Later) and not self.deferring:
+                raise ExprError(f"'{value.name}' is known once shapes are inferred", code=DEFERRED)
+            return value
         except ExprError as exc:
-            if exc.code != POISONED:  # a bad param, reported where it is defined
+            if exc.code == DEFERRED and not self.deferring:
+                name = exc.args[0].split("'")[1]
+                self.errors.error("unknown-name", f"`{name}` can be used only in a layer's own arguments, where it "
+                                  "is a size of the tensor reaching that layer; compute other values from params",
+                                  mpath or "(root)", self.loc(cpath))
+            elif exc.code not in (POISONED, DEFERRED):  # a bad param is reported where it is defined
                 column = exc.column
                 message = str(exc)
                 if isinstance(exc, UnknownName):
@@ -348,12 +379,16 @@ class _Resolver:
 
     def arguments(self, node: s.Call, names: list[str], positional: tuple[str, ...], env, mpath: str, cpath: tuple,
                   what: str) -> tuple[dict[str, Any], dict[str, tuple]] | None:
-        """Evaluate a call's arguments into {name: value}, and {name: IR path} for locating errors."""
+        """Evaluate a call's arguments into {name: value}, and {name: IR path} for locating errors.
+
+        Returns None after reporting a problem, and DEFER when an argument needs a tensor size
+        (`in_channels`...) that only the infer pass knows.
+        """
         values: dict[str, Any] = {}
         paths: dict[str, tuple] = {}
         ok = True
+        deferred = False
         if len(node.args) > len(positional):
-            extra = node.args[len(positional)]
             count = f"{len(positional)} positional argument{'s' if len(positional) != 1 else ''}"
             if len(positional) == len(names):  # a block: every argument may be positional
                 message = f"{what} takes {len(names)} argument{'s' if len(names) != 1 else ''} " \
@@ -367,8 +402,9 @@ class _Resolver:
             paths[key] = cpath + ("args", index)
             try:
                 values[key] = self.value(raw, env, mpath, paths[key])
-            except ExprError:
-                ok = False
+            except ExprError as exc:
+                deferred |= exc.code == DEFERRED
+                ok &= exc.code == DEFERRED
         for key, raw in node.kwargs.items():
             kpath = cpath + ("kwargs", key)
             if key not in names:
@@ -383,10 +419,13 @@ class _Resolver:
             paths[key] = kpath
             try:
                 values[key] = self.value(raw, env, mpath, kpath)
-            except ExprError:
-                ok = False
+            except ExprError as exc:
+                deferred |= exc.code == DEFERRED
+                ok &= exc.code == DEFERRED
         if not ok or any(v is POISON for v in values.values()):
             return None
+        if deferred or any(isinstance(v, Later) for v in values.values()):
+            return DEFER
         for key, value in values.items():
             if isinstance(value, CallValue):
                 self.error("invalid-value", f"'{value.name}(...)' is not a value here", mpath, paths[key])
@@ -395,7 +434,26 @@ class _Resolver:
 
     def layer(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Layer | None:
         kind = REGISTRY[node.target]
+        layer = g.Layer(node.name, "", self.loc(cpath), kind=kind)
+        self.deferring = True
+        try:
+            got = self.arguments(node, arg_names(kind), kind.positional, env, mpath, cpath, kind.name)
+        finally:
+            self.deferring = False
+        if got is DEFER:  # uses in_channels & co: the infer pass binds the arguments once the shape is known
+            layer.pending = lambda sizes, errors: self.bind_later(kind, node, {**env, **sizes}, mpath, cpath, errors)
+            return layer
+        layer.args = self.bind(kind, node, env, got, mpath, cpath)
+        return layer if layer.args is not None else None
+
+    def bind_later(self, kind, node: s.Call, env, mpath: str, cpath: tuple, errors: Collector):
+        """Evaluate and validate a deferred layer's arguments, reporting into the infer pass's errors."""
+        self.errors = errors
         got = self.arguments(node, arg_names(kind), kind.positional, env, mpath, cpath, kind.name)
+        return None if got is None or got is DEFER else self.bind(kind, node, env, got, mpath, cpath)
+
+    def bind(self, kind, node: s.Call, env, got, mpath: str, cpath: tuple):
+        """Validated arguments (the kind's Args model) for evaluated values, or None after reporting why not."""
         if got is None:
             return None
         values, paths = got
@@ -403,7 +461,7 @@ class _Resolver:
         plain = {k: _plain(v) for k, v in values.items()}
         memo = (kind.name, repr(sorted(plain.items())))
         if memo in self.validated:  # the same layer again (repeats, blocks): validated once
-            return g.Layer(node.name, "", self.loc(cpath), kind=kind, args=self.validated[memo])
+            return self.validated[memo]
         try:
             args = kind.Args.model_validate(plain)
             self.validated[memo] = args
@@ -418,7 +476,7 @@ class _Resolver:
                 where = paths.get(key, cpath) if key else cpath
                 symbol = _has_symbol(values.get(key)) if key else None
                 if symbol is not None:
-                    choices = [*env, *_literal_choices(exc, field)]
+                    choices = [*_names(env, symbol.name), *_literal_choices(exc, field)]
                     self.errors.error("unknown-name", f"unknown name '{symbol.name}'{did_you_mean(symbol.name, choices)}",
                                       mpath, _shift(self.loc(where), _column_in(raws.get(key), symbol.name, symbol.column)))
                 elif err["type"] == "missing":
@@ -430,7 +488,7 @@ class _Resolver:
                     label = f"{kind.name} argument '{key}'" if key else kind.name
                     self.error("invalid-value", f"{label}: {message}", mpath, where)
             return None
-        return g.Layer(node.name, "", self.loc(cpath), kind=kind, args=args)
+        return args
 
     def block(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Node | None:
         block = self.spec.blocks[node.target]
@@ -445,8 +503,10 @@ class _Resolver:
         got = self.arguments(node, names, tuple(names), env, mpath, cpath, f"block '{node.target}'")
         if got is None:
             return None
+        if got is DEFER:  # a block argument used in_channels & co: `value` has said why that cannot be
+            return None
         values, _ = got
-        local = dict(self.params)
+        local = dict(self.base)
         ok = True
         for index, arg in enumerate(block.args):
             if arg.name in values:
@@ -607,7 +667,7 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
     resolver = _Resolver(parsed, env, errors)
     root = None
     try:
-        items = resolver.sequence(spec.layers, env, "", ("layers",))
+        items = resolver.sequence(spec.layers, resolver.base, "", ("layers",))
         root = g.Seq("", "", parsed.locations.find(("layers",)).loc, items=items)
         _check_outputs_on_top(root, errors)
         _Namer(errors).visit(root, "")

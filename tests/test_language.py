@@ -310,3 +310,42 @@ def test_yaml_12_scalars_do_not_surprise():
         layers: [dropout(rate), flatten]
     """))
     assert summary.output_shape == (64,)
+
+
+def test_layer_arguments_may_use_the_incoming_sizes():
+    text = spec("""
+        input: [3, 16, 16]
+        blocks:
+          transition:
+            layers: [batchnorm2d, relu, conv2d(in_channels // 2, 1, bias=false), avgpool2d(2)]
+          depthwise:
+            args: {stride: 1}
+            layers: [conv2d(in_channels, 3, stride=stride, padding=1, groups=in_channels), conv2d(in_channels * 2, 1)]
+        layers:
+          - conv2d(12, 3, padding=1)
+          - transition
+          - depthwise(stride=2)
+          - flatten
+          - linear(in_channels // 4)
+    """)
+    model = netspec.load(text)
+    assert model[1][2].out_channels == 6                          # half of the 12 channels reaching it
+    assert (model[2][0].groups, model[2][1].out_channels) == (6, 12)
+    assert model[4].out_features == 12 * 4 * 4 // 4
+    assert model(torch.randn(1, 3, 16, 16)).shape == (1, 48)
+    # the same spec in the text syntax is the same Spec
+    from netspec.printer import same, to_ns
+
+    assert same(netspec.parse(to_ns(netspec.parse(text)), format="ns"), netspec.parse(text))
+
+
+@pytest.mark.parametrize("where", [
+    "params: {c: in_channels * 2}\nlayers: [conv2d(c, 3)]",
+    "blocks:\n  b: {args: [c], layers: [conv2d(c, 1)]}\nlayers: [b(in_channels)]",
+    "layers: [{repeat: in_channels, block: relu}]",
+])
+def test_incoming_sizes_are_refused_outside_layer_arguments(where):
+    with pytest.raises(netspec.SpecError) as info:
+        analyse(f"input: [3, 8, 8]\n{where}\n")
+    assert [d.code for d in info.value.diagnostics] == ["unknown-name"]
+    assert "layer's own arguments" in str(info.value)
