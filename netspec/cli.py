@@ -269,6 +269,27 @@ def convert(
 # ---- end of fmt and convert -------------------------------------------------------------------------
 
 
+@app.command()
+def schema(
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the schema to this file."),
+) -> None:
+    """Print the JSON Schema of YAML specs (every layer kind and its arguments), for editor completion."""
+    from .schema import schema_text
+
+    def action() -> None:
+        text = schema_text()
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+        typer.echo(f"Wrote {output}")
+
+    _run(action)
+
+
 def _version(value: bool) -> None:
     if value:
         from . import __version__
