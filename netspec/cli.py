@@ -145,16 +145,20 @@ def build(
     format: Format = FormatOption,
 ) -> None:
     """Validate, compile into an nn.Module, run one forward pass on zeros, and print the summary."""
-    from .pipeline import DEFAULT_MAX_ACTIVATIONS, DEFAULT_MAX_PARAMS, check_activations, check_budget, parse_linked
-    from .resolve import resolve
-    from .infer import infer
-    from .diagnostics import Collector
+    from .pipeline import (
+        DEFAULT_MAX_ACTIVATIONS,
+        DEFAULT_MAX_PARAMS,
+        check_activations,
+        check_budget,
+        parse_linked,
+        typed_graph,
+    )
     from .summary import summarize_graph
 
     def action() -> None:
         overrides = _overrides(set_)
         parsed = parse_linked(spec)
-        graph = infer(resolve(parsed, overrides, _input_shape(input)), Collector(sources=parsed.locations.sources))
+        graph = typed_graph(parsed, overrides, _input_shape(input))
         check_budget(graph, max_params or DEFAULT_MAX_PARAMS, parsed.locations.sources)
         check_activations(graph, max_activations or DEFAULT_MAX_ACTIVATIONS, parsed)
         import torch

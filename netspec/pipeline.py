@@ -94,12 +94,16 @@ def parse_linked(source: Source, format: str | None = None) -> ParsedSpec:
     return link(parse(source, format), read=parse)
 
 
+def typed_graph(parsed: ParsedSpec, params: Mapping[str, Any] | None = None,
+                input_shape: tuple[int, ...] | None = None) -> g.Graph:
+    """ParsedSpec -> typed Graph: resolve, then infer."""
+    return infer(resolve(parsed, params, input_shape), Collector(sources=dict(parsed.locations.sources)))
+
+
 def analyse(source: Source, params: Mapping[str, Any] | None = None,
             input_shape: tuple[int, ...] | None = None, format: str | None = None) -> g.Graph:
     """Source -> typed Graph: everything that needs no torch."""
-    parsed = parse_linked(source, format)
-    graph = resolve(parsed, params, input_shape)
-    return infer(graph, Collector(sources=dict(parsed.locations.sources)))
+    return typed_graph(parse_linked(source, format), params, input_shape)
 
 
 def check_budget(graph: g.Graph, max_params: int | None, sources: dict[str, str] | None = None) -> None:
@@ -134,9 +138,10 @@ def build(source: Source, params: Mapping[str, Any] | None = None, *, input_shap
           device: Any = None, seed: int | None = None, max_params: int | None = DEFAULT_MAX_PARAMS,
           format: str | None = None):
     """Source -> nn.Module: the whole pipeline."""
-    parsed = link(parse(source, format), read=parse)
-    graph = infer(resolve(parsed, params, input_shape), Collector(sources=dict(parsed.locations.sources)))
-    check_budget(graph, max_params, parsed.locations.sources)
+    parsed = link(parse(source, format), read=parse)                   # text -> tree -> Spec, extends merged
+    graph = infer(resolve(parsed, params, input_shape),                  # Spec -> Graph -> typed Graph
+                  Collector(sources=dict(parsed.locations.sources)))
+    check_budget(graph, max_params, parsed.locations.sources)           # before any allocation
     from .compile import compile_graph  # torch is imported here, and only on this path
 
     return compile_graph(graph, device=device, seed=seed)
