@@ -52,6 +52,15 @@ def load(
                   max_params=max_params, format=format)
 
 
+def diff(a: Source, b: Source, *, params_a: dict[str, Any] | None = None, params_b: dict[str, Any] | None = None,
+         input_shape: tuple[int, ...] | None = None):
+    """Static comparison of two specs (or one spec with two sets of params): a SummaryDiff."""
+    from .compare import diff_summaries
+
+    return diff_summaries(summarize(a, input_shape=input_shape, params=params_a),
+                          summarize(b, input_shape=input_shape, params=params_b))
+
+
 def summarize(
     source: Source, *, input_shape: tuple[int, ...] | None = None, format: str | None = None,
     params: dict[str, Any] | None = None, **more_params: Any,
@@ -72,6 +81,7 @@ __all__ = [
     "SpecError",
     "Summary",
     "UsageError",
+    "diff",
     "load",
     "parse",
     "register_layer",

@@ -274,6 +274,31 @@ def convert(
 
 
 @app.command()
+def diff(
+    spec_a: Path = typer.Argument(..., metavar="A", help="The spec to compare from."),
+    spec_b: Path = typer.Argument(..., metavar="B", help="The spec to compare to (may be A again, with other params)."),
+    set_a: Optional[List[str]] = typer.Option(None, "--set-a", metavar="NAME=VALUE", help="Override a param of A."),
+    set_b: Optional[List[str]] = typer.Option(None, "--set-b", metavar="NAME=VALUE", help="Override a param of B."),
+    input: Optional[str] = InputOption,
+    depth: Optional[int] = DepthOption,
+    everything: bool = typer.Option(False, "--all", help="Show unchanged modules too."),
+    format: Format = FormatOption,
+) -> None:
+    """Compare two specs statically: modules added (+), removed (-) or changed (~), and the totals (no torch)."""
+    from .compare import diff_summaries
+    from .pipeline import analyse
+    from .summary import summarize_graph
+
+    def action() -> None:
+        shape = _input_shape(input)
+        a = summarize_graph(analyse(spec_a, _overrides(set_a), shape))
+        b = summarize_graph(analyse(spec_b, _overrides(set_b), shape))
+        typer.echo(diff_summaries(a, b).render(format.value, depth, everything))
+
+    _run(action)
+
+
+@app.command()
 def schema(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the schema to this file."),
 ) -> None:
