@@ -38,7 +38,7 @@ def _build(node: g.Node, kinds: dict[nn.Module, str], after: g.Node | None = Non
         if node.kind.name in _INPLACE_CAPABLE and "inplace" not in args.model_fields_set and _fresh(after):
             args = args.model_copy(update={"inplace": True})
         module = node.kind.build(args, node.in_shape)
-        kinds[module] = node.kind.name
+        kinds[module] = (node.kind.name, node.path)
         return module
     if isinstance(node, g.Seq):
         return nn.Sequential(_named(node.items, kinds))

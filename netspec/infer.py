@@ -7,10 +7,12 @@ the shapes say whether one is needed.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 
 from . import graph as g
-from .diagnostics import Collector
+from .diagnostics import Collector, did_you_mean
+from .initializers import NEEDS_MATRIX
 from .layers import REGISTRY, Shape, ShapeError, format_shape
 from .layers.base import window_out
 
@@ -159,5 +161,30 @@ def infer(graph: g.Graph, errors: Collector | None = None) -> g.Graph:
     except _Stop:
         pass
     errors.raise_if_any()
+    _check_init_paths(graph, errors)
+    errors.raise_if_any()
     graph.typed = True
     return graph
+
+
+def _check_init_paths(graph: g.Graph, errors: Collector) -> None:
+    """Each `init:` key that is a module path must name layers, all of which have the tensors it sets."""
+    layers = [n for n in graph.walk() if isinstance(n, g.Layer)]
+    for key, table in graph.init.items():
+        if key in REGISTRY:
+            continue
+        matched = [n for n in layers if fnmatch.fnmatchcase(n.path, key)]
+        where = graph.init_locs.get(key)
+        if not matched:
+            errors.error("unknown-layer", f"init names '{key}', which is neither a layer kind nor the module path "
+                         f"of a layer{did_you_mean(key, [*REGISTRY, *(n.path for n in layers)])}", f"init.{key}", where)
+            continue
+        for tensor, (initialiser, _) in table.items():
+            having = [n for n in matched if tensor in n.kind.param_names]  # a pattern may cover relus too
+            vectors = [n for n in having if initialiser in NEEDS_MATRIX and tensor in n.kind.vector_params]
+            if not having:
+                errors.error("unknown-key", f"'{key}' matches {', '.join(n.path for n in matched[:3])}, none of "
+                             f"which has a tensor '{tensor}'", f"init.{key}.{tensor}", where)
+            elif vectors:
+                errors.error("invalid-value", f"{initialiser} needs a weight matrix or kernel, but "
+                             f"{vectors[0].path}.{tensor} is a vector", f"init.{key}.{tensor}", where)

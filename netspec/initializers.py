@@ -68,19 +68,31 @@ INITIALIZERS: dict[str, tuple[type[_InitArgs], tuple[str, ...], str]] = {
 _TORCH_NAMES = {"value": "val"}  # our argument name -> torch.nn.init's, where they differ
 
 
-def apply_init(module: Any, plan: dict[str, dict[str, tuple[str, BaseModel]]], kind_of: dict[Any, str]) -> None:
-    """Initialise every module whose layer kind has an entry in `plan` (kind -> tensor -> initialiser)."""
+def apply_init(module: Any, plan: dict[str, dict[str, tuple[str, BaseModel]]], layers: dict[Any, tuple[str, str]]) -> None:
+    """Initialise the layers `plan` names: keys that are layer kinds first, then module paths and
+    path patterns (`classifier.1`, `*.downsample.0`) in the order written, so the more specific wins.
+
+    `layers` maps each built layer module to (its kind, its module path)."""
+    import fnmatch
+
     import torch
     import torch.nn.init as nn_init
 
+    from .layers import REGISTRY
+
+    by_path = [key for key in plan if key not in REGISTRY]
     with torch.no_grad():
         for sub in module.modules():
-            kind = kind_of.get(sub)
-            if kind is None or kind not in plan:
+            if sub not in layers:
                 continue
-            for tensor_name, (init_name, args) in plan[kind].items():
-                tensor = getattr(sub, tensor_name, None)
-                if tensor is None:  # e.g. bias=false: nothing to initialise
-                    continue
-                kwargs = {_TORCH_NAMES.get(k, k): v for k, v in args.model_dump().items()}
-                getattr(nn_init, INITIALIZERS[init_name][2])(tensor, **kwargs)
+            kind, path = layers[sub]
+            tables = [plan[kind]] if kind in plan else []
+            tables += [plan[key] for key in by_path if key != kind and fnmatch.fnmatchcase(path, key)]
+            for table in tables:
+                for tensor_name, (init_name, args) in table.items():
+                    tensor = getattr(sub, tensor_name, None)
+                    if tensor is None:  # e.g. bias=false: nothing to initialise
+                        continue
+                    kwargs = {_TORCH_NAMES.get(k, k): v for k, v in args.model_dump().items()}
+                    getattr(nn_init, INITIALIZERS[init_name][2])(tensor, **kwargs)
+

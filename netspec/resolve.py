@@ -596,22 +596,31 @@ class _Namer:
                     self.visit(child, flat_scope["path"], flat_scope)
 
 
+_PATH_PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]+$")
+
+
 def _init_plan(spec: s.Spec, env, errors: Collector, locations) -> dict[str, dict[str, tuple[str, Any]]]:
-    """Validate `init:` into kind -> tensor -> (initialiser name, validated args)."""
+    """Validate `init:` into key -> tensor -> (initialiser name, validated args).
+
+    A key is a layer kind, or else a module path or path pattern (`classifier.1`, `*.downsample.0`),
+    whose targets the infer pass checks once every layer, projections included, has its path.
+    """
     plan: dict[str, dict[str, tuple[str, Any]]] = {}
     for kind_name, table in spec.init.items():
         where = locations.find(("init", kind_name))
-        if kind_name not in REGISTRY:
-            errors.error("unknown-layer", f"init names unknown layer kind '{kind_name}'{did_you_mean(kind_name, REGISTRY)}",
-                         f"init.{kind_name}", where.loc)
+        if kind_name not in REGISTRY and not _PATH_PATTERN.match(kind_name):
+            errors.error("unknown-layer", f"init names '{kind_name}', which is neither a layer kind"
+                         f"{did_you_mean(kind_name, REGISTRY)} nor a module path such as `classifier.1` or "
+                         "`features.*`", f"init.{kind_name}", where.loc)
             continue
-        kind = REGISTRY[kind_name]
+        kinds = [REGISTRY[kind_name]] if kind_name in REGISTRY else []
+        names = kinds[0].param_names if kinds else ("weight", "bias")  # a path's layers are checked by infer
         for tensor, raw in table.items():
             twhere = locations.find(("init", kind_name, tensor))
             path = f"init.{kind_name}.{tensor}"
-            if tensor not in kind.param_names:
+            if tensor not in names:
                 errors.error("unknown-key", f"{kind_name} has no tensor '{tensor}' to initialise"
-                             f"{did_you_mean(tensor, kind.param_names)}; it has: {', '.join(kind.param_names) or 'none'}",
+                             f"{did_you_mean(tensor, names)}; it has: {', '.join(names) or 'none'}",
                              path, twhere.loc)
                 continue
             try:
@@ -626,7 +635,7 @@ def _init_plan(spec: s.Spec, env, errors: Collector, locations) -> dict[str, dic
                 errors.error("unknown-init", f"unknown initialiser {got}{did_you_mean(str(got), INITIALIZERS)}; "
                              f"known: {', '.join(INITIALIZERS)}", path, twhere.loc)
                 continue
-            if value.name in NEEDS_MATRIX and tensor in kind.vector_params:
+            if value.name in NEEDS_MATRIX and any(tensor in kind.vector_params for kind in kinds):
                 errors.error("invalid-value", f"{value.name} needs a weight matrix or kernel (2 or more dimensions), "
                              f"but {kind_name}.{tensor} is a vector; use zeros, ones, constant, normal or uniform",
                              path, twhere.loc)

@@ -349,3 +349,31 @@ def test_incoming_sizes_are_refused_outside_layer_arguments(where):
         analyse(f"input: [3, 8, 8]\n{where}\n")
     assert [d.code for d in info.value.diagnostics] == ["unknown-name"]
     assert "layer's own arguments" in str(info.value)
+
+
+def test_init_by_module_path_overrides_init_by_kind():
+    text = spec("""
+        input: [3, 8, 8]
+        layers:
+          - features: [conv2d(4, 3), relu, conv2d(4, 3)]
+          - classifier: [flatten, linear(5), relu, linear(2)]
+        init:
+          conv2d: {weight: "constant(1)", bias: zeros}
+          features.2: {weight: "constant(3)"}
+          "classifier.*": {bias: "constant(7)"}
+    """)
+    model = netspec.load(text)
+    assert torch.all(model.features[0].weight == 1) and torch.all(model.features[2].weight == 3)
+    assert torch.all(model.classifier[1].bias == 7) and torch.all(model.classifier[3].bias == 7)
+    # the text syntax writes a path key in backticks and reads it back the same
+    from netspec.printer import same, to_ns
+
+    ns = to_ns(netspec.parse(text))
+    assert "`features.2`" in ns and same(netspec.parse(ns, format="ns"), netspec.parse(text))
+
+
+def test_init_path_that_matches_nothing_is_located_with_a_suggestion():
+    with pytest.raises(netspec.SpecError) as info:
+        analyse("input: [3, 8, 8]\nlayers:\n  - fc: [flatten, linear(2)]\ninit:\n  fc.2: {weight: zeros}\n")
+    diag = info.value.diagnostics[0]
+    assert (diag.code, diag.loc.line) == ("unknown-layer", 5) and "did you mean 'fc.1'" in diag.message
