@@ -153,8 +153,11 @@ def json_schema() -> dict[str, Any]:
                        "description": "the network: a list of entries, or named sections"},
             "outputs": {"type": "array", "items": {"type": "string"},
                         "description": "order of the returned outputs: `main` and the extra outputs' names"},
-            "init": {"type": "object", "properties": tensors, "additionalProperties": False,
-                     "description": "weight initialisation per layer kind"},
+            "init": {"type": "object", "properties": tensors,
+                     "additionalProperties": {"type": "object", "properties": {t: {"type": "string"} for t in
+                                                                             ("weight", "bias")},
+                                              "additionalProperties": False},
+                     "description": "weight initialisation per layer kind, or per module path (`classifier.1`)"},
         },
         "additionalProperties": False,
         "$defs": {
