@@ -29,41 +29,41 @@ def _fresh(node: g.Node | None) -> bool:
     return isinstance(node, (g.Merge, g.Dense)) or (isinstance(node, g.Residual) and node.active)
 
 
-def _build(node: g.Node, kinds: dict[nn.Module, str], after: g.Node | None = None) -> nn.Module:
+def _build(node: g.Node, layers: dict[nn.Module, tuple[str, str]], after: g.Node | None = None) -> nn.Module:
     """The module for `node`; `after` is the sibling whose output it receives (None: it gets its parent's input)."""
     if node.flat:
-        return _build_flat(node, kinds)
+        return _build_flat(node, layers)
     if isinstance(node, g.Layer):
         args = node.args
         if node.kind.name in _INPLACE_CAPABLE and "inplace" not in args.model_fields_set and _fresh(after):
             args = args.model_copy(update={"inplace": True})
         module = node.kind.build(args, node.in_shape)
-        kinds[module] = (node.kind.name, node.path)
+        layers[module] = (node.kind.name, node.path)
         return module
     if isinstance(node, g.Seq):
-        return nn.Sequential(_named(node.items, kinds))
+        return nn.Sequential(_named(node.items, layers))
     if isinstance(node, g.Merge):
-        return (Concat if node.mode == "concat" else Add)(_named(node.branches, kinds))
+        return (Concat if node.mode == "concat" else Add)(_named(node.branches, layers))
     if isinstance(node, g.Dense):
-        return DenseBlock(_named(node.layers, kinds))
+        return DenseBlock(_named(node.layers, layers))
     if isinstance(node, g.Residual):
-        body = _named(node.body, kinds)
-        after = (node.after.name, _build(node.after, kinds, after=node)) if node.after is not None else None
+        body = _named(node.body, layers)
+        after = (node.after.name, _build(node.after, layers, after=node)) if node.after is not None else None
         if not node.active:  # `when_same` and the shapes differ: no residual connection at all
             if after is not None:
                 body[after[0]] = after[1]
             return nn.Sequential(body)
-        shortcut = _build(node.shortcut, kinds) if node.shortcut is not None else None
+        shortcut = _build(node.shortcut, layers) if node.shortcut is not None else None
         return Residual(body, shortcut, node.shortcut_name, after)
     raise AssertionError(f"unknown graph node {type(node).__name__}")
 
 
-def _named(nodes: list[g.Node], kinds: dict[nn.Module, str]) -> "OrderedDict[str, nn.Module]":
+def _named(nodes: list[g.Node], layers: dict[nn.Module, tuple[str, str]]) -> "OrderedDict[str, nn.Module]":
     """Modules for a sequence of siblings, each knowing the one before it."""
-    return OrderedDict((node.name, _build(node, kinds, nodes[i - 1] if i else None)) for i, node in enumerate(nodes))
+    return OrderedDict((node.name, _build(node, layers, nodes[i - 1] if i else None)) for i, node in enumerate(nodes))
 
 
-def _build_flat(node: g.Node, kinds: dict[nn.Module, str]) -> nn.Module:
+def _build_flat(node: g.Node, layers: dict[nn.Module, tuple[str, str]]) -> nn.Module:
     """A torch.fx GraphModule: the named entries are its children, the data flow between them is generated code."""
     import operator
 
@@ -74,7 +74,7 @@ def _build_flat(node: g.Node, kinds: dict[nn.Module, str]) -> nn.Module:
 
     def trace(n: g.Node, value: fx.Node, root: bool = False) -> fx.Node:
         if not (root or n.virtual):  # a child module of the flat module
-            holder.add_module(n.name, _build(n, kinds))
+            holder.add_module(n.name, _build(n, layers))
             return graph.call_module(n.name, (value,))
         if isinstance(n, g.Seq):
             for item in n.items:
@@ -114,10 +114,10 @@ def compile_graph(graph: g.Graph, device: Any = None, seed: int | None = None, d
     assert graph.typed, "compile needs a graph that infer has typed"
 
     def build() -> nn.Module:
-        kinds: dict[nn.Module, str] = {}
+        layers: dict[nn.Module, tuple[str, str]] = {}
         taps = {n.name: n.train_only for n in graph.root.items if n.tap}
-        module = Network(_named(graph.root.items, kinds), graph.name, graph.input_shape, taps, tuple(graph.outputs))
-        apply_init(module, graph.init, kinds)
+        module = Network(_named(graph.root.items, layers), graph.name, graph.input_shape, taps, tuple(graph.outputs))
+        apply_init(module, graph.init, layers)
         return module
 
     if device is not None and torch.device(device).type == "meta":

@@ -303,23 +303,6 @@ def _arith(fn: Any, *values: Any, op: str = "-") -> Any:
         raise ExprError("division by zero", code="eval-error") from None
 
 
-def free_names(node: Tree | Token) -> set[str]:
-    """Every NAME an expression reads (callee names of calls excluded)."""
-    if isinstance(node, Token):
-        return {str(node)} if node.type == "NAME" else set()
-    names: set[str] = set()
-    if node.data == "name":
-        return {str(node.children[0])}
-    for i, child in enumerate(node.children):
-        if node.data == "call" and i == 0:
-            continue
-        if isinstance(child, Tree) and child.data == "kwarg":
-            names |= free_names(child.children[1])
-        elif child is not None:
-            names |= free_names(child)
-    return names
-
-
 def eval_text(text: str, env: Mapping[str, Any]) -> Any:
     """Parse and evaluate `text` in one step."""
     return evaluate(parse_expr(text), env)

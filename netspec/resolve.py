@@ -198,9 +198,8 @@ class _Resolver:
             return None
         return value
 
-    def names(self, pattern: str | None, index: int, env, mpath: str, cpath: tuple) -> str:
-        if pattern is None:
-            return str(index)
+    def names(self, pattern: str, index: int, env, mpath: str, cpath: tuple) -> str:
+        """The module name a `names` pattern such as "layer{i + 1}" gives copy `index`."""
         local = {**env, "i": index}
 
         def one(match: re.Match) -> str:
@@ -227,7 +226,7 @@ class _Resolver:
     def entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple) -> list[g.Node]:
         """The graph nodes one IR entry contributes: none for a false `if`, several for a `splice`.
 
-        Nodes keep their explicit name (or None); `name_tree` gives index names and paths at the end,
+        Nodes keep their explicit name (or None); `_Namer` gives index names and paths at the end,
         once splices and conditions have settled each entry's position. `mpath` is for messages only.
         """
         self.count(cpath)
