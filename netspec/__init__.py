@@ -1,6 +1,8 @@
 """netspec: a declarative architecture language and compiler for PyTorch CNNs (the public Python API).
 
     model = netspec.load("architectures/resnet18.yaml", num_classes=10)
+    model = netspec.load("resnet50", num_classes=10)          # a model of the library, by name
+    netspec.list_models("resnet*")
     spec = netspec.parse("architectures/googlenet.yaml")
     print(netspec.summarize(spec).to_table())
 
@@ -13,6 +15,7 @@ from typing import Any
 
 from .diagnostics import Diagnostic, Loc, SpecError, UsageError
 from .layers import LayerArgs, LayerKind, ShapeError, register_layer
+from .library import list_models
 from .pipeline import DEFAULT_MAX_PARAMS, Source, analyse
 from .pipeline import build as _build
 from .pipeline import parse as _parse
@@ -82,6 +85,7 @@ __all__ = [
     "Summary",
     "UsageError",
     "diff",
+    "list_models",
     "load",
     "parse",
     "register_layer",

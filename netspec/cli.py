@@ -92,14 +92,15 @@ def check(
     max_params: int = typer.Option(None, "--max-params", min=1, help="Parameter budget (default 500,000,000)."),
 ) -> None:
     """Validate specs (syntax, names, arguments, every shape, the parameter budget) without building anything."""
-    from .pipeline import DEFAULT_MAX_PARAMS, analyse, check_budget
+    from .pipeline import DEFAULT_MAX_PARAMS, check_budget, parse_linked, typed_graph
 
     def action() -> None:
         failures: list[SpecError] = []
         for spec in specs:
             try:
-                graph = analyse(spec)
-                check_budget(graph, max_params or DEFAULT_MAX_PARAMS, {str(spec): spec.read_text()})
+                parsed = parse_linked(spec)
+                graph = typed_graph(parsed)
+                check_budget(graph, max_params or DEFAULT_MAX_PARAMS, parsed.locations.sources)
                 typer.echo(f"{spec}: ok ({graph.root.params:,} params, output {graph.root.out_shape})")
             except SpecError as exc:
                 failures.append(exc)
@@ -190,6 +191,17 @@ def build(
             typer.echo(f"Wrote {output}", err=format is not Format.table)
 
     _run(action)
+
+
+@app.command()
+def models(
+    pattern: Optional[str] = typer.Argument(None, metavar="[PATTERN]", help="Shell-style pattern, e.g. 'resnet*'."),
+    format: Format = FormatOption,
+) -> None:
+    """List the model library that comes with netspec: each model's params, mult-adds and input (no torch)."""
+    from . import library
+
+    _run(lambda: typer.echo(library.render(library.rows(pattern), format.value)))
 
 
 # ---- fmt and convert: printing a spec in either syntax (netspec/printer.py) -------------------------

@@ -4,7 +4,10 @@ A preset builds on a family: its params replace the family's defaults (and may a
 its blocks replace blocks of the same name, its init entries replace the family's per tensor, and
 its input, layers, outputs and description replace the family's when given. The file named by
 `extends` is read relative to the spec that names it and must lie inside the folder of the spec
-the chain started from, so a spec from elsewhere cannot make netspec read arbitrary files.
+the chain started from, so a spec from elsewhere cannot make netspec read arbitrary files. Two
+other places are reached on purpose: `netspec:NAME` names a spec of the library that comes with
+netspec (netspec/library.py), and a relative name not found beside the spec is looked up in each
+folder of NETSPEC_PATH, again without leaving that folder.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from .diagnostics import Diagnostic, SpecError
+from . import library
+from .diagnostics import Diagnostic, SpecError, did_you_mean
 from .spec import Spec
 from .validate import Locations, ParsedSpec
 
@@ -60,16 +64,28 @@ def link(parsed: ParsedSpec, read: Callable[[str], ParsedSpec], root: Path | Non
 
     if len(chain) >= MAX_EXTENDS:
         raise fail("extends", f"more than {MAX_EXTENDS} specs extend one another")
-    target = ((here.parent if here else Path.cwd()) / spec.extends).resolve()
-    if not target.is_relative_to(root):
-        raise fail("extends", f"'{spec.extends}' is outside the folder {_shown(root)} of the spec being read; "
-                              "a spec may only extend specs in its own folder or below it")
+    if spec.extends.startswith(library.SCHEME):  # the library that comes with netspec
+        found = library.find(spec.extends)
+        if found is None:
+            written = spec.extends[len(library.SCHEME):]
+            raise fail("extends", f"'{spec.extends}' is not in netspec's library"
+                                  f"{did_you_mean(library.SCHEME + written, library.references())}")
+        target, base_root = found.resolve(), library.root()
+    else:
+        target, base_root = ((here.parent if here else Path.cwd()) / spec.extends).resolve(), root
+        if not target.is_relative_to(root):
+            raise fail("extends", f"'{spec.extends}' is outside the folder {_shown(root)} of the spec being read; "
+                                  "a spec may only extend specs in its own folder or below it, in a NETSPEC_PATH "
+                                  "folder, or in the library (netspec:NAME)")
+        if not target.is_file():
+            target, base_root = _on_search_path(spec.extends) or (target, root)
     if str(target) in chain or (here is not None and target == here.resolve()):
         raise fail("extends", f"'{spec.extends}' extends back to itself ({' -> '.join([*chain, str(target)])})")
     if not target.is_file():
-        raise fail("extends", f"'{spec.extends}' does not exist (looked for {_shown(target)})")
+        searched = "".join(f", nor in {_shown(folder)}" for folder in library.search_path())
+        raise fail("extends", f"'{spec.extends}' does not exist (looked for {_shown(target)}{searched})")
     try:
-        base = link(read(str(target)), read, root, (*chain, str(here.resolve() if here else "<string>")))
+        base = link(read(str(target)), read, base_root, (*chain, str(here.resolve() if here else "<string>")))
     except SpecError as exc:  # errors in the base spec keep their own locations; add the sources we know
         raise SpecError(exc.diagnostics, {**parsed.locations.sources, **exc.sources}) from None
     merged = _merge(base.spec, spec)
@@ -77,6 +93,15 @@ def link(parsed: ParsedSpec, read: Callable[[str], ParsedSpec], root: Path | Non
     out = ParsedSpec(merged, locations, parsed.text, parsed.file, parsed.format)
     _check_complete(out)
     return out
+
+
+def _on_search_path(extends: str) -> tuple[Path, Path] | None:
+    """(file, its NETSPEC_PATH folder) for the first folder that holds `extends` without leaving it."""
+    for folder in library.search_path():
+        target = (folder / extends).resolve()
+        if target.is_relative_to(folder) and target.is_file():
+            return target, folder
+    return None
 
 
 def _shown(path: Path) -> str:

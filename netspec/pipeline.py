@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping, Union
 
 from . import graph as g
+from . import library
 from .diagnostics import Collector, Diagnostic, Loc, SpecError, UsageError
 from .infer import infer
 from .link import link
@@ -33,11 +34,17 @@ Source = Union[str, os.PathLike, Spec, ParsedSpec]
 def read_source(source: str | os.PathLike, format: str | None = None) -> tuple[str, str, str]:
     """(text, file name, format) for a path or for spec text given directly."""
     is_path = isinstance(source, os.PathLike) or (
-        "\n" not in source and (Path(source).suffix.lower() in (*FORMATS, ".ns") or os.path.isfile(source))
+        "\n" not in source and (Path(source).suffix.lower() in (*FORMATS, ".ns") or os.path.isfile(source)
+                                or source.startswith(library.SCHEME) or library.NAME.fullmatch(source) is not None)
     )
     if not is_path:
         return str(source), "<string>", format or "yaml"
     path = Path(source)
+    if str(source).startswith(library.SCHEME) or not os.path.lexists(path):  # not a file: a library model's name
+        found = library.find(str(source))
+        if found is None:
+            raise library.not_found(str(source))
+        path = found
     if path.is_dir():
         raise UsageError(f"{path}: is a directory, not a spec file")
     fmt = format or FORMATS.get(path.suffix.lower())
