@@ -11,6 +11,7 @@ Importing netspec does not import torch; only `load` (and `compile`) do.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .diagnostics import Diagnostic, Loc, SpecError, UsageError
@@ -44,15 +45,38 @@ def load(
     max_params: int | None = DEFAULT_MAX_PARAMS,
     format: str | None = None,
     params: dict[str, Any] | None = None,
+    weights: str | os.PathLike | None = None,
     **more_params: Any,
 ):
-    """Compile a spec into an nn.Module.
+    """Compile a spec (a file, spec text, a Spec, or a library model's name) into an nn.Module.
 
     Keyword arguments other than the options set the spec's params (`num_classes=10`); a param whose
-    name is also an option's (say `seed`) goes in `params={...}`.
+    name is also an option's (say `seed`) goes in `params={...}`. `weights` names a state_dict file
+    on disk (torchvision's `.pth`, say) to load into the module strictly; nothing is downloaded.
     """
-    return _build(source, {**(params or {}), **more_params}, input_shape=input_shape, device=device, seed=seed,
-                  max_params=max_params, format=format)
+    module = _build(source, {**(params or {}), **more_params}, input_shape=input_shape,
+                    device="cpu" if weights is not None else device, seed=seed, max_params=max_params, format=format)
+    if weights is None:
+        return module
+    from .checkpoint import load_weights
+
+    load_weights(module, weights)
+    return module.to(device) if device is not None else module
+
+
+def load_checkpoint(path: str | os.PathLike, *, device: Any = None, max_params: int | None = DEFAULT_MAX_PARAMS):
+    """Rebuild a module from a checkpoint written by `netspec build -o` (or save_checkpoint), from it alone."""
+    from .checkpoint import load_checkpoint as _load_checkpoint
+
+    return _load_checkpoint(path, device=device, max_params=max_params)
+
+
+def save_checkpoint(path: str | os.PathLike, module: Any, spec: Source, *, params: dict[str, Any] | None = None,
+                    input_shape: tuple[int, ...] | None = None, seed: int | None = None, format: str | None = None):
+    """Write `module`'s weights with `spec`, every `extends` merged in, atomically; returns the path."""
+    from .checkpoint import save_checkpoint as _save_checkpoint
+
+    return _save_checkpoint(path, module, spec, params=params, input_shape=input_shape, seed=seed, format=format)
 
 
 def diff(a: Source, b: Source, *, params_a: dict[str, Any] | None = None, params_b: dict[str, Any] | None = None,
@@ -87,7 +111,9 @@ __all__ = [
     "diff",
     "list_models",
     "load",
+    "load_checkpoint",
     "parse",
     "register_layer",
+    "save_checkpoint",
     "summarize",
 ]

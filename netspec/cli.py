@@ -137,7 +137,7 @@ def build(
     input: Optional[str] = InputOption,
     device: Device = typer.Option(Device.cpu, "--device", help="Where to build the module."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for weight initialisation (deterministic)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write a checkpoint (state_dict + spec text)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write a checkpoint (weights + the linked spec)."),
     max_params: int = typer.Option(None, "--max-params", min=1, help="Parameter budget (default 500,000,000)."),
     max_activations: int = typer.Option(
         None, "--max-activations", min=1, help="Budget of values the check forward pass may write (default 1e9)."
@@ -184,8 +184,7 @@ def build(
             from .checkpoint import save_checkpoint
 
             try:
-                save_checkpoint(output, module, parsed.text, spec_format=parsed.format, spec_file=parsed.file,
-                                params=overrides, input_shape=graph.input_shape, seed=seed)
+                save_checkpoint(output, module, parsed, params=overrides, input_shape=graph.input_shape, seed=seed)
             except OSError as exc:
                 raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
             typer.echo(f"Wrote {output}", err=format is not Format.table)

@@ -198,7 +198,8 @@ def test_build_writes_a_checkpoint_that_rebuilds_the_same_module(tmp_path, cli):
     run = cli("build", LENET, "--set", "num_classes=7", "--input", "1x32x32", "--seed", "3", "-o", path)
     assert run.rc == 0, run.output
     payload = torch.load(path, weights_only=True)  # plain data: loads without unpickling any code
-    assert payload["spec_text"] == LENET.read_text(), "the checkpoint must carry the spec text that made it"
+    assert list(payload["files"].values()) == [LENET.read_text()], "the checkpoint must carry the spec text that made it"
+    assert netspec.parse(payload["spec"]) == netspec.parse(LENET), "and the spec, linked, standing alone"
     assert payload["params"] == {"num_classes": "7"}
     assert payload["input_shape"] == [1, 32, 32]
     assert payload["seed"] == 3
