@@ -212,23 +212,41 @@ class Syntax(str, Enum):
 
 
 def _printed(parsed, syntax: str) -> str:
-    """The spec in `syntax`, after checking that it reads back as the same Spec (a printer bug must not write)."""
+    """The spec in `syntax`, its comments kept, after checking that it reads back as the same Spec (a printer
+    bug must not write)."""
+    from .comments import carry
     from .pipeline import parse_text
     from .printer import to_ns, to_yaml
 
     text = to_ns(parsed.spec) if syntax == "ns" else to_yaml(parsed.spec)
-    again = parse_text(text, parsed.file, syntax).spec
-    if again != parsed.spec:
+    again = parse_text(text, parsed.file, syntax)
+    if again.spec != parsed.spec:
         raise AssertionError(f"the {syntax} printer wrote text that reads back as a different spec")
+    if parsed.text:
+        text = carry(parsed, again)
+        if parse_text(text, parsed.file, syntax).spec != parsed.spec:
+            raise AssertionError(f"putting the comments back into the {syntax} text changed the spec")
     return text
 
 
-def _has_comments(text: str, syntax: str) -> bool:
-    if syntax == "ns":
-        from .dsl import has_comments
+def _parse_for_fmt(spec: Path, check: bool):
+    """(ParsedSpec, the file's text). A YAML file whose only errors are calls that its flow collections split
+    (written for netspec's older reading) is read with those calls quoted, so that fmt migrates it; with
+    --check, such a file is simply not in canonical form."""
+    from .pipeline import parse_text, read_source
+    from .yaml_source import quote_split_calls
 
-        return has_comments(text)
-    return any(line.lstrip().startswith("#") or " #" in line for line in text.splitlines())
+    text, file, syntax = read_source(spec)
+    try:
+        return parse_text(text, file, syntax), text
+    except SpecError as exc:
+        if syntax != "yaml" or any(d.code != "yaml-split-call" for d in exc.diagnostics):
+            raise
+        if check:
+            typer.echo(f"{spec}: not in canonical form: calls in flow lists need quotes (netspec fmt --write {spec})",
+                       err=True)
+            raise typer.Exit(1) from None
+        return parse_text(quote_split_calls(text), file, syntax), text
 
 
 @app.command()
@@ -236,26 +254,21 @@ def fmt(
     spec: Path = typer.Argument(..., metavar="SPEC", help="The spec file (.ns or .yaml)."),
     write: bool = typer.Option(False, "--write", "-w", help="Rewrite the file in place instead of printing."),
     check: bool = typer.Option(False, "--check", help="Print nothing; exit 1 if the file is not in canonical form."),
-    drop_comments: bool = typer.Option(False, "--drop-comments", help="Let --write drop the file's comments."),
 ) -> None:
-    """Print a spec in canonical form, in its own syntax. Comments are not part of a spec, so they are not kept."""
-    from .pipeline import parse
+    """Print a spec in canonical form, in its own syntax, keeping its comments and blank-line grouping."""
 
     def action() -> None:
-        parsed = parse(spec)
+        parsed, original = _parse_for_fmt(spec, check)
         text = _printed(parsed, parsed.format)
         if check:
-            if text != parsed.text:
+            if text != original:
                 typer.echo(f"{spec}: not in canonical form (netspec fmt --write {spec})", err=True)
                 raise typer.Exit(1)
             return
         if not write:
             typer.echo(text, nl=False)
             return
-        if text != parsed.text and _has_comments(parsed.text, parsed.format) and not drop_comments:
-            raise UsageError(f"{spec} has comments, which fmt does not keep; "
-                             "rerun with --drop-comments to rewrite it without them")
-        if text != parsed.text:
+        if text != original:
             spec.write_text(text, encoding="utf-8")
 
     _run(action)
@@ -267,7 +280,7 @@ def convert(
     to: Syntax = typer.Option(..., "--to", "-t", help="The syntax to write."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of printing."),
 ) -> None:
-    """Convert a spec to the other syntax, losslessly (the result reads back as the same Spec). Comments are dropped."""
+    """Convert a spec to the other syntax, losslessly (the result reads back as the same Spec), comments kept."""
     from .pipeline import parse
 
     def action() -> None:

@@ -84,6 +84,7 @@ class _Normalizer:
         self.errors = errors
         self.locations = Locations(sources={doc.sources.file: doc.text})
         self.block_names = block_names
+        self.lines: list[str] | None = None  # the source's lines, split when a position inside a value is first needed
 
     # ---- bookkeeping --------------------------------------------------------------------------
 
@@ -121,7 +122,9 @@ class _Normalizer:
         base = self.src.find(rpath)
         if base is None:
             return None
-        lines = self.doc.text.splitlines()
+        if self.lines is None:  # split once per file, not once per value
+            self.lines = self.doc.text.splitlines()
+        lines = self.lines
         quoted = 0
         if 1 <= base.line <= len(lines):
             line = lines[base.line - 1]

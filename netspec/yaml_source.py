@@ -1,8 +1,9 @@
 """The YAML front end: reads spec text safely into a plain tree plus a map from tree paths to file positions.
 
-The tree is built from PyYAML's event stream, never from its constructors, so no tag can run
-code, duplicate keys are caught, and aliases, depth and size are capped before anything grows.
-Plain scalars follow YAML 1.2's core schema (`yes` and `on` stay strings, `1e3` is a number).
+The text is standard YAML 1.2, parsed as it is written (nothing rewrites it first). The tree is built
+from PyYAML's event stream, never from its constructors, so no tag can run code, duplicate keys are
+caught, and aliases, depth and size are capped before anything grows. Plain scalars follow YAML 1.2's
+core schema (`yes` and `on` stay strings, `012` is 12, `1e3` is a number, `1_000` is a string).
 """
 
 from __future__ import annotations
@@ -22,10 +23,17 @@ MAX_NODES = 200_000  # values in the tree, aliases counted as what they expand t
 
 Path = tuple[Any, ...]
 
-_INT = re.compile(r"[-+]?[0-9][0-9_]*$")
-_HEX = re.compile(r"0x[0-9a-fA-F_]+$")
-_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$")
-_SPECIAL_FLOATS = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
+# YAML 1.2 core schema (yaml.org/spec/1.2.2, 10.3.2): exactly these spellings, no underscores, no sexagesimals.
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"[-+]?[0-9]+\Z")
+_OCT = re.compile(r"0o[0-7]+\Z")
+_HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_SPECIAL_FLOATS = {
+    **{sign + word: float(sign + "inf") for sign in ("", "+", "-") for word in (".inf", ".Inf", ".INF")},
+    **{word: float("nan") for word in (".nan", ".NaN", ".NAN")},
+}
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -68,39 +76,53 @@ class RawDoc:
 
 
 def _plain_scalar(value: str) -> Any:
-    lowered = value.lower()
-    if value in ("", "~") or lowered == "null":
+    """A plain scalar's value under YAML 1.2's core schema."""
+    if value in _NULLS:
         return None
-    if lowered in ("true", "false"):
-        return lowered == "true"
+    if value in _BOOLS:
+        return _BOOLS[value]
     if _INT.match(value):
-        return int(value.replace("_", ""))
+        return int(value)
     if _HEX.match(value):
-        return int(value, 16)
-    if lowered in _SPECIAL_FLOATS:
-        return _SPECIAL_FLOATS[lowered]
-    if _FLOAT.match(value) and any(ch.isdigit() for ch in value):
-        return float(value.replace("_", ""))
+        return int(value[2:], 16)
+    if _OCT.match(value):
+        return int(value[2:], 8)
+    if value in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[value]
+    if _FLOAT.match(value):
+        return float(value)
     return value
 
 
+# ---- calls that a flow collection splits --------------------------------------------------------------
+
 _SCALAR_START = re.compile(r"[A-Za-z_0-9(+-]")
 _BLOCK_SCALAR = re.compile(r"(^|[\s:-])[|>][-+0-9]*\s*(#.*)?$")
+_FLOW_INDICATORS = set(",[]{}")
 
 
-def quote_flow_calls(text: str) -> tuple[str, dict[int, list[int]]]:
-    """Quote expressions with brackets, such as `conv2d(64, 3)` or `depths[0] * 2`, that stand inside
-    flow collections (`[...]`, `{...}`).
+@dataclass(frozen=True)
+class SplitCall:
+    """A call written bare inside a flow collection (`[conv2d(c, 1), relu]`), which YAML splits apart."""
 
-    YAML splits a plain scalar at the commas of a flow collection and reads `[` as the start of a
-    list, so `[conv2d(c, 1), relu]` would read as three items; quoting each expression keeps it whole. Returns the new text and, per
-    0-based line, the 0-based columns (in the new text) of the inserted quote characters, so that
-    positions can be mapped back to the file the user wrote.
+    line: int  # 0-based
+    start: int  # 0-based columns of the call's text on that line
+    end: int
+    collection: str  # "[" or "{": the flow collection it stands in
+
+    def text(self, source_lines: list[str]) -> str:
+        return source_lines[self.line][self.start:self.end]
+
+
+def split_calls(text: str) -> list[SplitCall]:
+    """Every plain expression inside a flow collection that holds a flow indicator (`,`, `[`, `]`, `{`, `}`)
+    outside quotes: standard YAML splits each such call apart, so it must be quoted (or the list written
+    as a block list). This scans the text: it serves the diagnostic and `netspec fmt`'s migration only,
+    and never changes what the reader parses.
     """
-    out_lines: list[str] = []
-    inserted: dict[int, list[int]] = {}
-    depth = 0
-    block_indent: int | None = None  # inside a literal/folded block scalar: leave its lines alone
+    found: list[SplitCall] = []
+    opened: list[str] = []  # the flow collections open at this point, innermost last
+    block_indent: int | None = None  # inside a literal/folded block scalar: its lines are text
     quote: str | None = None  # a quoted scalar may go on over several lines
     for number, line in enumerate(text.split("\n")):
         stripped = line.lstrip()
@@ -109,49 +131,57 @@ def quote_flow_calls(text: str) -> tuple[str, dict[int, list[int]]]:
             if stripped and indent <= block_indent:
                 block_indent = None
             else:
-                out_lines.append(line)
                 continue
-        pieces: list[str] = []
         i, n = 0, len(line)
         while i < n:
             ch = line[i]
             if quote:
-                pieces.append(ch)
                 if ch == quote:
+                    if quote == "'" and line.startswith("''", i):
+                        i += 2
+                        continue
                     quote = None
+                elif ch == "\\" and quote == '"':
+                    i += 1
                 i += 1
                 continue
             at_token_start = i == 0 or line[i - 1] in " \t[{,:"
             if ch == "#" and (i == 0 or line[i - 1] in " \t"):
-                pieces.append(line[i:])
                 break
             if ch in "\"'" and at_token_start:
                 quote = ch
-            elif ch in "[{" and _starts_node(line[:i], depth):
-                depth += 1
+            elif ch in "[{" and _starts_node(line[:i], bool(opened)):
+                opened.append(ch)
             elif ch in "]}":
-                depth = max(0, depth - 1)
-            elif depth and at_token_start and _SCALAR_START.match(line, i):
+                if opened:
+                    opened.pop()
+            elif opened and at_token_start and _SCALAR_START.match(line, i):
                 end = _expression_end(line, i)
-                if end is not None and '"' not in line[i:end] and any(c in line[i:end] for c in "(["):
-                    column = len("".join(pieces))
-                    inserted.setdefault(number, []).extend([column, column + end - i + 1])
-                    pieces.append('"' + line[i:end] + '"')
+                if end is not None and _FLOW_INDICATORS.intersection(line[i:end]):
+                    found.append(SplitCall(number, i, end, opened[-1]))
                     i = end
                     continue
-            pieces.append(ch)
             i += 1
-        new_line = "".join(pieces)
-        if depth == 0 and _BLOCK_SCALAR.search(new_line.split(" #")[0].rstrip()):
+        if not opened and _BLOCK_SCALAR.search(line.split(" #")[0].rstrip()):
             block_indent = indent
-        out_lines.append(new_line)
-    return "\n".join(out_lines), inserted
+    return found
 
 
-def _starts_node(before: str, depth: int) -> bool:
+def quote_split_calls(text: str) -> str:
+    """The text with every split call (see `split_calls`) double-quoted: `netspec fmt`'s migration of a spec
+    written for netspec's older, non-standard YAML reading to standard YAML."""
+    lines = text.split("\n")
+    for call in reversed(split_calls(text)):
+        line = lines[call.line]
+        body = line[call.start:call.end].replace("\\", "\\\\").replace('"', '\\"')
+        lines[call.line] = f'{line[:call.start]}"{body}"{line[call.end:]}'
+    return "\n".join(lines)
+
+
+def _starts_node(before: str, in_flow: bool) -> bool:
     """Can a flow collection start here? Only where a YAML node starts, not inside a plain scalar."""
     before = before.rstrip()
-    if depth:
+    if in_flow:
         return before.endswith(("[", "{", ",", ":"))
     if not before or before.endswith(":"):
         return True
@@ -160,7 +190,7 @@ def _starts_node(before: str, depth: int) -> bool:
 
 
 def _expression_end(line: str, start: int) -> int | None:
-    """Where a plain scalar that starts at `start` inside a flow collection ends: at the first `,`, `]`,
+    """Where a plain expression that starts at `start` inside a flow collection ends: at the first `,`, `]`,
     `}`, `: ` or ` #` outside brackets (trailing spaces left out). None when a bracket is left open."""
     level = 0
     j = start
@@ -180,31 +210,53 @@ def _expression_end(line: str, start: int) -> int | None:
     return j
 
 
-def _syntax_message(exc: Any, text: str, file: str, inserted: dict[int, list[int]]) -> tuple[str, Loc | None]:
-    """A YAML syntax error in plain words, placed where the user can fix it (`text` is what the parser read)."""
+def _split_call_error(text: str, file: str, calls: list[SplitCall]) -> SpecError:
+    lines = text.split("\n")
+    diagnostics = []
+    for call in calls:
+        body = call.text(lines)
+        what = "flow list" if call.collection == "[" else "flow mapping"
+        where = "commas" if "," in body else "brackets"
+        quoted = '"' + body.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        diagnostics.append(Diagnostic(
+            "yaml-split-call",
+            f"this {what} splits `{body}` at its {where}: quote it as {quoted} "
+            "(`netspec fmt --write` quotes every one)",
+            "",
+            Loc(file, call.line + 1, call.start + 1),
+        ))
+    return SpecError(diagnostics, {file: text})
+
+
+# ---- the reader -------------------------------------------------------------------------------------
+
+
+def _syntax_message(exc: Any, text: str, file: str) -> tuple[str, Loc | None]:
+    """A YAML syntax error in plain words, placed where the user can fix it."""
     problem = (exc.problem or exc.context or "invalid YAML").strip()
     mark = exc.problem_mark or exc.context_mark
     lines = text.split("\n")
     if mark is not None and 0 <= mark.line < len(lines) and lines[mark.line][mark.column:mark.column + 1] == "\t":
-        return "a tab character cannot start a token; indent YAML with spaces, not tabs", _mark_loc(file, mark, inserted)
+        return "a tab character cannot start a token; indent YAML with spaces, not tabs", _mark_loc(file, mark)
     context = exc.context_mark
     at_end = mark is not None and (mark.line >= len(lines) or not text[mark.index:].strip())
     if context is not None and exc.context and at_end and "flow" in exc.context:
         bracket = text[context.index:context.index + 1] if 0 <= context.index < len(text) else "["
         detail = problem.replace("but found", "").split(",  ")[0]
-        return f"this '{bracket}' is never closed ({detail.rstrip()})", _mark_loc(file, context, inserted)
-    return problem, _mark_loc(file, mark, inserted) if mark else None
+        return f"this '{bracket}' is never closed ({detail.rstrip()})", _mark_loc(file, context)
+    return problem, _mark_loc(file, mark) if mark else None
 
 
-def _mark_loc(file: str, mark: Any, inserted: dict[int, list[int]] | None = None) -> Loc:
-    column = mark.column
-    if inserted and mark.line in inserted:
-        column -= sum(1 for c in inserted[mark.line] if c < mark.column)
-    return Loc(file, mark.line + 1, column + 1)
+def _mark_loc(file: str, mark: Any) -> Loc:
+    return Loc(file, mark.line + 1, mark.column + 1)
 
 
 def read_yaml(text: str, file: str = "<string>") -> RawDoc:
-    """Parse YAML text into a RawDoc, refusing anything unsafe with a located diagnostic."""
+    """Parse standard YAML 1.2 text into a RawDoc, refusing anything unsafe with a located diagnostic.
+
+    Nothing rewrites the text first: the tree is what any YAML 1.2 reader makes of it. A call that a flow
+    collection splits at its commas (`[conv2d(c, 1), relu]`) is refused with one error per call.
+    """
 
     def fail(code: str, message: str, loc: Loc | None) -> SpecError:
         return SpecError([Diagnostic(code, message, "", loc)], {file: text})
@@ -217,11 +269,12 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
     loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     sources = SourceMap(file)
     anchors: dict[str, tuple[Any, int]] = {}
-    # Each open container: [value, path, pending key (mappings only), key loc, node count]
+    # Each open container: [value, path, pending key (mappings only), key loc, node count, anchor, flow style]
     stack: list[list[Any]] = []
     root: list[Any] = []
     nodes = 0
     aliases = 0
+    split_suspect = False  # a plain scalar in a flow collection with an unclosed `(`: a call split apart
 
     def place(value: Any, loc: Loc, count: int) -> Path:
         """Attach a finished value to its parent; return its path."""
@@ -269,10 +322,9 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
                 loc,
             )
 
-    parse_text, inserted = quote_flow_calls(text)
     try:
-        for event in yaml.parse(parse_text, Loader=loader_cls):
-            loc = _mark_loc(file, event.start_mark, inserted)
+        for event in yaml.parse(text, Loader=loader_cls):
+            loc = _mark_loc(file, event.start_mark)
             if isinstance(event, yaml.AliasEvent):
                 aliases += 1
                 if aliases > MAX_ALIASES:
@@ -285,6 +337,8 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
                 check_tag(event, loc)
                 if not event.style and event.implicit[0]:
                     value = _plain_scalar(event.value)
+                    if stack and stack[-1][6] and event.value.count("(") > event.value.count(")"):
+                        split_suspect = True
                 else:
                     value = event.value
                 place(value, loc, 1)
@@ -298,7 +352,7 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
                 if stack and isinstance(stack[-1][0], dict) and stack[-1][2] is _NO_KEY:
                     raise fail("invalid-key", "a mapping key must be a plain scalar, not a mapping or list", loc)
                 path = place(container, loc, 0)
-                stack.append([container, path, _NO_KEY, None, 1, event.anchor])
+                stack.append([container, path, _NO_KEY, None, 1, event.anchor, bool(event.flow_style)])
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 frame = stack.pop()
                 count = frame[4]
@@ -309,10 +363,22 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
                     anchors[frame[5]] = (frame[0], count)
             elif isinstance(event, yaml.DocumentStartEvent) and root:
                 raise fail("yaml-syntax", "a spec file holds one YAML document; remove the extra '---'", loc)
+    except SpecError:
+        calls = split_calls(text) if split_suspect else []
+        if calls:  # a split call reads as odd keys (`3)`, `[3, 1]`): name the cause, not its symptom
+            raise _split_call_error(text, file, calls) from None
+        raise
     except yaml.MarkedYAMLError as exc:
-        raise fail("yaml-syntax", *_syntax_message(exc, parse_text, file, inserted)) from None
+        calls = split_calls(text)
+        if calls:
+            raise _split_call_error(text, file, calls) from None
+        raise fail("yaml-syntax", *_syntax_message(exc, text, file)) from None
     except yaml.YAMLError as exc:  # reader errors (bad bytes) carry no mark
         raise fail("yaml-syntax", str(exc).splitlines()[0], Loc(file, 1, 1)) from None
+    if split_suspect:
+        calls = split_calls(text)
+        if calls:
+            raise _split_call_error(text, file, calls)
 
     tree = root[0] if root else None
     return RawDoc(tree, sources, text)

@@ -64,7 +64,7 @@ def test_command_usage_errors(capsys, tmp_path):
 
 
 def test_command_reports_spec_errors(capsys, tmp_path):
-    (tmp_path / "broken.yaml").write_text("name: broken\ninput: [3, 8, 8]\nlayers: [conv2d(4, 3, strid=1)]\n")
+    (tmp_path / "broken.yaml").write_text("name: broken\ninput: [3, 8, 8]\nlayers: ['conv2d(4, 3, strid=1)']\n")
     assert main([str(tmp_path)]) == 1
     assert "unknown-arg" in capsys.readouterr().err
 
@@ -73,7 +73,7 @@ def test_folder_outside_the_repository_is_named_by_its_name(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "small.yaml").write_text("name: small\ndescription: a small net\ninput: [3, 8, 8]\n"
-                                       "layers: [conv2d(4, 3), flatten, linear(2)]\n")
+                                       "layers: ['conv2d(4, 3)', flatten, linear(2)]\n")
     page = catalog_markdown(folder)
     assert "`mine/`" in page and str(tmp_path) not in page
     assert "| `small` | (standalone) |" in page and "a small net" in page

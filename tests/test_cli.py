@@ -51,7 +51,7 @@ def test_check_accepts_several_specs_at_once(cli):
 
 
 def test_check_exits_1_for_a_spec_error_and_still_checks_the_rest(tmp_path, cli):
-    (tmp_path / "bad.yaml").write_text("name: bad\ninput: [3, 8, 8]\nlayers: [flatten, conv2d(8, 3)]\n")
+    (tmp_path / "bad.yaml").write_text("name: bad\ninput: [3, 8, 8]\nlayers: [flatten, 'conv2d(8, 3)']\n")
     run = cli("check", "bad.yaml", LENET, cwd=tmp_path)
     assert run.rc == 1
     assert run.stderr.startswith("bad.yaml:3:19: error[rank-mismatch]: "), run.stderr

@@ -54,8 +54,8 @@ def test_identical_specs_show_no_rows_and_unchanged_ones_on_request():
 
 
 def test_a_removed_layer_is_marked():
-    a = "input: [3, 8, 8]\nlayers: [conv2d(4, 3), relu, flatten, linear(2)]\n"
-    b = "input: [3, 8, 8]\nlayers: [conv2d(4, 3), flatten, linear(2)]\n"
+    a = "input: [3, 8, 8]\nlayers: ['conv2d(4, 3)', relu, flatten, linear(2)]\n"
+    b = "input: [3, 8, 8]\nlayers: ['conv2d(4, 3)', flatten, linear(2)]\n"
     marks = [(r.path, r.change) for r in netspec.diff(a, b).rows]
     assert ("1", "changed") in marks and ("3", "removed") in marks
 

@@ -46,7 +46,7 @@ API_CALLS = {"param-budget": build, "activation-budget": _forward_pass_check}
 
 # Every stable code, as the issue lists them. test_scan_finds_every_known_code keeps this list honest.
 KNOWN_CODES = {
-    "yaml-syntax", "yaml-tag", "duplicate-key", "alias-limit", "too-deep", "too-large", "file-too-large",
+    "yaml-syntax", "yaml-split-call", "yaml-tag", "duplicate-key", "alias-limit", "too-deep", "too-large", "file-too-large",
     "encoding", "invalid-key", "unknown-key", "missing-key", "invalid-value", "invalid-entry", "invalid-block",
     "invalid-spec", "invalid-name", "bad-expression", "eval-error", "unknown-name", "unknown-layer",
     "unknown-arg", "missing-arg", "too-many-args", "duplicate-arg", "duplicate-name", "recursive-block",
@@ -221,10 +221,10 @@ name: multi
 input: [3, 32, 32]
 layers:
   - concat:
-      a: [flatten, conv2d(8, 3)]
-      b: [conv2d(8, 3, in=4)]
-      c: [conv2d(8, 3, padding=1)]
-      d: [maxpool2d(16), conv2d(8, 5)]
+      a: [flatten, "conv2d(8, 3)"]
+      b: ["conv2d(8, 3, in=4)"]
+      c: ["conv2d(8, 3, padding=1)"]
+      d: [maxpool2d(16), "conv2d(8, 5)"]
 """
     got = diagnostics(text, tmp_path, monkeypatch)
     expected = [("rank-mismatch", 5), ("shape-mismatch", 6), ("spatial-too-small", 8)]
@@ -236,7 +236,7 @@ layers:
 def test_check_reports_the_errors_of_every_file(tmp_path, cli):
     (tmp_path / "good.yaml").write_text("name: good\ninput: [3, 8, 8]\nlayers: [relu]\n")
     (tmp_path / "bad1.yaml").write_text("name: bad1\ninput: [3, 8, 8]\nlayers: [reluu]\n")
-    (tmp_path / "bad2.yaml").write_text("name: bad2\ninput: [3, 8, 8]\nlayers: [flatten, conv2d(8, 3)]\n")
+    (tmp_path / "bad2.yaml").write_text("name: bad2\ninput: [3, 8, 8]\nlayers: [flatten, 'conv2d(8, 3)']\n")
     run = cli("check", "bad1.yaml", "good.yaml", "bad2.yaml", cwd=tmp_path)
     assert run.rc == 1
     assert "good.yaml: ok" in run.stdout

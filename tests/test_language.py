@@ -22,7 +22,7 @@ def keys(model: nn.Module) -> list[str]:
 
 def test_entry_forms_compile_to_the_same_module():
     forms = [
-        "layers: [conv2d(8, 3, stride=2, padding=1)]",
+        "layers: ['conv2d(8, 3, stride=2, padding=1)']",
         "layers: [{conv2d: {out: 8, kernel: 3, stride: 2, padding: 1}}]",
         "layers:\n  - conv2d(out=8, kernel=3, stride=2, padding=1)",
     ]
@@ -51,7 +51,7 @@ def test_sections_are_named_submodules_in_order():
     model = netspec.load(spec("""
         input: [1, 8, 8]
         layers:
-          stem: [conv2d(2, 3), relu]
+          stem: ["conv2d(2, 3)", relu]
           head: [flatten, linear(3)]
     """))
     assert [name for name, _ in model.named_children()] == ["stem", "head"]
@@ -62,7 +62,7 @@ def test_params_expressions_and_overrides():
     text = spec("""
         input: [3, size, size]
         params: {size: 16, width: 4, wide: width * 2, classes: 10}
-        layers: [conv2d(wide if size > 8 else width, 3, padding=1), flatten, linear(classes)]
+        layers: ["conv2d(wide if size > 8 else width, 3, padding=1)", flatten, linear(classes)]
     """)
     assert netspec.summarize(text).rows[0].output_shape == (8, 16, 16)
     small = netspec.summarize(text, size=8, classes=3)
@@ -76,7 +76,7 @@ def test_blocks_with_positional_keyword_and_default_args():
         blocks:
           unit:
             args: {channels: int, stride: 1}
-            layers: [conv2d(channels, 3, stride=stride, padding=1), batchnorm2d, relu]
+            layers: ["conv2d(channels, 3, stride=stride, padding=1)", batchnorm2d, relu]
         layers:
           - a: unit(8)
           - b: unit(16, stride=2)
@@ -93,9 +93,9 @@ def test_concat_and_add_branches():
           - mix:
               concat:
                 left: conv2d(2, 1)
-                right: [maxpool2d(3, stride=1, padding=1), conv2d(3, 1)]
+                right: ["maxpool2d(3, stride=1, padding=1)", "conv2d(3, 1)"]
           - sum:
-              add: [conv2d(5, 3, padding=1), identity]
+              add: ["conv2d(5, 3, padding=1)", identity]
     """))
     x = torch.randn(2, 4, 8, 8)
     expected = torch.cat([model.mix.left(x), model.mix.right(x)], dim=1)
@@ -137,7 +137,7 @@ def test_residual_identity_shortcut_that_cannot_fit_is_a_located_error():
         analyse(spec("""
             input: [4, 8, 8]
             layers:
-              - residual: {body: [conv2d(8, 3, padding=1)], shortcut: identity}
+              - residual: {body: ["conv2d(8, 3, padding=1)"], shortcut: identity}
         """))
     diag = info.value.diagnostics[0]
     assert diag.code == "shape-mismatch" and diag.loc.line == 3
@@ -150,7 +150,7 @@ def test_residual_when_same_adds_only_when_shapes_agree():
         blocks:
           maybe:
             args: [c]
-            residual: {body: [conv: conv2d(c, 3, padding=1)], shortcut: when_same}
+            residual: {body: [conv: "conv2d(c, 3, padding=1)"], shortcut: when_same}
         layers: [keep: maybe(4), change: maybe(6)]
     """))
     x = torch.randn(1, 4, 8, 8)
@@ -195,7 +195,7 @@ def test_if_and_splice_shift_indices_like_torch():
         blocks:
           unit:
             args: [c]
-            layers: [conv2d(c, 3, padding=1), {if: bn, then: batchnorm2d}, relu]
+            layers: ["conv2d(c, 3, padding=1)", {if: bn, then: batchnorm2d}, relu]
         layers:
           - features:
               - splice: unit(4)
@@ -255,7 +255,7 @@ def test_extends_merges_params_blocks_and_keeps_locations(tmp_path):
         input: [3, 16, 16]
         params: {width: 4, classes: 10}
         blocks:
-          unit: {args: [c], layers: [conv2d(c, 3, padding=1), relu]}
+          unit: {args: [c], layers: ["conv2d(c, 3, padding=1)", relu]}
         layers: [unit(width), unit(width * 2), adaptive_avgpool2d(1), flatten, linear(classes)]
     """))
     (tmp_path / "preset.yaml").write_text("extends: family.yaml\nparams: {width: 16}\n")
@@ -282,7 +282,7 @@ def test_extends_cannot_leave_the_spec_folder(tmp_path):
 def test_init_is_applied_per_kind_and_deterministic():
     text = spec("""
         input: [3, 8, 8]
-        layers: [conv2d(16, 3), batchnorm2d, flatten, linear(4)]
+        layers: ["conv2d(16, 3)", batchnorm2d, flatten, linear(4)]
         init:
           conv2d: {weight: "constant(0.5)", bias: zeros}
           batchnorm2d: {weight: "constant(2)"}
@@ -297,7 +297,7 @@ def test_init_is_applied_per_kind_and_deterministic():
 
 def test_calls_in_flow_lists_keep_their_commas_and_positions():
     with pytest.raises(netspec.SpecError) as info:
-        analyse("input: [3, 8, 8]\nlayers: [conv2d(4, 3, padding=1), convv2d(4, 3)]\n")
+        analyse("input: [3, 8, 8]\nlayers: ['conv2d(4, 3, padding=1)', 'convv2d(4, 3)']\n")
     diag = info.value.diagnostics[0]
     assert diag.code == "unknown-layer" and "did you mean 'conv2d'" in diag.message
     assert (diag.loc.line, diag.loc.col) == (2, 35)  # the c of convv2d
@@ -317,10 +317,10 @@ def test_layer_arguments_may_use_the_incoming_sizes():
         input: [3, 16, 16]
         blocks:
           transition:
-            layers: [batchnorm2d, relu, conv2d(in_channels // 2, 1, bias=false), avgpool2d(2)]
+            layers: [batchnorm2d, relu, "conv2d(in_channels // 2, 1, bias=false)", avgpool2d(2)]
           depthwise:
             args: {stride: 1}
-            layers: [conv2d(in_channels, 3, stride=stride, padding=1, groups=in_channels), conv2d(in_channels * 2, 1)]
+            layers: ["conv2d(in_channels, 3, stride=stride, padding=1, groups=in_channels)", "conv2d(in_channels * 2, 1)"]
         layers:
           - conv2d(12, 3, padding=1)
           - transition
@@ -340,8 +340,8 @@ def test_layer_arguments_may_use_the_incoming_sizes():
 
 
 @pytest.mark.parametrize("where", [
-    "params: {c: in_channels * 2}\nlayers: [conv2d(c, 3)]",
-    "blocks:\n  b: {args: [c], layers: [conv2d(c, 1)]}\nlayers: [b(in_channels)]",
+    "params: {c: in_channels * 2}\nlayers: ['conv2d(c, 3)']",
+    "blocks:\n  b: {args: [c], layers: ['conv2d(c, 1)']}\nlayers: [b(in_channels)]",
     "layers: [{repeat: in_channels, block: relu}]",
 ])
 def test_incoming_sizes_are_refused_outside_layer_arguments(where):
@@ -355,7 +355,7 @@ def test_init_by_module_path_overrides_init_by_kind():
     text = spec("""
         input: [3, 8, 8]
         layers:
-          - features: [conv2d(4, 3), relu, conv2d(4, 3)]
+          - features: ["conv2d(4, 3)", relu, "conv2d(4, 3)"]
           - classifier: [flatten, linear(5), relu, linear(2)]
         init:
           conv2d: {weight: "constant(1)", bias: zeros}

@@ -19,7 +19,7 @@ params: {in_channels: 3, num_classes: 10, width: 8}
 layers:
   stem: conv2d(width, 3, padding=1)
   bn: batchnorm2d
-  body: [conv2d(width, 3, padding=1), relu]
+  body: ["conv2d(width, 3, padding=1)", relu]
   pool: adaptive_avgpool2d(1)
   flatten: flatten
   fc: linear(num_classes)

@@ -1,11 +1,12 @@
-"""The YAML front end: scalar typing, source positions, and calls inside flow collections."""
+"""The YAML front end: standard YAML 1.2 scalar typing, source positions, and calls that flow collections split."""
 
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from netspec.diagnostics import SpecError
-from netspec.yaml_source import quote_flow_calls, read_yaml
+from netspec.yaml_source import quote_split_calls, read_yaml
 
 
 @pytest.mark.parametrize(
@@ -14,6 +15,11 @@ from netspec.yaml_source import quote_flow_calls, read_yaml
         ("1000", 1000), ("-3", -3), ("0x1F", 31), ("1e3", 1000.0), ("0.5", 0.5), (".inf", float("inf")),
         ("true", True), ("False", False), ("null", None), ("~", None),
         ("yes", "yes"), ("on", "on"), ("012", 12), ("'12'", "12"), ('"true"', "true"), ("fan_out", "fan_out"),
+        # YAML 1.2.2 section 10.3.2, the core schema: these spellings only
+        ("TRUE", True), ("NULL", None), ("Null", None), ("nUll", "nUll"), ("tRue", "tRue"), ("0o17", 15),
+        ("+12", 12), ("1.", 1.0), ("-.5e-1", -0.05), (".Inf", float("inf")), ("-.INF", float("-inf")),
+        ("1_000", "1_000"), ("0x1_F", "0x1_F"), ("1_0.5", "1_0.5"), ("0b101", "0b101"), ("1:30", "1:30"),
+        (".iNf", ".iNf"), ("e3", "e3"), ("0x", "0x"),
     ],
 )
 def test_scalars_follow_yaml_12_core_schema(text, value):
@@ -27,19 +33,38 @@ def test_every_value_and_key_has_its_position():
     assert doc.sources.find(("a", "c", "deeper")).line == 3  # falls back to the nearest ancestor
 
 
-def test_calls_in_flow_lists_are_kept_whole():
-    doc = read_yaml("l: [conv2d(64, 3, padding=1), relu, conv2d(8, [1, 7], padding=[0, 3])]\n")
-    assert doc.tree == {"l": ["conv2d(64, 3, padding=1)", "relu", "conv2d(8, [1, 7], padding=[0, 3])"]}
-    # positions are those of the text as written, not of the quoted copy the parser read
-    assert doc.sources.values[("l", 1)].col == 31
-    assert doc.sources.values[("l", 2)].col == 37
+def test_the_text_is_read_as_written():
+    # no call is split here, so this is what every YAML reader makes of it
+    doc = read_yaml('l: [relu(), "conv2d(8, 3)", x]\nm: conv2d(64, 3, padding=1)\n')
+    assert doc.tree == {"l": ["relu()", "conv2d(8, 3)", "x"], "m": "conv2d(64, 3, padding=1)"}
+    assert doc.sources.values[("l", 2)].col == 29
 
 
-def test_flow_quoting_leaves_plain_text_and_block_scalars_alone():
-    text = "d: |\n  [conv(1, 2)]\ne: it's [x(1, 2)]\nf: [a(1, 2)]\n"
-    quoted, inserted = quote_flow_calls(text)
-    assert quoted == 'd: |\n  [conv(1, 2)]\ne: it\'s [x(1, 2)]\nf: ["a(1, 2)"]\n'
-    assert inserted == {3: [4, 12]}
+@pytest.mark.parametrize(
+    "text, calls",
+    [
+        ("l: [conv2d(64, 3, padding=1), relu, conv2d(8, [1, 7], padding=[0, 3])]\n",
+         [(1, 5, "conv2d(64, 3, padding=1)"), (1, 37, "conv2d(8, [1, 7], padding=[0, 3])")]),
+        ("a: {x: f(1, 2), y: 3}\n", [(1, 8, "f(1, 2)")]),
+        ("a: [[relu, conv(1, 2)],\n    d[0] * 2]\n", [(1, 12, "conv(1, 2)"), (2, 5, "d[0] * 2")]),
+    ],
+)
+def test_a_call_a_flow_collection_splits_is_one_located_error(text, calls):
+    with pytest.raises(SpecError) as info:
+        read_yaml(text, "f.yaml")
+    got = [(d.code, d.loc.line, d.loc.col) for d in info.value.diagnostics]
+    assert got == [("yaml-split-call", line, col) for line, col, _ in calls]
+    for diag, (_, _, call) in zip(info.value.diagnostics, calls):
+        assert f"`{call}`" in diag.message and f'quote it as "{call}"' in diag.message
+
+
+def test_migration_quotes_split_calls_only():
+    text = ("d: |\n  [conv(1, 2)]\ne: it's [x(1, 2)]\nf: [a(1, 2), b(), 'c(1, 2)']  # [g(1, 2)]\n"
+            "g: ['it''s', h(1, 2)]\n")
+    migrated = quote_split_calls(text)
+    assert migrated == ("d: |\n  [conv(1, 2)]\ne: it's [x(1, 2)]\nf: [\"a(1, 2)\", b(), 'c(1, 2)']  # [g(1, 2)]\n"
+                        "g: ['it''s', \"h(1, 2)\"]\n")
+    assert read_yaml(migrated).tree["f"] == ["a(1, 2)", "b()", "c(1, 2)"]
 
 
 @pytest.mark.parametrize(
@@ -75,3 +100,14 @@ def test_deep_nesting_is_refused():
     with pytest.raises(SpecError) as info:
         read_yaml("a: " + "[" * 100 + "]" * 100 + "\n")
     assert info.value.diagnostics[0].code == "too-deep"
+
+
+def test_fmt_write_migrates_a_spec_in_the_old_form(cli, tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("name: old\ninput: [3, 8, 8]\nlayers: [conv2d(4, 3, padding=1), relu, flatten, linear(2)]\n")
+    assert cli("check", path).rc == 1
+    assert cli("fmt", "--check", path).rc == 1
+    assert cli("fmt", "--write", path).rc == 0
+    assert cli("check", path).rc == 0 and cli("fmt", "--check", path).rc == 0
+    # the standard form: the same tree to PyYAML as to netspec, calls whole
+    assert yaml.safe_load(path.read_text())["layers"] == ["conv2d(4, 3, padding=1)", "relu", "flatten", "linear(2)"]
