@@ -288,7 +288,7 @@ def test_fmt_write_keeps_comments(cli, tmp_path):
     assert cli("fmt", "--check", path).rc == 1
     assert cli("fmt", "--write", path).rc == 0
     # an end-of-line comment keeps its column where the line is short enough
-    assert path.read_text() == "# a tiny net\nnetwork c  # tiny\ninput 1x8x8\n\n# the body\nconv2d(4, 3)          # two\nrelu\n"
+    assert path.read_text() == "# a tiny net\nnetwork c  # tiny\ninput 1x8x8\n\n# the body\nconv2d(4, 3)        # two\nrelu\n"
     assert cli("fmt", "--check", path).rc == 0
 
 
