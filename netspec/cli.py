@@ -229,47 +229,48 @@ def _printed(parsed, syntax: str) -> str:
     return text
 
 
-def _parse_for_fmt(spec: Path, check: bool):
-    """(ParsedSpec, the file's text). A YAML file whose only errors are calls that its flow collections split
-    (written for netspec's older reading) is read with those calls quoted, so that fmt migrates it; with
-    --check, such a file is simply not in canonical form."""
+def _parse_for_fmt(spec: Path) -> tuple[object, str, bool]:
+    """(ParsedSpec, the file's text, migrated). A YAML file whose only errors are calls that its flow
+    collections split (written for netspec's older reading) is read with those calls quoted, so that fmt
+    migrates it to standard YAML."""
     from .pipeline import parse_text, read_source
     from .yaml_source import quote_split_calls
 
     text, file, syntax = read_source(spec)
     try:
-        return parse_text(text, file, syntax), text
+        return parse_text(text, file, syntax), text, False
     except SpecError as exc:
         if syntax != "yaml" or any(d.code != "yaml-split-call" for d in exc.diagnostics):
             raise
-        if check:
-            typer.echo(f"{spec}: not in canonical form: calls in flow lists need quotes (netspec fmt --write {spec})",
-                       err=True)
-            raise typer.Exit(1) from None
-        return parse_text(quote_split_calls(text), file, syntax), text
+        return parse_text(quote_split_calls(text), file, syntax), text, True
 
 
 @app.command()
 def fmt(
-    spec: Path = typer.Argument(..., metavar="SPEC", help="The spec file (.ns or .yaml)."),
-    write: bool = typer.Option(False, "--write", "-w", help="Rewrite the file in place instead of printing."),
-    check: bool = typer.Option(False, "--check", help="Print nothing; exit 1 if the file is not in canonical form."),
+    specs: List[Path] = typer.Argument(..., metavar="SPEC...", help="The spec files (.ns or .yaml)."),
+    write: bool = typer.Option(False, "--write", "-w", help="Rewrite the files in place instead of printing."),
+    check: bool = typer.Option(False, "--check", help="Print nothing; exit 1 if a file is not in canonical form."),
 ) -> None:
     """Print a spec in canonical form, in its own syntax, keeping its comments and blank-line grouping."""
 
     def action() -> None:
-        parsed, original = _parse_for_fmt(spec, check)
-        text = _printed(parsed, parsed.format)
-        if check:
-            if text != original:
-                typer.echo(f"{spec}: not in canonical form (netspec fmt --write {spec})", err=True)
-                raise typer.Exit(1)
-            return
-        if not write:
-            typer.echo(text, nl=False)
-            return
-        if text != original:
-            spec.write_text(text, encoding="utf-8")
+        if len(specs) > 1 and not (write or check):
+            raise UsageError("fmt prints one spec; give several files only with --write or --check")
+        untidy = 0
+        for spec in specs:
+            parsed, original, migrated = _parse_for_fmt(spec)
+            text = _printed(parsed, parsed.format)
+            if check:
+                if text != original:
+                    why = ": calls in flow lists need quotes" if migrated else ""
+                    typer.echo(f"{spec}: not in canonical form{why} (netspec fmt --write {spec})", err=True)
+                    untidy += 1
+            elif not write:
+                typer.echo(text, nl=False)
+            elif text != original:
+                spec.write_text(text, encoding="utf-8")
+        if untidy:
+            raise typer.Exit(1)
 
     _run(action)
 

@@ -45,6 +45,7 @@ def _describe(kind: LayerKind, name: str, field: dict) -> str:
 
 def _kind_entry(kind: LayerKind) -> dict[str, Any]:
     return {
+        "title": kind.name,  # the label editors give this choice in completion lists
         "type": "object",
         "description": f"{kind.name}: {kind.summary} (e.g. `{kind.example}`)",
         "properties": {
@@ -63,6 +64,7 @@ def _kind_entry(kind: LayerKind) -> dict[str, Any]:
 
 def _structure(key: str, value: dict, description: str, **others: dict) -> dict[str, Any]:
     return {
+        "title": key,
         "type": "object",
         "description": description,
         "properties": {key: value, **others},
@@ -105,13 +107,25 @@ def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a netspec YAML spec."""
     kinds = [_kind_entry(REGISTRY[name]) for name in sorted(REGISTRY)]
     named = {
+        "title": "named entry",
         "type": "object",
         "description": "a named entry: `name: entry` (the name becomes the module name)",
         "minProperties": 1,
         "maxProperties": 1,
         "additionalProperties": ENTRY_OR_ENTRIES,
     }
+    block_call = {
+        "title": "block call, keyword form",
+        "type": "object",
+        "description": "a block called with every argument by name: `{unit: {channels: 32, stride: 2}}`",
+        "minProperties": 1,
+        "maxProperties": 1,
+        # a layer kind or a structure is never a block's name, so their misspelt arguments stay errors
+        "propertyNames": {"not": {"enum": sorted(REGISTRY) + [s["required"][0] for s in _structures()]}},
+        "additionalProperties": {"type": "object", "additionalProperties": VALUE},
+    }
     call = {
+        "title": "layer call",
         "type": "string",
         "description": "a layer or block call: `relu`, `conv2d(64, 3, stride=2)`, `inception(64, 96, 128, 16, 32, 32)`",
         "examples": sorted(REGISTRY),
@@ -162,8 +176,8 @@ def json_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "$defs": {
             "value": {"type": ["number", "string", "boolean", "null", "array"]},
-            "entries": {"type": "array", "items": ENTRY},
-            "entry": {"anyOf": [call, ENTRIES, *kinds, *_structures(), named]},
+            "entries": {"title": "list of entries", "type": "array", "items": ENTRY},
+            "entry": {"anyOf": [call, ENTRIES, *kinds, *_structures(), named, block_call]},
         },
     }
 
