@@ -152,15 +152,15 @@ def _anchor(parsed: ParsedSpec, comments: list[Comment]) -> list[_Anchored]:
 
 def _blank_before_paths(parsed: ParsedSpec) -> dict[IRPath, int]:
     """Paths whose line follows a blank line in the source, with the number of header lines (text but no path,
-    such as `layers:`) between the blank and the path's line; comments in between are passed over."""
+    such as `layers:`) between the blank and the path's line. A blank above a comment belongs to the comment."""
     lines = parsed.text.split("\n")
     by_line = _line_paths(parsed)
     found = {}
     for line, path in by_line.items():
         above, headers = line - 1, 0
-        while above >= 1 and lines[above - 1].strip() and above not in by_line:
-            if not lines[above - 1].lstrip().startswith("#"):
-                headers += 1
+        while above >= 1 and lines[above - 1].strip() and above not in by_line \
+                and not lines[above - 1].lstrip().startswith("#"):
+            headers += 1
             above -= 1
         if above >= 1 and not lines[above - 1].strip():
             found[path] = headers
@@ -201,7 +201,7 @@ def carry(source: ParsedSpec, printed: ParsedSpec) -> str:
                 return first_line[path]
         return None
 
-    before: dict[int, list[str]] = {}  # 0-based printed line -> own-line comments above it
+    before: dict[int, list[tuple[str, bool]]] = {}  # 0-based printed line -> comments above it (text, blank first)
     after: dict[int, list[str]] = {}  # 0-based printed line -> end-of-line comments
     blank_at: set[int] = set()
     trailer: list[str] = []
@@ -221,9 +221,7 @@ def carry(source: ParsedSpec, printed: ParsedSpec) -> str:
         while up > 0 and header(index):
             index, up = index - 1, up - 1
         if a.comment.own_line or up > 0 or index in after:  # an end-of-line comment whose line is gone goes above
-            before.setdefault(index, []).append(a.comment.text)
-            if a.blank_before:
-                blank_at.add(index)
+            before.setdefault(index, []).append((a.comment.text, a.blank_before))
         else:
             after[index] = [a.comment.text]
             eol_col[index] = a.comment.col
@@ -236,10 +234,13 @@ def carry(source: ParsedSpec, printed: ParsedSpec) -> str:
 
     result: list[str] = []
     for index, line in enumerate(out_lines):
-        if index in blank_at and result and result[-1].strip() and index > 0:
-            result.append("")
         indent = line[:len(line) - len(line.lstrip())]
-        result.extend(indent + text for text in before.get(index, []))
+        for text, blank in before.get(index, []):
+            if blank and result and result[-1].strip():
+                result.append("")
+            result.append(indent + text)
+        if index in blank_at and result and result[-1].strip():
+            result.append("")
         if index in after:
             text = after[index][0]
             width = len(line.rstrip())

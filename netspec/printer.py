@@ -15,6 +15,8 @@ import math
 import re
 from typing import Any
 
+import yaml
+
 from .diagnostics import UsageError
 from .dsl import IDENTIFIER, KEYWORDS, canonical_arg, canonical_target, read_count, read_value
 from .expr import ExprError, parse_expr
@@ -257,8 +259,8 @@ def _open(e: Entry) -> bool:
 # ---- YAML ----------------------------------------------------------------------------------------
 
 _EXPR_KEYWORDS = {"if", "else", "or", "and", "not"}
-_PLAIN = re.compile(r"[A-Za-z_(][A-Za-z0-9_ .,()\[\]+\-*/%=<>!]*\Z")
-_LOOSE_BRACKET = re.compile(r"(?<![A-Za-z0-9_)\]])\[")  # a `[` YAML's flow-call quoting could take for a list
+# A plain YAML scalar in block context: no indicator first, no `: ` or ` #` inside, printable text
+_PLAIN = re.compile(r"[A-Za-z_(][^\x00-\x1f\x7f]*\Z")
 
 
 def to_yaml(spec: Spec) -> str:
@@ -482,19 +484,32 @@ def _scalar(value: Any) -> str:
             return ".nan"
         if math.isinf(value):
             return ".inf" if value > 0 else "-.inf"
-        return repr(value)
+        text = repr(value)
+        if "e" in text and "." not in text:  # 1e-05 -> 1.0e-05, a number to YAML 1.1 readers too
+            text = text.replace("e", ".0e", 1)
+        return text
     text = str(value)
-    plain = (_PLAIN.match(text) and text == text.strip() and ": " not in text and not text.endswith(":")
-             and not _LOOSE_BRACKET.search(text) and _plain_scalar(text) == text)
+    plain = (_PLAIN.match(text) and text == text.strip() and ": " not in text and " #" not in text
+             and not text.endswith(":") and text.isprintable() and _plain_scalar(text) == text
+             and _yaml_11_reads(text) == text)
     return text if plain else _quoted(text)
 
 
+def _yaml_11_reads(text: str) -> Any:
+    """What a YAML 1.1 reader (PyYAML) makes of `text` as a plain value: a spec must mean the same to it
+    (`yes`, `1_000` and `0o7` are not strings there)."""
+    try:
+        return yaml.safe_load(f"v: {text}\n")["v"]
+    except yaml.YAMLError:
+        return None
+
+
 def _quoted(text: str) -> str:
-    """A double-quoted YAML scalar with no `"` inside (written \\x22), so that no line-based pre-pass misreads it."""
+    """A double-quoted YAML scalar."""
     out = ['"']
     for ch in text:
         if ch == '"':
-            out.append("\\x22")
+            out.append('\\"')
         elif ch == "\\":
             out.append("\\\\")
         elif ch in "\n\t\r":
