@@ -220,8 +220,15 @@ def carry(source: ParsedSpec, printed: ParsedSpec) -> str:
         index, up = target - 1, a.up  # 0-based
         while up > 0 and header(index):
             index, up = index - 1, up - 1
+        blank_before = a.blank_before
+        if a.comment.own_line and blank_before and a.up == 0 and header(index):
+            above = index  # a group that starts with a blank line starts above the printed `layers:`
+            while header(above):
+                above -= 1
+            blank_at.add(above)
+            blank_before = False
         if a.comment.own_line or up > 0 or index in after:  # an end-of-line comment whose line is gone goes above
-            before.setdefault(index, []).append((a.comment.text, a.blank_before))
+            before.setdefault(index, []).append((a.comment.text, blank_before))
         else:
             after[index] = [a.comment.text]
             eol_col[index] = a.comment.col
@@ -230,6 +237,8 @@ def carry(source: ParsedSpec, printed: ParsedSpec) -> str:
             index = first_line[path] - 1
             while headers > 0 and header(index):
                 index, headers = index - 1, headers - 1
+            while headers == 0 and header(index):  # likewise: the blank goes above the printed header
+                index -= 1
             blank_at.add(index)
 
     result: list[str] = []

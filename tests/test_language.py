@@ -114,7 +114,7 @@ def test_residual_shortcut_modes(shortcut, channels, stride, projected):
         layers:
           - block:
               residual:
-                body: [conv2d({channels}, 3, stride={stride}, padding=1, bias=false), batchnorm2d]
+                body: ["conv2d({channels}, 3, stride={stride}, padding=1, bias=false)", batchnorm2d]
                 shortcut: {shortcut}
                 after: relu
     """)).eval()
@@ -300,7 +300,7 @@ def test_calls_in_flow_lists_keep_their_commas_and_positions():
         analyse("input: [3, 8, 8]\nlayers: ['conv2d(4, 3, padding=1)', 'convv2d(4, 3)']\n")
     diag = info.value.diagnostics[0]
     assert diag.code == "unknown-layer" and "did you mean 'conv2d'" in diag.message
-    assert (diag.loc.line, diag.loc.col) == (2, 35)  # the c of convv2d
+    assert (diag.loc.line, diag.loc.col) == (2, 37)  # the quote that opens convv2d's string
 
 
 def test_yaml_12_scalars_do_not_surprise():
