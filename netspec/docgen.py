@@ -41,7 +41,7 @@ LANGUAGE_MD = ROOT / "docs" / "language.md"
 # Input shapes each kind's own example is run on, statically, to show its shape rule: an image and a
 # feature vector; the fallbacks are tried, in order, only when neither of those fits.
 EXAMPLE_INPUTS: tuple[tuple[int, ...], ...] = ((16, 32, 32), (64,))
-FALLBACK_INPUTS: tuple[tuple[int, ...], ...] = ((3, 32, 32), (16, 10))
+FALLBACK_INPUTS: tuple[tuple[int, ...], ...] = ((3, 32, 32), (16, 10), (16, 8, 16, 16))
 EXAMPLE_PARAMS = {"num_classes": 10}
 
 

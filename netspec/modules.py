@@ -129,3 +129,79 @@ class ChannelAffine(nn.Module):
 
     def extra_repr(self) -> str:
         return f"scale={self.scale.flatten().tolist()}, shift={self.shift.flatten().tolist()}"
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of (N, C, H, W) at each position; the state_dict is nn.LayerNorm's (weight, bias)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C): normalise the last dimension
+        x = super().forward(x)
+        return x.permute(0, 3, 1, 2)  # back to (N, C, H, W)
+
+
+class Permute(nn.Module):
+    """Reorders the dimensions of the batched tensor (dimension 0 is the batch)."""
+
+    def __init__(self, dims: tuple[int, ...]):
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(*self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={list(self.dims)}"
+
+
+class Reshape(nn.Module):
+    """Reshapes each sample to `shape`: (N, ...) -> (N, *shape)."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={list(self.shape)}"
+
+
+class StochasticDepth(nn.Module):
+    """In training, keeps each sample's input (mode "row") or the whole batch's ("batch") with probability
+    1 - p, scaled by 1 / (1 - p), and zeroes it otherwise; the identity in eval mode or with p = 0."""
+
+    def __init__(self, p: float, mode: str = "row"):
+        super().__init__()
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        # one draw per sample, (N, 1, 1, ...), or one for the batch, (1, 1, ...): broadcast over the rest
+        size = [x.shape[0] if self.mode == "row" else 1] + [1] * (x.dim() - 1)
+        mask = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(keep)
+        if keep > 0.0:
+            mask.div_(keep)
+        return x * mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"
+
+
+class LayerScale(nn.Module):
+    """x times a learnable per-channel scale `weight` of shape (C, 1, ..., 1), starting at `init_value`."""
+
+    def __init__(self, shape: tuple[int, ...], init_value: float):
+        super().__init__()
+        self.init_value = init_value
+        self.weight = nn.Parameter(torch.full(tuple(shape), float(init_value)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight
+
+    def extra_repr(self) -> str:
+        return f"shape={tuple(self.weight.shape)}, init_value={self.init_value}"

@@ -101,6 +101,38 @@ _ARG_NAMES: dict[type, list[str]] = {}
 # ---- helpers shared by the shape rules -------------------------------------------------------
 
 
+def ntuple(value: int | Iterable[int], n: int) -> tuple[int, ...]:
+    """An int repeated n times, or a sequence of n values, as a tuple."""
+    if isinstance(value, int):
+        return (value,) * n
+    return tuple(value)
+
+
+RANK_TEXT = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}  # the input of a kind over 1, 2 or 3 spatial dims
+
+
+def pad_limits(kind: str, mode: str, pads: Iterable[tuple[int, int]], sizes: Iterable[int]) -> None:
+    """torch's limits on non-constant padding, per padded dimension (left, right) against its size.
+
+    reflect needs each pad smaller than the dimension; circular wraps at most once (pad <= size).
+    """
+    for (left, right), size in zip(pads, sizes):
+        if mode == "reflect" and (left >= size or right >= size):
+            raise ShapeError(f"{kind}: reflect padding ({left}, {right}) needs each side smaller than the padded "
+                             f"dimension's size {size}; use a smaller pad, or mode replicate", code="invalid-value")
+        if mode == "circular" and (left > size or right > size):
+            raise ShapeError(f"{kind}: circular padding ({left}, {right}) may wrap around at most once, so each "
+                             f"side must be at most the padded dimension's size {size}", code="invalid-value")
+
+
+def sizes_check(kind: str, before: Iterable[int], after: Iterable[int], detail: str) -> None:
+    """Every output size must be at least 1 (the N-d form of spatial_check)."""
+    before, after = tuple(before), tuple(after)
+    if min(after) <= 0:
+        raise ShapeError(f"{kind} turns {'x'.join(map(str, before))} into {'x'.join(map(str, after))}: "
+                         f"the input is too small for {detail}", code="spatial-too-small")
+
+
 def pair(value: int | Iterable[int]) -> tuple[int, int]:
     if isinstance(value, int):
         return (value, value)
