@@ -1,4 +1,4 @@
-"""The `netspec` command line: build, summary and check. Exit 0 ok, 1 spec errors, 2 usage errors."""
+"""The `netspec` command line: build, summary, check and the other commands. Exit 0 ok, 1 spec errors, 2 usage errors."""
 
 from __future__ import annotations
 
@@ -342,6 +342,49 @@ def schema(
         typer.echo(f"Wrote {output}")
 
     _run(action)
+
+
+@app.command()
+def layers(
+    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="A layer kind to describe."),
+) -> None:
+    """List every layer kind (built-in and plugin) with its call form and one line; with NAME, describe that kind."""
+    from .docgen import kind_help, kinds_listing
+
+    def action() -> None:
+        typer.echo(kinds_listing() if name is None else kind_help(name), nl=False)
+
+    _run(action)
+
+
+# ---- plugins: `--plugin` on every command, NETSPEC_PLUGINS and entry points (netspec/plugins.py) ----
+
+PluginOption = typer.Option(None, "--plugin", metavar="MODULE_OR_FILE",
+                            help="Import layer kinds from a module or .py file first; repeatable.")
+
+
+def _with_plugins(command):
+    """The command, taking --plugin, with every plugin loaded before its body runs."""
+    import functools
+    import inspect
+
+    signature = inspect.signature(command)
+
+    @functools.wraps(command)
+    def run(*args, plugin: Optional[List[str]] = None, **kwargs):
+        from .plugins import load_plugins
+
+        _run(lambda: load_plugins(plugin or ()))
+        return command(*args, **kwargs)
+
+    extra = inspect.Parameter("plugin", inspect.Parameter.KEYWORD_ONLY, default=PluginOption,
+                              annotation=Optional[List[str]])
+    run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), extra])
+    return run
+
+
+for _command in app.registered_commands:
+    _command.callback = _with_plugins(_command.callback)
 
 
 def _version(value: bool) -> None:

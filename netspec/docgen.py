@@ -7,7 +7,8 @@
 The layer reference sits in docs/language.md between `<!-- layer-table:start -->` and
 `<!-- layer-table:end -->`. `run_doc` walks a Markdown file in order, as a reader would follow it:
 ```yaml title="x.yaml"``` blocks are written to files, complete specs are checked (or, marked
-`error`, must fail), ```console``` blocks run their `$ netspec ...` commands and compare the output
+`error`, must fail; marked `plugin=FILE`, with that plugin loaded first), other blocks with a title
+(```python title="kinds.py"```, ```toml title="pyproject.toml"```) are written and not run, ```console``` blocks run their `$ netspec ...` commands and compare the output
 (a line `...` stands for any lines), and ```python``` blocks run, with `>>>` blocks as doctests.
 tests/test_docs.py runs all of it, so an example cannot rot. The layer reference needs no torch.
 """
@@ -134,6 +135,83 @@ def _shape_example(kind: Any) -> str:
     return "; ".join(shapes)
 
 
+# One sample of each rank, to probe which ranks a kind's shape rule takes (the sizes fit most examples).
+RANK_PROBES: tuple[tuple[int, ...], ...] = ((16,), (16, 16), (16, 16, 16), (16, 8, 16, 16))
+RANK_NAMES = {1: "(F,)", 2: "(C, L)", 3: "(C, H, W)", 4: "(C, D, H, W)"}
+
+
+def rank_rule(kind: Any) -> str:
+    """The input ranks the kind's shape rule takes, found by running its example on one sample of each rank:
+    `(C, H, W)`, `(C, L) or (C, H, W)`, or `any rank` (a rank counts unless the rule says rank-mismatch)."""
+    if not kind.example:
+        return ""
+    params = "".join(f"\n  {k}: {v}" for k, v in EXAMPLE_PARAMS.items())
+    quoted = "'" + kind.example.replace("'", "''") + "'"
+    taken = []
+    for shape in RANK_PROBES:
+        try:
+            summarize(f"input: {list(shape)}\nparams:{params}\nlayers:\n  - {quoted}\n")
+            taken.append(len(shape))
+        except SpecError as exc:
+            if not any(d.code == "rank-mismatch" for d in exc.diagnostics):
+                taken.append(len(shape))
+        except UsageError:
+            continue
+    if len(taken) == len(RANK_PROBES):
+        return "any rank"
+    return " or ".join(RANK_NAMES[r] for r in taken) or "no rank tried (see its shape rule)"
+
+
+def _origin(kind: Any) -> str:
+    """`built-in`, or the module that registered a plugin kind."""
+    module = type(kind).__module__
+    return "built-in" if module.startswith("netspec.") else f"plugin {module}"
+
+
+def kinds_listing() -> str:
+    """`netspec layers`: every registered kind, its call form and its one line; plugin kinds say where from."""
+    rows = [(_call_form(k), k.summary + ("" if _origin(k) == "built-in" else f" [{_origin(k)}]"))
+            for k in REGISTRY.values()]
+    width = min(max(len(form) for form, _ in rows), 40)
+    plugins = sum(1 for k in REGISTRY.values() if _origin(k) != "built-in")
+    lines = [f"{form:<{width}}  {text}" if len(form) <= width else f"{form}\n{'':<{width}}  {text}" for form, text in rows]
+    lines.append(f"{len(rows)} layer kinds ({plugins} from plugins); `netspec layers NAME` describes one")
+    return "\n".join(lines) + "\n"
+
+
+def kind_help(name: str) -> str:
+    """`netspec layers NAME`: the kind's arguments with their types and defaults, rank rule, example and origin."""
+    from .diagnostics import did_you_mean
+
+    kind = REGISTRY.get(name)
+    if kind is None:
+        raise UsageError(f"unknown layer kind '{name}'{did_you_mean(name, list(REGISTRY))}; "
+                         "`netspec layers` lists them all")
+    lines = [_call_form(kind), f"  {kind.summary}", ""]
+    fields = _fields(kind)
+    if fields:
+        rows = [(w, str(pos) if pos else "-", t, d) for w, t, d, pos in fields]
+        widths = [max(len(r[i]) for r in rows + [("argument", "position", "type", "default")]) for i in range(4)]
+        header = ("argument", "position", "type", "default")
+        lines += ["  " + "  ".join(h.ljust(widths[i]) for i, h in enumerate(header)).rstrip()]
+        lines += ["  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+    else:
+        lines.append("  no arguments")
+    lines.append("")
+    rule = rank_rule(kind)
+    if rule:
+        lines.append(f"Input: {rule}")
+    if kind.example:
+        shown = _shape_example(kind)
+        lines.append(f"Example: {kind.example}" + (f"  {shown}" if shown else ""))
+    if kind.param_names:
+        lines.append("init: may name: " + ", ".join(kind.param_names))
+    if kind.torch_class:
+        lines.append(f"Builds: {kind.torch_class}")
+    lines.append(f"Defined by: {_origin(kind)} ({type(kind).__module__}.{type(kind).__qualname__})")
+    return "\n".join(lines) + "\n"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -161,6 +239,9 @@ def layer_table_markdown() -> str:
         else:
             lines.append("No arguments.")
         facts = []
+        rule = rank_rule(kind)
+        if rule:
+            facts.append(f"Input: {rule}.")
         if kind.example:
             example = _shape_example(kind)
             facts.append(f"Example: `{kind.example}`" + (f": {example}." if example else "."))
@@ -287,7 +368,16 @@ def run_doc(path: str | os.PathLike, refresh: bool = False) -> DocRun:
         os.chdir(scratch)
         for block in code_blocks(text):
             where = f"{path.name}:{block.line}"
+            if block.title and block.lang != "yaml":  # a file the reader would save (a plugin, pyproject.toml)
+                Path(block.title).parent.mkdir(parents=True, exist_ok=True)
+                Path(block.title).write_text(block.body, encoding="utf-8")
+                continue
             if block.lang == "yaml":
+                for word in block.words:  # `plugin=FILE`: the spec uses kinds that FILE registers
+                    if word.startswith("plugin="):
+                        from .plugins import load_plugin
+
+                        load_plugin(word.removeprefix("plugin="))
                 if block.title:
                     Path(block.title).write_text(block.body, encoding="utf-8")
                 try:

@@ -90,7 +90,9 @@ def apply_init(module: Any, plan: dict[str, dict[str, tuple[str, BaseModel]]], l
             tables += [plan[key] for key in by_path if key != kind and fnmatch.fnmatchcase(path, key)]
             for table in tables:
                 for tensor_name, (init_name, args) in table.items():
-                    tensor = getattr(sub, tensor_name, None)
+                    tensor = sub
+                    for part in tensor_name.split("."):  # a container kind's tensors: `0.weight`, `fc1.bias`
+                        tensor = getattr(tensor, part, None)
                     if tensor is None:  # e.g. bias=false: nothing to initialise
                         continue
                     kwargs = {_TORCH_NAMES.get(k, k): v for k, v in args.model_dump().items()}

@@ -613,11 +613,11 @@ def _init_plan(spec: s.Spec, env, errors: Collector, locations) -> dict[str, dic
                          "`features.*`", f"init.{kind_name}", where.loc)
             continue
         kinds = [REGISTRY[kind_name]] if kind_name in REGISTRY else []
-        names = kinds[0].param_names if kinds else ("weight", "bias")  # a path's layers are checked by infer
+        names = kinds[0].param_names if kinds else None  # a path's layers, and their tensors, are checked by infer
         for tensor, raw in table.items():
             twhere = locations.find(("init", kind_name, tensor))
             path = f"init.{kind_name}.{tensor}"
-            if tensor not in names:
+            if names is not None and tensor not in names:
                 errors.error("unknown-key", f"{kind_name} has no tensor '{tensor}' to initialise"
                              f"{did_you_mean(tensor, names)}; it has: {', '.join(names) or 'none'}",
                              path, twhere.loc)

@@ -69,21 +69,39 @@ REGISTRY: dict[str, LayerKind] = {}
 def register_layer(cls: type[LayerKind] | None = None, *, replace: bool = False):
     """Class decorator: add a layer kind to the registry under `cls.name`.
 
-    Registering a name that is taken is an error, unless `replace=True` says it is meant:
-    `@register_layer(replace=True)`.
+    Registering a name that another class holds is an error naming both definitions, unless
+    `replace=True` says it is meant: `@register_layer(replace=True)`. The same class defined again
+    (its module re-imported or reloaded, as a notebook does) takes the name over without complaint.
     """
     if cls is None:
         return lambda c: register_layer(c, replace=replace)
     if not getattr(cls, "name", None):
         raise TypeError(f"{cls.__name__} needs a `name`")
-    if cls.name in REGISTRY and not replace and type(REGISTRY[cls.name]) is not cls:
-        raise ValueError(f"layer kind '{cls.name}' is already registered ({type(REGISTRY[cls.name]).__name__}); "
-                         "pass replace=True to replace it")
+    taken = type(REGISTRY[cls.name]) if cls.name in REGISTRY else None
+    if taken is not None and not replace and not _same_definition(taken, cls):
+        raise ValueError(f"layer kind '{cls.name}' is defined twice: by {definition(taken)} and by "
+                         f"{definition(cls)}; rename one, or pass replace=True to replace the first")
     unknown = set(cls.positional) - set(_field_names(cls.Args))
     if unknown:
         raise TypeError(f"{cls.__name__}.positional names unknown arguments {sorted(unknown)}")
     REGISTRY[cls.name] = cls()
     return cls
+
+
+def definition(cls: type) -> str:
+    """Where a class is defined, for messages: `module.Class (file:line)`."""
+    import inspect
+
+    try:
+        where = f" ({inspect.getsourcefile(cls)}:{inspect.getsourcelines(cls)[1]})"
+    except (OSError, TypeError):
+        where = ""
+    return f"{cls.__module__}.{cls.__qualname__}{where}"
+
+
+def _same_definition(old: type, new: type) -> bool:
+    """Is `new` the class `old` defined again (the same module and name: a re-import or a reload)?"""
+    return old is new or (old.__module__, old.__qualname__) == (new.__module__, new.__qualname__)
 
 
 def _field_names(args_cls: type[BaseModel]) -> list[str]:

@@ -1,0 +1,134 @@
+"""Loading layer-kind plugins: modules or files named on the command line or in NETSPEC_PLUGINS, and installed
+packages' `netspec.layers` entry points. A plugin registers its kinds with @register_layer when imported.
+
+    netspec check --plugin my_kinds.py --plugin mypackage.layers spec.yaml
+    NETSPEC_PLUGINS=my_kinds.py:mypackage.layers netspec check spec.yaml   # os.pathsep between entries
+
+    # in an installed package's pyproject.toml: its kinds reach every command with no flag
+    [project.entry-points."netspec.layers"]
+    mykinds = "mypackage.layers"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Iterable
+
+from .diagnostics import UsageError
+
+ENV_VAR = "NETSPEC_PLUGINS"
+ENTRY_POINT_GROUP = "netspec.layers"
+
+_loaded_entry_points = False
+
+
+def _module_name(path: Path) -> str:
+    """A stable module name for a plugin file, so that loading it again finds the same module."""
+    digest = hashlib.sha1(str(path).encode("utf-8")).hexdigest()[:8]
+    stem = "".join(c if c.isalnum() else "_" for c in path.stem)
+    return f"_netspec_plugin_{stem}_{digest}"
+
+
+def _failed(what: str, exc: BaseException) -> UsageError:
+    if os.environ.get("NETSPEC_DEBUG"):
+        raise exc
+    return UsageError(f"plugin {what} failed to load: {type(exc).__name__}: {exc}")
+
+
+def load_plugin(target: str) -> None:
+    """Import one plugin: a Python file (a path ending .py), a package folder, or an importable module name
+    (looked for on sys.path, then in the current folder).
+
+    A plugin named again is run again, as a notebook's reload does: its kinds are registered anew by the
+    same classes, which is not a clash (see register_layer).
+    """
+    target = target.strip()
+    if not target:
+        return
+    path = Path(target)
+    if path.is_dir() and (path / "__init__.py").is_file():  # a package folder: import it from its parent
+        path, target = path.resolve().parent, path.resolve().name
+        _import(target, path)
+        return
+    if target.endswith(".py") or path.is_file():
+        if not path.is_file():
+            raise UsageError(f"plugin {target}: no such file")
+        resolved = path.resolve()
+        name = _module_name(resolved)
+        spec = importlib.util.spec_from_file_location(name, resolved)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            del sys.modules[name]
+            raise _failed(target, exc) from None
+        return
+    _import(target, Path.cwd())
+
+
+def _import(name: str, folder: Path) -> None:
+    """Import (or reload) the module `name`, with `folder` at the end of sys.path while it is looked for."""
+    added = str(folder) not in sys.path
+    if added:
+        sys.path.append(str(folder))
+    try:
+        if name in sys.modules:
+            importlib.reload(sys.modules[name])
+        else:
+            importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            raise UsageError(f"plugin {name}: no module named '{exc.name}' (give a .py file, a package folder or "
+                             "an importable module; is the package installed?)") from None
+        raise _failed(name, exc) from None
+    except Exception as exc:
+        raise _failed(name, exc) from None
+    finally:
+        if added:
+            sys.path.remove(str(folder))
+
+
+def load_entry_points() -> None:
+    """Import every installed `netspec.layers` entry point (once per process).
+
+    An entry point names a module (`mypackage.layers`), whose import registers its kinds, or an object
+    in it (`mypackage.layers:SeparableConv2d`): a LayerKind class is registered, a function is called.
+    """
+    global _loaded_entry_points
+    if _loaded_entry_points:
+        return
+    _loaded_entry_points = True
+    from .layers import REGISTRY, LayerKind, register_layer
+
+    for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = point.load()
+            if isinstance(obj, type) and issubclass(obj, LayerKind):
+                if type(REGISTRY.get(getattr(obj, "name", ""))) is not obj:
+                    register_layer(obj)
+            elif callable(obj) and not isinstance(obj, type):
+                obj()
+        except UsageError:
+            raise
+        except Exception as exc:
+            dist = point.dist.name if point.dist is not None else "an installed package"
+            raise _failed(f"{point.value} (entry point '{point.name}' of {dist})", exc) from None
+
+
+def load_plugins(targets: Iterable[str] = (), *, environment: bool = True, entry_points: bool = True) -> None:
+    """What the command line loads before it runs: entry points, NETSPEC_PLUGINS, then each `--plugin`."""
+    if entry_points:
+        load_entry_points()
+    if environment:
+        for target in os.environ.get(ENV_VAR, "").split(os.pathsep):
+            load_plugin(target)
+    for target in targets:
+        load_plugin(target)
