@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from .diagnostics import Collector, Diagnostic, Loc, SpecError, did_you_mean
 from .expr import ExprError, parse_expr
 from .layers import REGISTRY, arg_names
+from .names import module_name_problem
 from .spec import SHORTCUT_MODES, Spec
 from .validate import Located, Locations, ParsedSpec, number_literal, report_pydantic_errors
 from .yaml_source import MAX_BYTES
@@ -234,6 +235,13 @@ class _Lower(Transformer):
                     "digit)", ident.loc)
         return False
 
+    def _check_module_name(self, ident: Ident) -> bool:
+        """Is a module name one torch accepts (any text but empty, dotted or an nn.Module attribute)?"""
+        problem = module_name_problem(ident.name)
+        if problem is not None:
+            self._error("invalid-name", problem, ident.loc)
+        return problem is None
+
     def _name_piece(self, ident: Ident) -> Piece:
         return Piece(ident.name, {(): ident.loc})
 
@@ -305,7 +313,7 @@ class _Lower(Transformer):
     def labeled(self, meta, children) -> Piece:
         ident, piece = children
         self._not_keyword(ident)
-        self._check_name(ident)
+        self._check_module_name(ident)
         data = dict(piece.data, name=ident.name)
         return Piece(data, {**piece.locs, (): ident.loc})
 
@@ -337,6 +345,7 @@ class _Lower(Transformer):
         return "shortcut", Piece(entries.data, {**entries.locs, (): self._loc(meta)})
 
     def shortcut_name(self, meta, children) -> tuple[str, Piece]:
+        self._check_module_name(children[0])
         return "shortcut_name", self._name_piece(children[0])
 
     def after(self, meta, children) -> tuple[str, Piece]:

@@ -24,6 +24,7 @@ from .expr import (
 )
 from .initializers import INITIALIZERS, NEEDS_MATRIX
 from .layers import REGISTRY, arg_names
+from .names import module_name_problem
 from .validate import ParsedSpec
 
 MAX_NODES = 20_000  # graph nodes after expansion: ResNet-1202 has about 4,000; far below what hurts
@@ -210,9 +211,10 @@ class _Resolver:
         except ExprError as exc:
             self.once(exc.code, f"in names '{pattern}': {exc}", mpath, cpath + ("names",))
             return str(index)
-        if not re.match(s.NAME_PATTERN, name) and not name.isdigit():
-            self.once("invalid-name", f"names '{pattern}' gives '{name}', which is not a valid module name",
-                      mpath, cpath + ("names",))
+        problem = module_name_problem(name)
+        if problem is not None:
+            self.once("invalid-name", f"names '{pattern}' gives '{name}': {problem}", mpath, cpath + ("names",))
+            return str(index)  # reported once here, not again for every copy
         return name
 
     def once(self, code: str, message: str, mpath: str, cpath: tuple) -> None:
@@ -555,6 +557,9 @@ class _Namer:
         self.errors = errors
 
     def claim(self, table: dict[str, g.Node], name: str, node: g.Node, parent_path: str) -> None:
+        problem = module_name_problem(name)
+        if problem is not None:  # a Spec built in Python, not read by a front end that checks names
+            self.errors.error("invalid-name", problem, _join(parent_path, name), node.loc)
         if name in table:
             where = f"'{parent_path}'" if parent_path else "the network's top level"
             self.errors.error("duplicate-name", f"two entries are named '{name}' in {where}; module names must be unique",

@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"  # params, blocks and call targets: names expressions can use
+MODULE_NAME_PATTERN = r"^[^.]+$"  # a module: any text torch accepts (netspec.names says which it refuses)
 Value = Any  # int | float | bool | None | str (an expression) | list[Value]
 
 # Keys that introduce a structure (not a layer or block call) in an entry.
@@ -25,7 +26,7 @@ class _Model(BaseModel):
 
 
 class _Node(_Model):
-    name: Optional[str] = Field(None, pattern=NAME_PATTERN, description="module name; unnamed entries are indexed")
+    name: Optional[str] = Field(None, pattern=MODULE_NAME_PATTERN, description="module name; unnamed entries are indexed")
 
 
 class Call(_Node):
@@ -57,7 +58,7 @@ class Residual(_Node):
     op: Literal["residual"] = "residual"
     body: list["Entry"] = Field(min_length=1)
     shortcut: Union[Literal["auto", "identity", "conv", "when_same"], list["Entry"]] = "auto"
-    shortcut_name: str = Field("shortcut", pattern=NAME_PATTERN)
+    shortcut_name: str = Field("shortcut", pattern=MODULE_NAME_PATTERN)
     after: Optional["Entry"] = None
 
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from .diagnostics import Collector, Loc, did_you_mean
 from .expr import MAX_MAGNITUDE, ExprError, _number, parse_expr
 from .layers import REGISTRY
+from .names import module_name_problem
 from .spec import NAME_PATTERN, SHORTCUT_MODES, STRUCTURES, BlockDef, Spec
 from .yaml_source import RawDoc, read_yaml
 
@@ -103,6 +104,14 @@ class _Normalizer:
             return True
         self.error("invalid-name", f"'{name}' is not a valid name (letters, digits and _; not starting with a digit)",
                    rpath, key=True)
+        return False
+
+    def check_module_name(self, name: Any, rpath: tuple) -> bool:
+        """Is `name` usable as a module name (any text torch accepts)? Reports it at its key when not."""
+        problem = module_name_problem(str(name))
+        if problem is None:
+            return True
+        self.error("invalid-name", problem, rpath, key=True)
         return False
 
     def callable_name(self, name: str) -> bool:
@@ -265,7 +274,7 @@ class _Normalizer:
                 self.error("invalid-entry", f"entry '{key}' is empty; give it a layer, e.g. `{key}: relu`", rpath)
                 return None
             if isinstance(val, (str, list, dict)):
-                if not self.check_name(key, rpath + (key,)):
+                if not self.check_module_name(key, rpath + (key,)):
                     return None
                 node = self.entry(val, rpath + (key,), cpath)
                 if node is not None:
@@ -297,7 +306,7 @@ class _Normalizer:
         """`{stem: [...], body: [...]}`: named entries in order, each a submodule."""
         out = []
         for section, body in mapping.items():
-            if not self.check_name(section, rpath + (section,)):
+            if not self.check_module_name(section, rpath + (section,)):
                 continue
             index = len(out)
             node = self.entry(body, rpath + (section,), cpath + (index,))
@@ -325,6 +334,8 @@ class _Normalizer:
             if isinstance(body, dict):
                 branches = []
                 for i, (bname, braw) in enumerate(body.items()):
+                    if not self.check_module_name(bname, brpath + (bname,)):
+                        continue
                     node = self.entry(braw, brpath + (bname,), cpath + ("branches", i))
                     if node is not None:
                         node["name"] = str(bname)
@@ -368,7 +379,7 @@ class _Normalizer:
                     self.record(cpath + ("shortcut",), brpath + ("shortcut",))
                 else:
                     node["shortcut"] = self.entry_list(sc, brpath + ("shortcut",), cpath + ("shortcut",))
-            if "shortcut_name" in body:
+            if "shortcut_name" in body and self.check_module_name(body["shortcut_name"], brpath + ("shortcut_name",)):
                 node["shortcut_name"] = body["shortcut_name"]
                 self.record(cpath + ("shortcut_name",), brpath + ("shortcut_name",))
             if body.get("after") is not None:

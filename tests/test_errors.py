@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from netspec.diagnostics import Diagnostic, SpecError
+from netspec.layers import REGISTRY
 from netspec.pipeline import DEFAULT_MAX_ACTIVATIONS, analyse, build, check_activations, parse_linked
+from netspec.plugins import load_plugin
 
 REPO = Path(__file__).resolve().parent.parent
 ERRORS = Path(__file__).resolve().parent / "errors"
@@ -36,6 +38,10 @@ COMMANDS = {
     "param-budget": "build",  # the budget guards allocation, so `build` is where it is enforced
     "activation-budget": "build",  # only `build` runs a forward pass
 }
+
+# Goldens whose spec uses a plugin's kinds: the plugin file (in tests/errors) given with --plugin.
+PLUGINS = {"unknown-layer--plugin-kind": "plugin_kinds.py"}
+
 
 def _forward_pass_check(path: str) -> None:
     check_activations(analyse(path), DEFAULT_MAX_ACTIVATIONS, parse_linked(path))
@@ -82,7 +88,13 @@ def spec_folder(name: str, tmp_path: Path) -> Path:
 def test_cli_prints_the_golden_diagnostic(name, tmp_path, cli):
     expected = (ERRORS / f"{name}.err").read_text(encoding="utf-8")
     folder = spec_folder(name, tmp_path)
-    run = cli(COMMANDS.get(name, "check"), f"{name}.yaml", cwd=folder)
+    plugin = ["--plugin", PLUGINS[name]] if name in PLUGINS else []
+    registry = dict(REGISTRY)
+    try:
+        run = cli(COMMANDS.get(name, "check"), *plugin, f"{name}.yaml", cwd=folder)
+    finally:  # the plugin's kinds were registered in this process: forget them
+        REGISTRY.clear()
+        REGISTRY.update(registry)
     assert "Traceback" not in run.output, f"netspec printed a traceback for {name}.yaml:\n{run.output}"
     assert run.stderr == expected, f"stderr of `netspec check {name}.yaml` differs from {name}.err:\n" + diff(
         expected, run.stderr
@@ -97,8 +109,15 @@ def test_python_api_raises_the_same_diagnostics(name, tmp_path, monkeypatch):
     expected = (ERRORS / f"{name}.err").read_text(encoding="utf-8")
     monkeypatch.chdir(spec_folder(name, tmp_path))
     call = API_CALLS.get(code_of(name), analyse)
-    with pytest.raises(SpecError) as caught:
-        call(f"{name}.yaml")
+    registry = dict(REGISTRY)
+    try:
+        if name in PLUGINS:
+            load_plugin(PLUGINS[name])
+        with pytest.raises(SpecError) as caught:
+            call(f"{name}.yaml")
+    finally:
+        REGISTRY.clear()
+        REGISTRY.update(registry)
     body = "\n".join(expected.rstrip("\n").splitlines()[:-1])  # drop "N error(s)"
     assert caught.value.render() == body, diff(body, caught.value.render())
     assert all(isinstance(d, Diagnostic) for d in caught.value.diagnostics)
