@@ -220,6 +220,8 @@ def test_layer_scale_starts_at_its_initial_value_and_learns():
         ("pad([3, 3, 1, 1], mode=reflect)", (2, 5, 3), "invalid-value", "each side smaller than the padded dimension's size 3"),
         ("conv1d(4, 3, padding=4, padding_mode=reflect)", (2, 4), "invalid-value", "reflect padding (4, 4)"),
         ("pad(5, mode=circular)", (2, 4), "invalid-value", "at most once"),
+        ("conv2d(4, 3, padding=3, padding_mode=reflect)", (2, 3, 5), "invalid-value", "reflect padding (3, 3)"),
+        ("conv2d(4, 4, padding=same, padding_mode=reflect)", (2, 2, 5), "invalid-value", "reflect padding (1, 2)"),
         ("pad([1, 1], mode=reflect)", (2, 4, 4), "invalid-value", "give 4 values, not 2"),
         ("conv_transpose2d(4, 3, output_padding=1)", (2, 4, 4), "invalid-value", "smaller than the stride"),
         ("conv_transpose1d(4, 3, padding=4)", (2, 2), "spatial-too-small", "too small"),

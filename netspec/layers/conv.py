@@ -13,6 +13,7 @@ from .base import (
     Shape,
     ShapeError,
     need_rank,
+    pad_limits,
     pair,
     register_layer,
     spatial_check,
@@ -72,6 +73,13 @@ class Conv2d(LayerKind):
         if a.out % a.groups:
             raise ShapeError(f"conv2d with groups={a.groups} needs out channels divisible by {a.groups}, got {a.out}")
         (kh, kw), (sh, sw), (dh, dw) = pair(a.kernel), pair(a.stride), pair(a.dilation)
+        if a.padding_mode != "zeros":  # torch pads the input first: its reflect / circular limits apply
+            if a.padding == "same":
+                totals = (dh * (kh - 1), dw * (kw - 1))
+                sides = [(t // 2, t - t // 2) for t in totals]
+            else:
+                sides = [(p, p) for p in self._padding(a)]
+            pad_limits(self.name, a.padding_mode, sides, (h, w))
         if a.padding == "same":
             return (a.out, h, w)
         ph, pw = self._padding(a)
