@@ -13,6 +13,7 @@ from pydantic import PositiveFloat, PositiveInt, model_validator
 
 from .base import (
     RANK_TEXT,
+    Flag,
     LayerArgs,
     LayerKind,
     Shape,
@@ -32,7 +33,7 @@ class UpsampleArgs(LayerArgs):
     size: Optional[Union[PositiveInt, tuple[PositiveInt, ...]]] = None
     scale_factor: Optional[Union[PositiveFloat, tuple[PositiveFloat, ...]]] = None
     mode: Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"] = "nearest"
-    align_corners: Optional[bool] = None
+    align_corners: Optional[Flag] = None
 
     @model_validator(mode="after")
     def _one_of_size_and_scale(self):
