@@ -81,9 +81,14 @@ def _import(name: str, folder: Path) -> None:
         sys.path.append(str(folder))
     try:
         if name in sys.modules:
-            importlib.reload(sys.modules[name])
-        else:
-            importlib.import_module(name)
+            try:
+                importlib.reload(sys.modules[name])
+                return
+            except ModuleNotFoundError:  # imported from a folder that is gone: forget it, look again
+                root = name.split(".")[0]
+                for stale in [m for m in sys.modules if m == root or m.startswith(root + ".")]:
+                    del sys.modules[stale]
+        importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
             raise UsageError(f"plugin {name}: no module named '{exc.name}' (give a .py file, a package folder or "

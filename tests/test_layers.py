@@ -15,7 +15,7 @@ from netspec.layers import REGISTRY
 from netspec.pipeline import analyse, build
 
 # Inputs tried in turn until the kind's example accepts one: (C, H, W), (C, L), (F,), then more channels, (C, D, H, W).
-CANDIDATE_INPUTS = [(3, 13, 11), (3, 12), (12,), (16, 13, 11), (16, 12), (16,), (3, 5, 7, 6), (16, 5, 7, 6)]
+CANDIDATE_INPUTS = [(3, 13, 11), (3, 12), (12,), (16, 12, 12), (16, 12), (16,), (3, 5, 7, 6), (16, 4, 6, 6)]
 
 
 def example_spec(name: str, shape: tuple[int, ...]) -> str:

@@ -297,7 +297,7 @@ class Unflatten(LayerKind):
     Args = UnflattenArgs
     positional = ("dim", "sizes")
     summary = "splits dimension `dim` (the batch is 0) into `sizes` (one -1 is worked out)"
-    example = "unflatten(1, [16, 2, 2])"
+    example = "unflatten(1, [4, -1])"
     torch_class = "torch.nn.Unflatten"
 
     def infer(self, a: UnflattenArgs, shape: Shape) -> Shape:
