@@ -36,7 +36,7 @@ layers:
           "2": conv2d(2, 1)
   - head:
       residual:
-        body: [conv2d(6, 3, padding=1)]
+        body: ["conv2d(6, 3, padding=1)"]
         shortcut_name: skip-1
   - repeat: 2
     names: "stage-{i}"
