@@ -74,7 +74,7 @@ def test_example_static_counts_equal_torch_and_torchinfo(name):
     ],
 )
 def test_shape_rules_match_torch(example, shape, out):
-    text = f"input: {list(shape)}\nlayers: [{example}]\n"
+    text = f"input: {list(shape)}\nlayers:\n  - {example}\n"
     assert analyse(text).root.out_shape == out
     with torch.no_grad():
         assert tuple(build(text)(torch.randn(1, *shape)).shape[1:]) == out
