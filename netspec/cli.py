@@ -76,6 +76,9 @@ def _run(action) -> None:
         raise typer.Exit(2)
     except KeyboardInterrupt:
         raise typer.Exit(130)
+    except OSError as exc:  # the file system said no (a full disk, a read-only folder): not a bug in netspec
+        typer.echo(f"netspec: error: {exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", err=True)
+        raise typer.Exit(2)
     except typer.Exit:
         raise
     except Exception as exc:  # a bug in netspec, not in the spec: say so plainly

@@ -1,6 +1,7 @@
 """The model library: the spec files shipped inside the package, found by name, and the user's NETSPEC_PATH folders.
 
-A library name is a spec's path inside the library without its extension: `googlenet` is the
+A library name is a spec's path inside the library without its extension (a name with a spec
+extension is a file's path; `netspec:NAME.ns` reaches a library file in a given syntax): `googlenet` is the
 original GoogLeNet at the library's top level, `torchvision/googlenet` is torchvision's. A bare name
 with no top-level spec is looked up in `torchvision/`, so `resnet50` means `torchvision/resnet50`.
 Each model is listed under the shortest name that finds it. Family specs (in a `families/` folder)
@@ -118,12 +119,20 @@ def find(name: str) -> Path | None:
     return None
 
 
+def is_name(text: str) -> bool:
+    """Whether `text` reads as a library name (`resnet50`, `torchvision/resnet50`), not as a spec file's path."""
+    return NAME.fullmatch(text) is not None and os.path.splitext(text)[1] not in SUFFIXES
+
+
 def not_found(name: str) -> UsageError:
     """The error for a name that is neither a file nor a library model, with the closest library names."""
+    import difflib
+
     stem = os.path.splitext(name.replace("\\", "/"))[0]
-    hint = did_you_mean(stem, models()) or did_you_mean(stem.rpartition("/")[2], models())
-    if os.sep in name or "/" in name or os.path.splitext(name)[1]:
-        return UsageError(f"{name}: no such file, nor a library model{hint}")
+    forms = {**{full_name(n): n for n in models()}, **{n: n for n in models()}}  # either name -> the listed one
+    close = [forms[f] for f in difflib.get_close_matches(stem, list(forms), n=9, cutoff=0.6)]
+    close = list(dict.fromkeys(close))[:3]
+    hint = " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)" if close else ""
     return UsageError(f"'{name}' is neither a spec file nor a library model{hint}; `netspec models` lists them")
 
 

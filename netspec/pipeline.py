@@ -40,7 +40,7 @@ def read_source(source: str | os.PathLike, format: str | None = None) -> tuple[s
     if not is_path:
         return str(source), "<string>", format or "yaml"
     path = Path(source)
-    if str(source).startswith(library.SCHEME) or not os.path.lexists(path):  # not a file: a library model's name
+    if str(source).startswith(library.SCHEME) or (not os.path.lexists(path) and library.is_name(str(source))):
         found = library.find(str(source))
         if found is None:
             raise library.not_found(str(source))

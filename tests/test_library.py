@@ -76,7 +76,9 @@ def test_load_and_summarize_by_name_from_a_folder_without_specs(tmp_path, monkey
 
 @pytest.mark.parametrize("name, message", [
     ("resnet51", "'resnet51' is neither a spec file nor a library model (did you mean 'resnet50'"),
-    ("models/resnt50.yaml", "models/resnt50.yaml: no such file, nor a library model (did you mean 'resnet50'"),
+    ("torchvision/resnt50", "'torchvision/resnt50' is neither a spec file nor a library model (did you mean "
+                            "'resnet50'"),
+    ("resnet50.yaml", "resnet50.yaml: no such file"),  # a name with a spec extension is a path
 ])
 def test_a_name_that_is_neither_file_nor_model_gets_did_you_mean(tmp_path, cli, name, message):
     run = cli("summary", name, cwd=tmp_path)
@@ -149,6 +151,19 @@ def test_extends_through_netspec_path_and_its_limits(tmp_path, monkeypatch, cli)
     (project / "typo.yaml").write_text("name: typo\nextends: netspec:torchvision/families/resnt.yaml\n")
     typo = cli("check", "typo.yaml", cwd=project)
     assert typo.rc == 1 and "(did you mean 'netspec:torchvision/families/resnet.yaml'" in typo.stderr
+
+
+def test_the_text_syntax_extends_the_library_too(tmp_path):
+    from netspec.printer import to_ns, to_yaml
+
+    text = 'network cifar\nextends "netspec:torchvision/families/resnet.yaml"\ninput 3x32x32\nparam num_classes = 10\n'
+    (tmp_path / "cifar.ns").write_text(text)
+    (tmp_path / "cifar.yaml").write_text(CIFAR_RESNET.replace("depths: [3, 3, 3, 3]", "depths: [2, 2, 2, 2]"))
+    from_ns, from_yaml = netspec.summarize(tmp_path / "cifar.ns"), netspec.summarize(tmp_path / "cifar.yaml")
+    assert (from_ns.total_params, from_ns.output_shape) == (from_yaml.total_params, from_yaml.output_shape)
+    own = netspec.parse(tmp_path / "cifar.ns", link=False)
+    assert own.extends == "netspec:torchvision/families/resnet.yaml"
+    assert netspec.parse(to_yaml(own), link=False) == own and netspec.parse(to_ns(own), "ns", link=False) == own
 
 
 # ---- the package as pip installs it ------------------------------------------------------------------
