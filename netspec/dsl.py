@@ -27,7 +27,7 @@ from lark.lark import PostLex
 from pydantic import ValidationError
 
 from .diagnostics import Collector, Diagnostic, Loc, SpecError, did_you_mean
-from .expr import ExprError, parse_expr
+from .expr import FUNCTIONS, ExprError, parse_expr
 from .layers import REGISTRY, arg_names
 from .names import module_name_problem
 from .spec import SHORTCUT_MODES, Spec
@@ -47,7 +47,7 @@ ARG_ALIASES = {"s": "stride", "p": "padding"}  # for layer kinds that have the l
 
 # Words the grammar reserves somewhere; as a name, each is written in backticks (`add`).
 KEYWORDS = frozenset({
-    "network", "extends", "input", "param", "outputs", "block", "init",
+    "network", "extends", "input", "param", "outputs", "function", "block", "init",
     "concat", "add", "residual", "shortcut", "as", "after", "repeat", "first", "names", "dense",
     "if", "then", "else", "splice", "output", "train_only", "flat",
     "or", "and", "not",  # the expression grammar's own
@@ -472,6 +472,27 @@ class _Lower(Transformer):
             data["doc"] = doc
         return "block", meta, ident, Piece(data, locs)
 
+    def function(self, meta, children) -> tuple:
+        ident, args, body = children[0], (children[1] if len(children) > 2 else []), self._value(children[-1])
+        data: dict[str, Any] = {"args": [], "body": body.data}
+        locs: dict[tuple, Loc] = {(): ident.loc, **_under(("body",), body.locs)}
+        seen: set[str] = set()
+        for i, (arg, default) in enumerate(args):
+            if arg.name in seen:
+                self._error("duplicate-key", f"parameter '{arg.name}' of function '{ident.name}' is listed twice",
+                            arg.loc)
+            seen.add(arg.name)
+            locs[("args", i)] = arg.loc
+            if default is None:
+                if any(not a["required"] for a in data["args"]):
+                    self._error("bad-expression", f"parameter '{arg.name}' without a default follows one with a "
+                                "default; give it a default or move it first", arg.loc)
+                data["args"].append({"name": arg.name, "required": True})
+            else:
+                data["args"].append({"name": arg.name, "default": default.data, "required": False})
+                locs.update(_under(("args", i, "default"), default.locs))
+        return "function", meta, ident, Piece(data, locs)
+
     def init_arg(self, meta, children) -> tuple[Ident, Piece]:
         return children[0], self._value(children[1])
 
@@ -497,6 +518,7 @@ class _Lower(Transformer):
         params: dict[str, Any] = {}
         blocks: dict[str, Any] = {}
         init: dict[str, Any] = {}
+        functions: dict[str, Any] = {}
 
         def once(what: str, meta) -> bool:
             if what in seen:
@@ -540,6 +562,19 @@ class _Lower(Transformer):
                     continue
                 blocks[ident.name] = piece.data
                 locs.update(_under(("blocks", ident.name), piece.locs))
+            elif kind == "function":
+                ident, piece = rest
+                if not self._check_name(ident):
+                    continue
+                if ident.name in FUNCTIONS:
+                    self._error("invalid-name", f"'{ident.name}' is a built-in function; give the spec's function "
+                                "another name", ident.loc)
+                    continue
+                if ident.name in functions:
+                    self._error("duplicate-key", f"function '{ident.name}' is defined twice", ident.loc)
+                    continue
+                functions[ident.name] = piece.data
+                locs.update(_under(("functions", ident.name), piece.locs))
             elif kind == "init":
                 for ident, table in rest[0]:
                     if ident.name in init:
@@ -560,7 +595,8 @@ class _Lower(Transformer):
             if not layers:
                 self._error("missing-key", "a spec needs layers: write its entries, e.g. `conv2d(64, 3) relu` "
                            "(or `extends` naming a spec that has them)", first_loc)
-        for key, value in (("params", params), ("blocks", blocks), ("layers", layers), ("init", init)):
+        for key, value in (("params", params), ("functions", functions), ("blocks", blocks), ("layers", layers),
+                           ("init", init)):
             if value:
                 spec[key] = value
         return Piece(spec, locs)
@@ -587,7 +623,7 @@ _DESCRIBED = {
 }
 _ENTRY = {"NAME", "BACKTICK", "LSQB", "CONCAT", "ADD", "RESIDUAL", "REPEAT", "DENSE", "IF", "SPLICE", "OUTPUT", "FLAT"}
 _VALUE = {"NAME", "NUMBER", "STRING", "BACKTICK", "LSQB", "LPAR", "MINUS", "PLUS", "NOT"}
-_DECLARATION = {"NETWORK", "EXTENDS", "INPUT", "PARAM", "OUTPUTS", "BLOCK", "INIT", "DSTRING"}
+_DECLARATION = {"NETWORK", "EXTENDS", "INPUT", "PARAM", "OUTPUTS", "FUNCTION", "BLOCK", "INIT", "DSTRING"}
 _CONTINUATION = {"ADD_OP", "MUL_OP", "COMP_OP", "_POW", "MINUS", "PLUS", "IF", "OR", "AND", "LSQB", "LPAR"}
 _ORDER = ["RPAR", "RSQB", "RBRACE", "COMMA", "COLON", "EQUAL", "_NL", "SEMICOLON", "$END"]
 

@@ -7,15 +7,18 @@ import operator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedInput
 
 MAX_EXPR_CHARS = 2_000
 MAX_MAGNITUDE = 10**18  # no value may grow beyond this: keeps `9 ** 9 ** 9` from eating the machine
-MAX_LIST = 10_000
+MAX_LIST = 10_000  # items in any list, dict or string a single evaluation produces, nested items counted
 MAX_DEPTH = 100  # nesting of an expression's parts: brackets, unary signs, operators
+MAX_STEPS = 200_000  # work units of one evaluation (nodes visited, items built, compared or summed)
+MAX_EVAL_DEPTH = 200  # nesting while evaluating, calls of spec functions included (Python's stack stays small)
+MAX_NDIGITS = 30  # round(x, n): |n| at most this
 
 
 class ExprError(ValueError):
@@ -27,15 +30,26 @@ class ExprError(ValueError):
         self.code = code
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Symbol:
-    """A bare name that no param or argument defines: a string to fields that take strings (`fan_out`)."""
+    """A bare name that no param or argument defines: it stands for the word itself, so it equals the
+    string of the same text (`HS == 'HS'`), and is a string to fields that take strings (`fan_out`)."""
 
     name: str
-    column: int = field(default=0, compare=False)  # 1-based, within the expression text
+    column: int = field(default=0)  # 1-based, within the expression text
 
     def __str__(self) -> str:
         return self.name
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Symbol):
+            return self.name == other.name
+        if isinstance(other, str):
+            return self.name == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.name)
 
 
 class _Poison:
@@ -64,11 +78,32 @@ DEFERRED = "deferred"  # the code of an ExprError raised by arithmetic on a Late
 
 @dataclass(frozen=True)
 class CallValue:
-    """An evaluated call such as `kaiming_normal(mode=fan_out)`, where the callee is not a function."""
+    """An evaluated call such as `kaiming_normal(mode=fan_out)` or `bottleneck(expansion=4)`, where the
+    callee is not a function: an initialiser, or a layer or block called later with these arguments."""
 
     name: str
     args: tuple[Any, ...]
     kwargs: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Function:
+    """A value function defined in the spec (`make_divisible(v, divisor=8) = ...`): its parameters, their
+    default expressions (None where required), and its body, which sees only its parameters and the
+    spec's other functions."""
+
+    name: str
+    params: tuple[str, ...]
+    defaults: tuple[Any, ...]  # per parameter: a parsed default expression, a Const, or None where required
+    body: Any  # a parsed expression, or a Const
+    scope: dict = field(default_factory=dict, repr=False)  # name -> Function: the spec's functions
+
+
+@dataclass(frozen=True)
+class Const:
+    """A literal standing where a parsed expression could (a function's default or body written as a number)."""
+
+    value: Any
 
 
 @lru_cache(maxsize=1)
@@ -113,6 +148,35 @@ def _check_depth(tree: Tree | Token) -> None:
             stack.extend((child, depth + 1) for child in node.children if child is not None)
 
 
+def parse_signature(text: str) -> tuple[str, list[tuple[str, str | None]]]:
+    """`make_divisible(v, divisor=8)` -> ("make_divisible", [("v", None), ("divisor", "8")]): each parameter
+    with the text of its default expression, or None where it is required."""
+    tree = parse_expr(text)
+    if isinstance(tree, Tree) and tree.data == "name":
+        return str(tree.children[0]), []
+    if not (isinstance(tree, Tree) and tree.data == "call"):
+        raise ExprError(f"'{text}' is not a function signature; write it as `name(a, b=1)`", 1)
+    params: list[tuple[str, str | None]] = []
+    arguments = tree.children[1].children if len(tree.children) > 1 and tree.children[1] is not None else []
+    for arg in arguments:
+        if isinstance(arg, Tree) and arg.data == "kwarg":
+            default = arg.children[1]
+            params.append((str(arg.children[0]), text[default.meta.start_pos:default.meta.end_pos]))
+        elif isinstance(arg, Tree) and arg.data == "name":
+            if any(default is not None for _, default in params):
+                raise ExprError(f"in '{text}', parameter '{arg.children[0]}' without a default follows one with "
+                                "a default; give it a default or move it first", arg.meta.column)
+            params.append((str(arg.children[0]), None))
+        else:
+            column = arg.meta.column if isinstance(arg, Tree) else arg.column
+            raise ExprError(f"in '{text}', a parameter is a name, or `name=default`", column)
+    names = [n for n, _ in params]
+    for n in names:
+        if names.count(n) > 1:
+            raise ExprError(f"in '{text}', parameter '{n}' is listed twice", 1)
+    return str(tree.children[0]), params
+
+
 def _check_magnitude(value: Any) -> Any:
     if isinstance(value, complex):
         raise ExprError(f"{value} is not a real number", code="eval-error")
@@ -133,6 +197,66 @@ def _number(text: str) -> int | float:
     return _check_magnitude(value)
 
 
+def _fail(message: str) -> ExprError:
+    return ExprError(message, code="eval-error")
+
+
+def _size(value: Any, limit: int = MAX_LIST) -> int:
+    """Items in `value`, nested ones counted (a number is 1), counting stopped a little past `limit`."""
+    if isinstance(value, str):
+        return max(1, len(value))
+    if not isinstance(value, (list, dict)):
+        return 1
+    total = 1
+    stack = [value]
+    while stack and total <= limit:
+        current = stack.pop()
+        items = current.items() if isinstance(current, dict) else current
+        for item in items:
+            if isinstance(item, tuple):  # a dict's (key, value)
+                stack.extend(v for v in item if isinstance(v, (list, dict)))
+                total += 2
+            elif isinstance(item, (list, dict)):
+                stack.append(item)
+                total += 1
+            else:
+                total += len(item) if isinstance(item, str) else 1
+    return total
+
+
+def _special(v: Any, op: str) -> None:
+    """Raise for values that cannot take part in an operation yet: an invalid param, a shape size, a
+    name nothing defines."""
+    if v is POISON:
+        raise ExprError("uses an invalid param", code=POISONED)
+    if isinstance(v, Later):
+        raise ExprError(f"'{v.name}' is known once shapes are inferred", code=DEFERRED)
+    if isinstance(v, Symbol):
+        raise UnknownName(v)
+
+
+def _numbers(*values: Any, op: str) -> None:
+    for v in values:
+        _special(v, op)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise _fail(f"'{op}' needs numbers, got {_show(v)}")
+
+
+def _show(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _arith(fn: Any, *values: Any, op: str = "-") -> Any:
+    _numbers(*values, op=op)
+    try:
+        return _check_magnitude(fn(*values))
+    except ZeroDivisionError:
+        raise _fail("division by zero") from None
+    except OverflowError:
+        raise _fail(f"'{op}': the result is too large (the limit is 1e18)") from None
+
+
 _BINOPS = {
     "+": operator.add,
     "-": operator.sub,
@@ -151,108 +275,533 @@ _COMPARE = {
 }
 
 
-def _as_int(x: Any) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise ExprError(f"int() needs a number, got {x!r}", code="eval-error")
-    return int(x)
+def _power(base: Any, exponent: Any) -> Any:
+    _numbers(base, exponent, op="**")
+    if abs(exponent) > 64 or (abs(base) > 1 and abs(exponent) * math.log2(abs(base)) > 61):
+        raise _fail(f"{base} ** {exponent} is too large (the limit is 1e18)")
+    if base == 0 and exponent < 0:
+        raise _fail("division by zero (0 to a negative power)")
+    return _check_magnitude(base**exponent)
 
 
-FUNCTIONS: dict[str, Any] = {
-    "min": min,
-    "max": max,
-    "abs": abs,
-    "int": _as_int,
-    "float": float,
-    "round": round,
-    "ceil": math.ceil,
-    "floor": math.floor,
-    "sum": sum,
-    "len": len,
+# ---- built-in functions ------------------------------------------------------------------------
+# Each takes evaluated values and the evaluator (to charge its work); Python's own builtins are never
+# handed a spec value directly, so no value can make one run long or raise something unexpected.
+
+
+def _list_arg(name: str, v: Any) -> list:
+    _special(v, name)
+    if isinstance(v, dict):
+        return list(v)
+    if not isinstance(v, list):
+        raise _fail(f"{name}() needs a list, got {_show(v)}")
+    return v
+
+
+def _num(name: str, v: Any) -> int | float:
+    _numbers(v, op=name)
+    return v
+
+
+def _whole(name: str, v: Any) -> int:
+    _special(v, name)
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _fail(f"{name}() needs whole numbers, got {_show(v)}")
+    return v
+
+
+def _range(ev: "_Eval", *args: Any) -> list[int]:
+    if not 1 <= len(args) <= 3:
+        raise _fail(f"range() takes 1 to 3 whole numbers, got {len(args)}")
+    bounds = [_whole("range", a) for a in args]
+    span = range(*bounds) if bounds[-1] != 0 or len(bounds) < 3 else None
+    if span is None:
+        raise _fail("range() step must not be zero")
+    ev.items(len(span))
+    return list(span)
+
+
+def _zip(ev: "_Eval", *args: Any) -> list[list]:
+    lists = [_list_arg("zip", a) for a in args]
+    n = min((len(xs) for xs in lists), default=0)
+    ev.items(n * (len(lists) + 1))
+    return [[xs[i] for xs in lists] for i in range(n)]
+
+
+def _enumerate(ev: "_Eval", xs: Any, start: Any = 0) -> list[list]:
+    xs = _list_arg("enumerate", xs)
+    start = _whole("enumerate", start)
+    ev.items(3 * len(xs))
+    return [[start + i, x] for i, x in enumerate(xs)]
+
+
+def _sum(ev: "_Eval", xs: Any, start: Any = 0) -> int | float:
+    xs = _list_arg("sum", xs)
+    ev.charge(len(xs))
+    total = _num("sum", start)
+    for x in xs:
+        total = _check_magnitude(total + _num("sum", x))
+    return total
+
+
+def _prod(ev: "_Eval", xs: Any, start: Any = 1) -> int | float:
+    xs = _list_arg("prod", xs)
+    ev.charge(len(xs))
+    total = _num("prod", start)
+    for x in xs:
+        total = _check_magnitude(total * _num("prod", x))
+    return total
+
+
+def _extreme(name: str, pick: Callable[[Any, Any], bool]) -> Callable:
+    def extreme(ev: "_Eval", *args: Any) -> Any:
+        values = _list_arg(name, args[0]) if len(args) == 1 else list(args)
+        if not values:
+            raise _fail(f"{name}() of an empty list")
+        ev.charge(len(values))
+        best = _num(name, values[0])
+        for v in values[1:]:
+            if pick(_num(name, v), best):
+                best = v
+        return best
+    return extreme
+
+
+def _truth(v: Any, what: str) -> bool:
+    _special(v, what)
+    return bool(v)
+
+
+def _any(ev: "_Eval", xs: Any) -> bool:
+    xs = _list_arg("any", xs)
+    ev.charge(len(xs))
+    return any(_truth(x, "any") for x in xs)
+
+
+def _all(ev: "_Eval", xs: Any) -> bool:
+    xs = _list_arg("all", xs)
+    ev.charge(len(xs))
+    return all(_truth(x, "all") for x in xs)
+
+
+def _len(ev: "_Eval", v: Any) -> int:
+    _special(v, "len")
+    if not isinstance(v, (list, dict, str)):
+        raise _fail(f"len() needs a list, dict or string, got {_show(v)}")
+    return len(v)
+
+
+def _abs(ev: "_Eval", v: Any) -> int | float:
+    return abs(_num("abs", v))
+
+
+def _round(ev: "_Eval", v: Any, ndigits: Any = None) -> int | float:
+    v = _num("round", v)
+    if ndigits is None:
+        return round(v)
+    ndigits = _whole("round", ndigits)
+    if abs(ndigits) > MAX_NDIGITS:
+        raise _fail(f"round(): ndigits must be between -{MAX_NDIGITS} and {MAX_NDIGITS}, got {ndigits}")
+    return round(v, ndigits)
+
+
+def _int(ev: "_Eval", v: Any) -> int:
+    return int(_num("int", v))
+
+
+def _float(ev: "_Eval", v: Any) -> float:
+    return float(_num("float", v))
+
+
+def _math(name: str, fn: Callable, domain: Callable[[float], bool], need: str) -> Callable:
+    def one(ev: "_Eval", v: Any) -> Any:
+        v = _num(name, v)
+        if not domain(v):
+            raise _fail(f"{name}() needs {need}, got {v}")
+        try:
+            return fn(v)
+        except OverflowError:
+            raise _fail(f"{name}({v}) is too large (the limit is 1e18)") from None
+    return one
+
+
+def _log(ev: "_Eval", v: Any, base: Any = None) -> float:
+    v = _num("log", v)
+    if v <= 0:
+        raise _fail(f"log() needs a positive number, got {v}")
+    if base is None:
+        return math.log(v)
+    base = _num("log", base)
+    if base <= 0 or base == 1:
+        raise _fail(f"log() base must be positive and not 1, got {base}")
+    return math.log(v, base)
+
+
+def _pow(ev: "_Eval", base: Any, exponent: Any) -> Any:
+    return _power(base, exponent)
+
+
+FUNCTIONS: dict[str, Callable] = {
+    "min": _extreme("min", operator.lt),
+    "max": _extreme("max", operator.gt),
+    "abs": _abs,
+    "int": _int,
+    "float": _float,
+    "round": _round,
+    "ceil": _math("ceil", math.ceil, lambda v: True, "a number"),
+    "floor": _math("floor", math.floor, lambda v: True, "a number"),
+    "sqrt": _math("sqrt", math.sqrt, lambda v: v >= 0, "a number >= 0"),
+    "log": _log,
+    "log2": _math("log2", math.log2, lambda v: v > 0, "a positive number"),
+    "exp": _math("exp", math.exp, lambda v: v <= 42, "a number <= 42 (e ** 42 is near the 1e18 limit)"),
+    "pow": _pow,
+    "sum": _sum,
+    "prod": _prod,
+    "len": _len,
+    "any": _any,
+    "all": _all,
+    "range": _range,
+    "zip": _zip,
+    "enumerate": _enumerate,
 }
 
 
-def evaluate(node: Tree | Token, env: Mapping[str, Any]) -> Any:
-    """Evaluate a parsed expression against names in `env`. Unknown names become Symbols."""
-    if isinstance(node, Token):  # a lone NAME/NUMBER/STRING collapsed by `?` rules
-        return _token_value(node, env)
-    kind = node.data
-    kids = node.children
-    if kind == "number":
+# ---- the evaluator -----------------------------------------------------------------------------
+
+
+class _Eval:
+    """One evaluation: walks a parsed expression, charging every step to a budget (MAX_STEPS) and every
+    item it builds to a size limit (MAX_LIST), so no input runs long, allocates much or recurses deep."""
+
+    __slots__ = ("steps", "depth")
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.depth = 0
+
+    def charge(self, n: int) -> None:
+        self.steps += n
+        if self.steps > MAX_STEPS:
+            raise _fail(f"expression takes more than {MAX_STEPS:,} steps to evaluate")
+
+    def items(self, n: int) -> None:
+        """About to build something of `n` items: refused before it is allocated when too big."""
+        if n > MAX_LIST:
+            raise _fail(f"a list, dict or string would have more than {MAX_LIST:,} items")
+        self.charge(n)
+
+    def grow(self, total: int, added: int) -> None:
+        """A list being built has reached `total` items, `added` of them just now."""
+        if total > MAX_LIST:
+            raise _fail(f"a list, dict or string would have more than {MAX_LIST:,} items")
+        self.charge(added)
+
+    def run(self, node: Tree | Token, env: Mapping[str, Any]) -> Any:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise _fail(f"expression takes more than {MAX_STEPS:,} steps to evaluate")
+        if isinstance(node, Token):  # a lone NAME/NUMBER/STRING collapsed by `?` rules
+            return _token_value(node, env)
+        self.depth += 1
+        if self.depth > MAX_EVAL_DEPTH:
+            raise _fail(f"evaluation nests more than {MAX_EVAL_DEPTH} levels (through calls of spec functions)")
+        try:
+            return _NODES[node.data](self, node.children, env)
+        finally:
+            self.depth -= 1
+
+    # ---- node kinds -----------------------------------------------------------------------------
+
+    def number(self, kids, env):
         return _number(str(kids[0]))
-    if kind == "string":
+
+    def string(self, kids, env):
         return str(kids[0])[1:-1]
-    if kind == "name":
+
+    def name(self, kids, env):
         return _lookup(str(kids[0]), env, kids[0].column)
-    if kind == "list":
-        items = [evaluate(k, env) for k in kids if k is not None]
+
+    def list(self, kids, env):
+        items = [self.run(k, env) for k in kids if k is not None]
+        if len(items) > 1:
+            self.items(sum(_size(v) for v in items))
         return items
-    if kind == "neg":
-        return _arith(operator.neg, evaluate(kids[0], env))
-    if kind == "pos":
-        return _arith(operator.pos, evaluate(kids[0], env))
-    if kind == "binop":
-        left, op, right = evaluate(kids[0], env), str(kids[1]), evaluate(kids[2], env)
-        if op == "*" and isinstance(left, list) and isinstance(right, int):
-            if len(left) * max(right, 0) > MAX_LIST:
-                raise ExprError(f"list would have more than {MAX_LIST} items", code="eval-error")
-            return left * right
+
+    def dict(self, kids, env):
+        out: dict = {}
+        for pair in kids:
+            key = self.run(pair.children[0], env)
+            out[_key(key)] = self.run(pair.children[1], env)
+        self.items(_size(out))
+        return out
+
+    def neg(self, kids, env):
+        return _arith(operator.neg, self.run(kids[0], env))
+
+    def pos(self, kids, env):
+        return _arith(operator.pos, self.run(kids[0], env))
+
+    def binop(self, kids, env):
+        left, op, right = self.run(kids[0], env), str(kids[1]), self.run(kids[2], env)
+        if op == "*" and isinstance(left, list) and not isinstance(right, list):
+            return self.repeat(left, right)
+        if op == "*" and isinstance(right, list) and not isinstance(left, list):
+            return self.repeat(right, left)
         if op == "+" and isinstance(left, list) and isinstance(right, list):
+            self.items(_size(left) + _size(right))
+            return left + right
+        if op == "+" and isinstance(left, str) and isinstance(right, str) \
+                and not isinstance(left, Symbol) and not isinstance(right, Symbol):
+            self.items(len(left) + len(right))
             return left + right
         return _arith(_BINOPS[op], left, right, op=op)
-    if kind == "pow":
-        base, exponent = evaluate(kids[0], env), evaluate(kids[1], env)
-        _numbers(base, exponent, op="**")
-        if abs(exponent) > 64 or (abs(base) > 1 and abs(exponent) * math.log2(abs(base)) > 61):
-            raise ExprError(f"{base} ** {exponent} is too large (the limit is 1e18)", code="eval-error")
-        return _check_magnitude(base**exponent)
-    if kind == "index":
-        seq, idx = evaluate(kids[0], env), evaluate(kids[1], env)
+
+    def repeat(self, items: list, times: Any) -> list:
+        times = _whole("list *", times) if not isinstance(times, (int, float)) or isinstance(times, bool) else times
+        if isinstance(times, float):
+            if not times.is_integer():
+                raise _fail(f"a list can be repeated a whole number of times, not {times}")
+            times = int(times)
+        self.items((_size(items) - 1) * max(times, 0))
+        return items * times
+
+    def pow(self, kids, env):
+        return _power(self.run(kids[0], env), self.run(kids[1], env))
+
+    def index(self, kids, env):
+        seq, idx = self.run(kids[0], env), self.run(kids[1], env)
+        _special(seq, "[]")
+        if isinstance(seq, dict):
+            key = _key(idx)
+            if key not in seq:
+                keys = ", ".join(_show(k) for k in list(seq)[:10])
+                raise _fail(f"key {_show(idx)} is not in the dict (its keys: {keys or 'none'})")
+            return seq[key]
         if not isinstance(seq, list):
-            raise ExprError(f"only lists can be indexed, got {seq!r}", code="eval-error")
+            raise _fail(f"only lists and dicts can be indexed, got {_show(seq)}")
+        _special(idx, "[]")
         if isinstance(idx, bool) or not isinstance(idx, int):
-            raise ExprError(f"a list index must be a whole number, got {idx!r}", code="eval-error")
+            raise _fail(f"a list index must be a whole number, got {_show(idx)}")
         if not -len(seq) <= idx < len(seq):
-            raise ExprError(f"index {idx} is out of range for a list of {len(seq)}", code="eval-error")
+            raise _fail(f"index {idx} is out of range for a list of {len(seq)}")
         return seq[idx]
-    if kind == "compare":
-        left, op, right = evaluate(kids[0], env), str(kids[1]), evaluate(kids[2], env)
-        _numbers(*(v for v in (left, right) if isinstance(v, (Later, _Poison))), op=op)
+
+    def slice(self, kids, env):
+        seq = self.run(kids[0], env)
+        _special(seq, "[:]")
+        if not isinstance(seq, (list, str)):
+            raise _fail(f"only lists and strings can be sliced, got {_show(seq)}")
+        bounds: dict[str, Any] = {"s_lo": None, "s_hi": None, "s_step": None}
+        for part in kids[1:]:
+            value = self.run(part.children[0], env)
+            bounds[part.data] = None if value is None else _whole("a slice", value)
+        if bounds["s_step"] == 0:
+            raise _fail("a slice step must not be zero")
+        out = seq[bounds["s_lo"]:bounds["s_hi"]:bounds["s_step"]]
+        if isinstance(seq, Symbol):
+            return out
+        self.charge(len(out))
+        return out
+
+    def compare(self, kids, env):
+        left, op, right = self.run(kids[0], env), str(kids[1]), self.run(kids[2], env)
+        for v in (left, right):
+            if v is POISON or isinstance(v, Later):
+                _special(v, op)
+        self.charge(min(_size(left), _size(right)))
         try:
             return _COMPARE[op](left, right)
         except TypeError:
-            raise ExprError(f"cannot compare {left!r} {op} {right!r}", code="eval-error") from None
-    if kind == "and_":
-        return evaluate(kids[0], env) and evaluate(kids[1], env)
-    if kind == "or_":
-        return evaluate(kids[0], env) or evaluate(kids[1], env)
-    if kind == "not_":
-        return not evaluate(kids[0], env)
-    if kind == "ifelse":
-        return evaluate(kids[0], env) if evaluate(kids[1], env) else evaluate(kids[2], env)
-    if kind == "call":
+            raise _fail(f"cannot compare {_show(left)} {op} {_show(right)}") from None
+
+    def contains(self, kids, env):
+        item, container = self.run(kids[0], env), self.run(kids[1], env)
+        _special(item, "in") if item is POISON or isinstance(item, Later) else None
+        _special(container, "in")
+        if isinstance(container, dict):
+            return _key(item) in container
+        if isinstance(container, str) and isinstance(item, (str, Symbol)):
+            return str(item) in container
+        if not isinstance(container, list):
+            raise _fail(f"'in' needs a list, dict or string on its right, got {_show(container)}")
+        self.charge(len(container))
+        return item in container
+
+    def not_contains(self, kids, env):
+        return not self.contains(kids, env)
+
+    def and_(self, kids, env):
+        left = self.run(kids[0], env)
+        return self.run(kids[1], env) if _truth(left, "and") else left
+
+    def or_(self, kids, env):
+        left = self.run(kids[0], env)
+        return left if _truth(left, "or") else self.run(kids[1], env)
+
+    def not_(self, kids, env):
+        return not _truth(self.run(kids[0], env), "not")
+
+    def ifelse(self, kids, env):
+        cond = self.run(kids[1], env)
+        return self.run(kids[0], env) if _truth(cond, "if") else self.run(kids[2], env)
+
+    # ---- comprehensions -------------------------------------------------------------------------
+
+    def bindings(self, clauses: list, env: Mapping[str, Any]):
+        """Every scope the `for ... in ... if ...` clauses bind, in order (nested loops, left to right)."""
+        if not clauses:
+            yield env
+            return
+        clause, rest = clauses[0], clauses[1:]
+        targets = [str(t) for t in clause.children[0].children]
+        source = self.run(clause.children[1], env)
+        _special(source, "for")
+        if isinstance(source, dict):
+            source = list(source)
+        if not isinstance(source, (list, str)) or isinstance(source, Symbol):
+            raise _fail(f"'for' needs a list to go through, got {_show(source)}")
+        for item in source:
+            self.charge(1)
+            if len(targets) == 1:
+                local = _Scope({targets[0]: item}, env)
+            else:
+                if not isinstance(item, list) or len(item) != len(targets):
+                    raise _fail(f"cannot unpack {_show(item)} into {len(targets)} names ({', '.join(targets)})")
+                local = _Scope(dict(zip(targets, item)), env)
+            if all(_truth(self.run(cond.children[0], local), "if") for cond in clause.children[2:]):
+                yield from self.bindings(rest, local)
+
+    def list_comp(self, kids, env):
+        out: list = []
+        total = 1
+        for local in self.bindings(kids[1:], env):
+            value = self.run(kids[0], local)
+            added = _size(value)
+            total += added
+            self.grow(total, added)
+            out.append(value)
+        return out
+
+    def dict_comp(self, kids, env):
+        out: dict = {}
+        total = 1
+        for local in self.bindings(kids[2:], env):
+            key = _key(self.run(kids[0], local))
+            value = self.run(kids[1], local)
+            added = _size(value) + 1
+            total += added
+            self.grow(total, added)
+            out[key] = value
+        return out
+
+    # ---- calls ----------------------------------------------------------------------------------
+
+    def call(self, kids, env):
         name = str(kids[0])
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         if len(kids) > 1 and kids[1] is not None:
             for arg in kids[1].children:
                 if isinstance(arg, Tree) and arg.data == "kwarg":
-                    kwargs[str(arg.children[0])] = evaluate(arg.children[1], env)
+                    kwargs[str(arg.children[0])] = self.run(arg.children[1], env)
                 else:
-                    args.append(evaluate(arg, env))
+                    args.append(self.run(arg, env))
+        target = env.get(name)
+        if isinstance(target, Function):
+            return self.function(target, args, kwargs)
         if name in FUNCTIONS and name not in env:
-            if any(a is POISON for a in args):
+            if any(a is POISON for a in [*args, *kwargs.values()]):
                 raise ExprError("uses an invalid param", code=POISONED)
-            _numbers(*(a for a in args if isinstance(a, Later)), op=name)
-            if kwargs:
-                raise ExprError(f"{name}() takes no keyword arguments", code="eval-error")
             try:
-                return _check_magnitude(FUNCTIONS[name](*args))
-            except ExprError:
-                raise
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise ExprError(f"{name}(): {exc}", code="eval-error") from None
+                return _check_magnitude(FUNCTIONS[name](self, *args, **kwargs))
+            except TypeError:
+                raise _fail(f"{name}() does not take these arguments ({len(args)} by position"
+                            f"{', ' + ', '.join(kwargs) + ' by name' if kwargs else ''})") from None
+            except OverflowError:
+                raise _fail(f"{name}(): the result is too large (the limit is 1e18)") from None
+            except ZeroDivisionError:
+                raise _fail(f"{name}(): division by zero") from None
         return CallValue(name, tuple(args), tuple(kwargs.items()))
-    raise AssertionError(f"unhandled expression node {kind}")  # grammar and evaluator disagree
+
+    def function(self, fn: Function, args: list, kwargs: dict) -> Any:
+        if len(args) > len(fn.params):
+            raise _fail(f"{fn.name}() takes {len(fn.params)} argument{'s' if len(fn.params) != 1 else ''} "
+                        f"({', '.join(fn.params) or 'none'}), got {len(args)}")
+        bound: dict[str, Any] = dict(zip(fn.params, args))
+        for key, value in kwargs.items():
+            if key not in fn.params:
+                raise _fail(f"{fn.name}() has no parameter '{key}'; its parameters: {', '.join(fn.params) or 'none'}")
+            if key in bound:
+                raise _fail(f"{fn.name}() got '{key}' both by position and by name")
+            bound[key] = value
+        local = _Scope(bound, fn.scope)
+        try:
+            for param, default in zip(fn.params, fn.defaults):
+                if param in bound:
+                    continue
+                if default is None:
+                    raise _fail(f"{fn.name}() needs argument '{param}' (its parameters: {', '.join(fn.params)})")
+                bound[param] = default.value if isinstance(default, Const) else self.run(default, local)
+            return fn.body.value if isinstance(fn.body, Const) else self.run(fn.body, local)
+        except ExprError as exc:
+            if exc.code in (POISONED, DEFERRED) or str(exc).startswith("in "):
+                raise
+            raise ExprError(f"in {fn.name}(): {exc}", None, exc.code) from None
+
+
+class _Scope(Mapping):
+    """The names a comprehension binds, in front of the names around it (no copy of those per item)."""
+
+    __slots__ = ("local", "parent")
+
+    def __init__(self, local: dict, parent: Mapping[str, Any]):
+        self.local = local
+        self.parent = parent
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.local or name in self.parent
+
+    def __getitem__(self, name: str) -> Any:
+        return self.local[name] if name in self.local else self.parent[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.local[name] if name in self.local else self.parent.get(name, default)
+
+    def __iter__(self):
+        return iter({**dict(self.parent), **self.local})
+
+    def __len__(self) -> int:
+        return len(set(self.local) | set(self.parent))
+
+
+_NODES: dict[str, Callable] = {
+    name: getattr(_Eval, name)
+    for name in ("number", "string", "name", "list", "dict", "neg", "pos", "binop", "pow", "index", "slice",
+                 "compare", "contains", "not_contains", "and_", "or_", "not_", "ifelse", "list_comp",
+                 "dict_comp", "call")
+}
+
+
+def _key(value: Any) -> Any:
+    """A value usable as a dict key: numbers, strings, words, booleans and none."""
+    _special(value, "{}") if value is POISON or isinstance(value, Later) else None
+    if isinstance(value, Symbol):
+        return value.name
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    raise _fail(f"a dict key is a number, a word or a string, got {_show(value)}")
+
+
+def evaluate(node: Tree | Token, env: Mapping[str, Any]) -> Any:
+    """Evaluate a parsed expression against names in `env`. Unknown names become Symbols."""
+    try:
+        return _Eval().run(node, env)
+    except RecursionError:  # cannot happen within MAX_EVAL_DEPTH; kept so no Python error ever escapes
+        raise _fail("expression nests too deeply to evaluate") from None
+    except MemoryError:
+        raise _fail("expression needs too much memory to evaluate") from None
 
 
 def _token_value(token: Token, env: Mapping[str, Any]) -> Any:
@@ -283,24 +832,23 @@ class UnknownName(ExprError):
         self.name = symbol.name
 
 
-def _numbers(*values: Any, op: str) -> None:
-    for v in values:
-        if v is POISON:
-            raise ExprError("uses an invalid param", code=POISONED)
-        if isinstance(v, Later):
-            raise ExprError(f"'{v.name}' is known once shapes are inferred", code=DEFERRED)
-        if isinstance(v, Symbol):
-            raise UnknownName(v)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ExprError(f"'{op}' needs numbers, got {v!r}", code="eval-error")
+def make_functions(defs: Mapping[str, tuple[list[tuple[str, Any]], Any]]) -> dict[str, Function]:
+    """Function values for the spec's definitions {name: ([(param, default)], body)}, where a default or a
+    body is a parsed expression or a Const (a default is None where required); each body sees the others."""
+    scope: dict[str, Function] = {}
+    for name, (params, body) in defs.items():
+        scope[name] = Function(name, tuple(p for p, _ in params), tuple(d for _, d in params), body, scope)
+    return scope
 
 
-def _arith(fn: Any, *values: Any, op: str = "-") -> Any:
-    _numbers(*values, op=op)
-    try:
-        return _check_magnitude(fn(*values))
-    except ZeroDivisionError:
-        raise ExprError("division by zero", code="eval-error") from None
+def called_names(tree: Tree | Token) -> list[tuple[str, int]]:
+    """Every name called in a parsed expression, with its column (for checking a function body)."""
+    found: list[tuple[str, int]] = []
+    if isinstance(tree, Tree):
+        for node in tree.iter_subtrees():
+            if node.data == "call":
+                found.append((str(node.children[0]), node.children[0].column))
+    return found
 
 
 def eval_text(text: str, env: Mapping[str, Any]) -> Any:

@@ -34,6 +34,7 @@ def _merge(base: Spec, preset: Spec) -> Spec:
         description=preset.description or base.description,
         input=preset.input or base.input,
         params={**base.params, **preset.params},
+        functions={**base.functions, **preset.functions},
         blocks={**base.blocks, **preset.blocks},
         layers=preset.layers or base.layers,
         outputs=preset.outputs or base.outputs,

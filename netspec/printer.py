@@ -220,6 +220,8 @@ class _Ns:
             names = [o if IDENTIFIER.match(o) and o not in KEYWORDS else self.string(o) for o in spec.outputs]
             head.append("outputs " + ", ".join(names))
         sections = ["\n".join(head)]
+        if spec.functions:
+            sections.append("\n".join(self.function(name, fn) for name, fn in spec.functions.items()))
         for block_name, block in spec.blocks.items():
             args = []
             for arg in block.args:
@@ -239,6 +241,11 @@ class _Ns:
                 f"init {self.init_kind(kind)}(" + ", ".join(f"{self.ident(t)}={self.value(v)}" for t, v in table.items())
                 + ")" for kind, table in spec.init.items()))
         return "\n\n".join(sections) + "\n"
+
+
+    def function(self, name: str, fn: Any) -> str:
+        args = [self.ident(a.name) + ("" if a.required else f"={self.value(a.default)}") for a in fn.args]
+        return f"function {self.ident(name)}({', '.join(args)}) = {self.value(fn.body)}"
 
 
 def _open(e: Entry) -> bool:
@@ -434,6 +441,11 @@ class _Yaml:
         out["layers"] = node
         return out
 
+    def signature(self, name: str, fn: Any) -> str:
+        """`make_divisible(v, divisor=8)`: a function's YAML key, its defaults written as expressions."""
+        args = [a.name if a.required else f"{a.name}={_default_text(a.default)}" for a in fn.args]
+        return f"{name}({', '.join(args)})"
+
     def document(self) -> dict:
         spec = self.spec
         out: dict[str, Any] = {"name": spec.name}
@@ -443,6 +455,8 @@ class _Yaml:
             out["extends"] = spec.extends
         if spec.input or spec.extends is None:
             out["input"] = self.value(spec.input)
+        if spec.functions:
+            out["functions"] = {self.signature(name, fn): self.value(fn.body) for name, fn in spec.functions.items()}
         if spec.params:
             out["params"] = {k: self.value(v) for k, v in spec.params.items()}
         if spec.blocks:
@@ -454,6 +468,19 @@ class _Yaml:
         if spec.init:
             out["init"] = {kind: {t: self.value(v) for t, v in table.items()} for kind, table in spec.init.items()}
         return out
+
+
+def _default_text(value: Any) -> str:
+    """A default as the signature's expression text reads it back (validate keeps such text as it is)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_default_text(v) for v in value) + "]"
+    return str(value)
 
 
 def _reads_in_call(text: str) -> bool:

@@ -11,16 +11,22 @@ from . import graph as g
 from . import spec as s
 from .diagnostics import Collector, SpecError, UsageError, did_you_mean
 from .expr import (
+    FUNCTIONS,
     DEFERRED,
     POISON,
     POISONED,
     SHAPE_NAMES,
     CallValue,
     ExprError,
+    Const,
+    Function,
     Later,
     Symbol,
     UnknownName,
+    called_names,
     eval_text,
+    make_functions,
+    parse_expr,
 )
 from .initializers import INITIALIZERS, NEEDS_MATRIX
 from .layers import REGISTRY, arg_names
@@ -38,13 +44,72 @@ class _TooLarge(Exception):
 DEFER = object()  # what `arguments` returns for a layer whose arguments need the shape reaching it
 
 
-def evaluate_params(spec: s.Spec, overrides: Mapping[str, Any], errors: Collector, locations) -> dict[str, Any]:
-    """Param values in declaration order; each default may use the params before it."""
+def spec_functions(spec: s.Spec, errors: Collector, locations) -> dict[str, Function]:
+    """The spec's value functions, each checked where it is defined: a call of a name that is neither a
+    built-in, another of the spec's functions, a layer kind, a block nor an initialiser is reported there."""
+    defs: dict[str, tuple[list, Any]] = {}
+    for name, fn in spec.functions.items():
+        params = []
+        for index, arg in enumerate(fn.args):
+            default = None if arg.required else _parsed(arg.default)
+            params.append((arg.name, default))
+        defs[name] = (params, _parsed(fn.body))
+    known = [*FUNCTIONS, *spec.functions]
+    callable_elsewhere = {*REGISTRY, *spec.blocks, *INITIALIZERS}
+    broken = set()
+    for name, (params, body) in defs.items():
+        own = {p for p, _ in params}
+        for tree, where in [(body, ("functions", name, "body")),
+                            *((d, ("functions", name, "args", i)) for i, (_, d) in enumerate(params))]:
+            if isinstance(tree, Const) or tree is None:
+                continue
+            for called, column in called_names(tree):
+                if called not in known and called not in callable_elsewhere and called not in own:
+                    loc = locations.find(where).loc
+                    errors.error("unknown-function", f"function '{name}' calls '{called}', which is not a function"
+                                 f"{did_you_mean(called, known)}; {_known_functions(spec.functions)}",
+                                 f"functions.{name}", _shift(loc, column) if where[-1] == "body" else loc)
+                    broken.add(name)
+    for name in broken:  # its uses give an invalid value, silently: the mistake is reported once, above
+        defs[name] = (defs[name][0], Const(POISON))
+    return make_functions(defs)
+
+
+def _known_functions(names) -> str:
+    own = ", ".join(names)
+    return (f"the spec's functions: {own}; " if own else "") + f"built-in: {', '.join(FUNCTIONS)}"
+
+
+def _parsed(raw: Any) -> Any:
+    """A parsed expression for expression text (validate has checked that it parses), a Const otherwise."""
+    return parse_expr(raw) if isinstance(raw, str) else Const(raw)
+
+
+def _unknown_call(value: Any, known: Mapping[str, Any]) -> CallValue | None:
+    """A call in a value that no function, layer kind, block or initialiser answers to (`make_div(64)`)."""
+    if isinstance(value, CallValue):
+        return value if value.name not in known and value.name not in REGISTRY and value.name not in INITIALIZERS \
+            else None
+    if isinstance(value, list):
+        for v in value:
+            found = _unknown_call(v, known)
+            if found:
+                return found
+    return None
+
+
+def _function_names(env: Mapping[str, Any]) -> list[str]:
+    return [*FUNCTIONS, *(k for k, v in env.items() if isinstance(v, Function))]
+
+
+def evaluate_params(spec: s.Spec, overrides: Mapping[str, Any], errors: Collector, locations,
+                    functions: Mapping[str, Function] | None = None) -> dict[str, Any]:
+    """Param values in declaration order; each default may use the params before it (and the spec's functions)."""
     for key in overrides:
         if key not in spec.params:
             known = ", ".join(spec.params) or "none"
             raise UsageError(f"unknown param '{key}'{did_you_mean(key, spec.params)}; this spec's params: {known}")
-    env: dict[str, Any] = {}
+    env: dict[str, Any] = dict(functions or {})
     for key, default in spec.params.items():
         raw = overrides.get(key, default)
         try:
@@ -52,6 +117,15 @@ def evaluate_params(spec: s.Spec, overrides: Mapping[str, Any], errors: Collecto
             if key in overrides and isinstance(env[key], Symbol) and not isinstance(_eval_safe(default, env), Symbol):
                 raise UsageError(f"--set {key}={raw}: unknown name '{env[key].name}'"
                                  f"{did_you_mean(env[key].name, env)}; {key} takes a value like {default!r}")
+            unknown = _unknown_call(env[key], {**env, **{b: None for b in spec.blocks}})
+            if unknown is not None:
+                env[key] = POISON
+                known = _function_names(env)
+                message = (f"'{unknown.name}' is not a function{did_you_mean(unknown.name, known)}; "
+                           f"{_known_functions(spec.functions)}")
+                if key in overrides:
+                    raise UsageError(f"--set {key}: {message}")
+                errors.error("unknown-function", message, f"params.{key}", locations.find(("params", key)).loc)
         except ExprError as exc:
             env[key] = POISON  # later uses fail quietly: the mistake is reported once, here
             if exc.code == POISONED:
@@ -63,7 +137,7 @@ def evaluate_params(spec: s.Spec, overrides: Mapping[str, Any], errors: Collecto
             if isinstance(exc, UnknownName):
                 message += _hint(exc.name, env, spec.params)
             errors.error(exc.code, message, f"params.{key}", _shift(where.loc, exc.column))
-    return env
+    return {k: v for k, v in env.items() if k in spec.params}
 
 
 def _hint(name: str, env: Mapping[str, Any], later: Any = ()) -> str:
@@ -133,7 +207,8 @@ def _has_symbol(value: Any) -> Symbol | None:
 
 
 class _Resolver:
-    def __init__(self, parsed: ParsedSpec, params: dict[str, Any], errors: Collector):
+    def __init__(self, parsed: ParsedSpec, params: dict[str, Any], errors: Collector,
+                 functions: Mapping[str, Function] | None = None):
         self.spec = parsed.spec
         self.locations = parsed.locations
         self.params = params
@@ -143,7 +218,7 @@ class _Resolver:
         self.reported: set[tuple] = set()  # (code, IR path) already reported, for errors that repeat per copy
         self.validated: dict[tuple, Any] = {}  # (kind, arguments) -> validated Args
         self.locs: dict[tuple, Any] = {}  # IR path -> source location, looked up once
-        self.base = {**{n: Later(n) for n in SHAPE_NAMES}, **params}  # what every block body sees
+        self.base = {**{n: Later(n) for n in SHAPE_NAMES}, **(functions or {}), **params}  # what every block body sees
         self.deferring = False  # True while a layer's own arguments are evaluated: they may use in_channels
 
     def loc(self, cpath: tuple):
@@ -428,8 +503,16 @@ class _Resolver:
         if deferred or any(isinstance(v, Later) for v in values.values()):
             return DEFER
         for key, value in values.items():
-            if isinstance(value, CallValue):
-                self.error("invalid-value", f"'{value.name}(...)' is not a value here", mpath, paths[key])
+            unknown = _unknown_call(value, {**env, **self.spec.blocks})
+            if unknown is not None:
+                known = _function_names(env)
+                self.error("unknown-function", f"'{unknown.name}' is not a function"
+                           f"{did_you_mean(unknown.name, known)}; {_known_functions(self.spec.functions)}",
+                           mpath, paths[key])
+                ok = False
+            elif isinstance(value, CallValue) and not what.startswith("block "):
+                self.error("invalid-value", f"'{value.name}(...)' is a call of a layer, block or initialiser, "
+                           "not a value for an argument", mpath, paths[key])
                 ok = False
         return (values, paths) if ok else None
 
@@ -663,21 +746,22 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
     """Spec -> Graph. `overrides` replace param defaults (strings are read as expressions)."""
     spec = parsed.spec
     errors = Collector(sources=dict(parsed.locations.sources))
-    env = evaluate_params(spec, overrides or {}, errors, parsed.locations)
+    functions = spec_functions(spec, errors, parsed.locations)
+    env = evaluate_params(spec, overrides or {}, errors, parsed.locations, functions)
     shape: tuple[int, ...] = ()
     if input_shape is not None:
         shape = tuple(input_shape)
     else:
         where = parsed.locations.find(("input",))
         try:
-            values = _eval_value(spec.input, env)
+            values = _eval_value(spec.input, {**functions, **env})
             if all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
                 shape = tuple(values)
             else:
                 errors.error("invalid-value", f"input must be positive whole numbers, got {values}", "input", where.loc)
         except ExprError as exc:
             errors.error(exc.code, str(exc), "input", where.loc)
-    resolver = _Resolver(parsed, env, errors)
+    resolver = _Resolver(parsed, env, errors, functions)
     root = None
     try:
         items = resolver.sequence(spec.layers, resolver.base, "", ("layers",))
@@ -687,7 +771,7 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
     except _TooLarge:
         pass
     outputs = _outputs(spec, root, errors, parsed.locations)
-    plan = _init_plan(spec, env, errors, parsed.locations)
+    plan = _init_plan(spec, {**functions, **env}, errors, parsed.locations)
     errors.raise_if_any()
     assert root is not None
     init_locs = {k: parsed.locations.find(("init", k)).loc for k in spec.init}

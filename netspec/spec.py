@@ -134,6 +134,16 @@ class BlockDef(_Model):
     doc: str = ""
 
 
+class FunctionDef(_Model):
+    """A value function defined in the spec (`make_divisible(v, divisor=8) = ...`), called in any expression.
+
+    Its body is one expression over its arguments and the spec's other functions (not the params)."""
+
+    args: list[Arg] = []
+    body: Value
+    doc: str = ""
+
+
 class Spec(_Model):
     """A whole architecture."""
 
@@ -142,12 +152,13 @@ class Spec(_Model):
     extends: Optional[str] = None  # a spec file this one builds on (relative to this file)
     input: list[Value] = []
     params: dict[str, Value] = {}
+    functions: dict[str, FunctionDef] = {}
     blocks: dict[str, BlockDef] = {}
     layers: list[Entry] = []
     outputs: list[str] = []  # order of the returned outputs when there are extra outputs; `main` is the last layer's
     init: dict[str, dict[str, Value]] = {}
 
-    @field_validator("params", "blocks")
+    @field_validator("params", "blocks", "functions")
     @classmethod
     def _identifier_keys(cls, value: dict) -> dict:
         import re
@@ -189,5 +200,5 @@ class Spec(_Model):
         return self.model_copy(update={"input": list(shape)})
 
 
-for _model in (Seq, Merge, Residual, Repeat, Dense, If, Splice, Output, Flat, BlockDef, Spec):
+for _model in (Seq, Merge, Residual, Repeat, Dense, If, Splice, Output, Flat, BlockDef, FunctionDef, Spec):
     _model.model_rebuild()

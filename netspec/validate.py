@@ -15,13 +15,13 @@ from lark import Token, Tree
 from pydantic import ValidationError
 
 from .diagnostics import Collector, Loc, did_you_mean
-from .expr import MAX_MAGNITUDE, ExprError, _number, parse_expr
+from .expr import FUNCTIONS, MAX_MAGNITUDE, ExprError, _number, parse_expr, parse_signature
 from .layers import REGISTRY
 from .names import module_name_problem
 from .spec import NAME_PATTERN, SHORTCUT_MODES, STRUCTURES, BlockDef, Spec
 from .yaml_source import RawDoc, read_yaml
 
-TOP_KEYS = ("name", "description", "extends", "input", "params", "blocks", "layers", "outputs", "init")
+TOP_KEYS = ("name", "description", "extends", "input", "params", "functions", "blocks", "layers", "outputs", "init")
 TYPE_WORDS = ("int", "float", "bool", "str", "list", "required")
 _TAGS = {"call", "seq", "concat", "add", "residual", "repeat", "dense", "if", "splice", "output", "flat"}
 _STRUCTURE_KEYS = {
@@ -408,7 +408,36 @@ class _Normalizer:
                 }
         return node
 
-    # ---- blocks and the whole spec ------------------------------------------------------------
+    # ---- functions, blocks and the whole spec -------------------------------------------------
+
+    def function(self, signature: Any, body: Any, rpath: tuple) -> tuple[str, dict] | None:
+        """`make_divisible(v, divisor=8): <expression>` -> (name, FunctionDef data)."""
+        text = str(signature)
+        key_loc = self.src.find(rpath, key=True)
+        try:
+            name, params = parse_signature(text.strip())
+        except ExprError as exc:
+            loc = key_loc and Loc(key_loc.file, key_loc.line, key_loc.col + (exc.column or 1) - 1)
+            self.error(exc.code, f"function '{text}': {exc}", rpath, loc=loc)
+            return None
+        if name in FUNCTIONS:
+            self.error("invalid-name", f"'{name}' is a built-in function; give the spec's function another name",
+                       rpath, key=True)
+            return None
+        cpath = ("functions", name)
+        self.record(cpath, rpath, key_loc)
+        args = []
+        for i, (param, default) in enumerate(params):
+            self.record(cpath + ("args", i), rpath, key_loc)
+            if default is None:
+                args.append({"name": param, "required": True})
+            else:
+                args.append({"name": param, "default": _literal(default), "required": False})
+        if isinstance(body, (dict, list)) or body is None:
+            self.error("invalid-value", f"function '{name}' is one expression, such as "
+                       "`max(divisor, int(v + divisor / 2) // divisor * divisor)`", rpath)
+            return None
+        return name, {"args": args, "body": self.value(body, rpath, cpath + ("body",))}
 
     def block(self, raw: Any, rpath: tuple, cpath: IRPath) -> dict | None:
         self.record(cpath, rpath)
@@ -493,6 +522,18 @@ class _Normalizer:
                     out["params"][str(k)] = self.value(v, ("params", k), ("params", str(k)))
         elif "params" in raw and raw["params"] is not None:
             self.error("invalid-value", "`params` is a mapping of names to default values", ("params",))
+        if isinstance(raw.get("functions"), dict):
+            out["functions"] = {}
+            for signature, body in raw["functions"].items():
+                made = self.function(signature, body, ("functions", signature))
+                if made is not None:
+                    if made[0] in out["functions"]:
+                        self.error("duplicate-key", f"function '{made[0]}' is defined twice", ("functions", signature),
+                                   key=True)
+                    out["functions"][made[0]] = made[1]
+        elif raw.get("functions") is not None:
+            self.error("invalid-value", "`functions` maps signatures such as `make_divisible(v, divisor=8)` to "
+                       "expressions", ("functions",))
         if isinstance(raw.get("blocks"), dict):
             out["blocks"] = {}
             for bname, braw in raw["blocks"].items():
@@ -527,6 +568,17 @@ class _Normalizer:
         elif raw.get("init") is not None:
             self.error("invalid-value", "`init` maps layer kinds to {tensor: initialiser}", ("init",))
         return out
+
+
+def _literal(text: str) -> Any:
+    """A default written in a signature: a number or true/false/none as such, anything else as expression text."""
+    word = {"true": True, "True": True, "false": False, "False": False, "none": None, "None": None, "null": None}
+    if text in word:
+        return word[text]
+    try:
+        return _number(text) if re.fullmatch(r"-?\d[\d_]*(\.[\d_]*)?([eE][-+]?\d+)?", text) else text
+    except ExprError:
+        return text
 
 
 def number_literal(text: str) -> int | float:
