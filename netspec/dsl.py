@@ -124,6 +124,7 @@ class Ident:
     name: str
     loc: Loc
     quoted: bool  # written in backticks: taken as it is (no alias lowering)
+    choices: Any = None  # a block argument's `in [...]` (a Piece), where it has one
 
 
 def _under(prefix: tuple, locs: dict[tuple, Loc]) -> dict[tuple, Loc]:
@@ -447,7 +448,17 @@ class _Lower(Transformer):
         return "outputs", meta, Piece(names, {**locs, (): self._loc(meta)})
 
     def block_arg(self, meta, children) -> tuple[Ident, Piece | None]:
-        return children[0], (self._value(children[1]) if len(children) > 1 else None)
+        parts = {kind: piece for kind, piece in children[1:]}
+        arg = children[0]
+        if "choice" in parts:
+            arg = Ident(arg.name, arg.loc, arg.quoted, parts["choice"])
+        return arg, parts.get("default")
+
+    def arg_choice(self, meta, children) -> tuple[str, Piece]:
+        return "choice", self._value(children[0])
+
+    def arg_default(self, meta, children) -> tuple[str, Piece]:
+        return "default", self._value(children[0])
 
     def block_args(self, meta, children) -> list:
         return children
@@ -468,6 +479,14 @@ class _Lower(Transformer):
             else:
                 data["args"].append({"name": arg.name, "default": default.data, "required": False})
                 locs.update(_under(("args", i, "default"), default.locs))
+            choices = arg.choices
+            if choices is not None:
+                if not isinstance(choices.data, list) or not choices.data:
+                    self._error("invalid-value", f"argument '{arg.name}': `in` takes a list of the values it may take",
+                                choices.locs[()])
+                else:
+                    data["args"][-1]["choices"] = choices.data
+                    locs.update(_under(("args", i, "choices"), choices.locs))
         if doc is not None:
             data["doc"] = doc
         return "block", meta, ident, Piece(data, locs)
@@ -483,6 +502,9 @@ class _Lower(Transformer):
                             arg.loc)
             seen.add(arg.name)
             locs[("args", i)] = arg.loc
+            if arg.choices is not None:
+                self._error("invalid-value", f"parameter '{arg.name}' of function '{ident.name}': `in [...]` is for "
+                            "block arguments; a function checks its values in its body", arg.loc)
             if default is None:
                 if any(not a["required"] for a in data["args"]):
                     self._error("bad-expression", f"parameter '{arg.name}' without a default follows one with a "

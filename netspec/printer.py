@@ -227,7 +227,8 @@ class _Ns:
             for arg in block.args:
                 if arg.required and arg.default is not None:
                     raise Unprintable(f"block '{block_name}': argument '{arg.name}' is required and has a default")
-                args.append(self.ident(arg.name) + ("" if arg.required else f"={self.value(arg.default)}"))
+                choice = f" in {self.value(arg.choices)}" if arg.choices is not None else ""
+                args.append(self.ident(arg.name) + choice + ("" if arg.required else f"={self.value(arg.default)}"))
             text = (self.string(block.doc) + "\n") if block.doc else ""
             text += f"block {self.ident(block_name)}" + (f"({', '.join(args)})" if args else "") + " = "
             text += self.entry(block.body, 0, len(text.rsplit("\n", 1)[-1]))
@@ -415,7 +416,7 @@ class _Yaml:
             out["doc"] = block.doc
         if any(a.required and a.default is not None for a in block.args):
             raise Unprintable(f"block '{name}': a required argument with a default cannot be written in YAML")
-        if all(a.required for a in block.args):
+        if all(a.required and a.choices is None for a in block.args):
             out["args"] = [a.name for a in block.args]
         else:
             names = [a.name for a in block.args]
@@ -426,6 +427,9 @@ class _Yaml:
                 if not a.required and isinstance(a.default, str) and a.default in TYPE_WORDS:
                     raise Unprintable(f"block '{name}': the default {a.default!r} of '{a.name}' reads as a type in YAML")
                 args[a.name] = "required" if a.required else self.value(a.default)
+                if a.choices is not None:
+                    args[a.name] = {"choice": self.value(a.choices),
+                                    **({} if a.required else {"default": self.value(a.default)})}
             out["args"] = args
         if not block.args:
             del out["args"]

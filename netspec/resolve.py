@@ -412,7 +412,7 @@ class _Resolver:
                            f"expand past the {MAX_NODES:,} nodes a network may have", mpath, cpath + ("count",))
                 raise _TooLarge
             local = {**env, "i": i}
-            item = self.override(inner, first) if i == 0 and first else inner
+            item = self.override(inner, first, mpath, cpath) if i == 0 and first else inner
             copy_name = self.names(node.names, i, local, mpath, cpath) if node.names is not None else None
             built = self.entry(item, local, _join(mpath, copy_name or str(i)), cpath + (inner_key,))
             if copy_name is not None:
@@ -422,25 +422,44 @@ class _Resolver:
             return g.Dense(node.name, "", self.loc(cpath), layers=copies)
         return g.Seq(node.name, "", self.loc(cpath), items=copies)
 
-    def override(self, call: s.Call, first: dict[str, Any]) -> s.Call:
-        """The call with `first`'s arguments replacing its own, whether those were given by position or name."""
+    def override(self, call: s.Call, first: dict[str, Any], mpath: str, cpath: tuple) -> s.Call:
+        """The call with `first`'s arguments added to or replacing its keyword arguments. One the call gives by
+        position is a `duplicate-arg` error (the docs promise it is never replaced silently)."""
         if call.target in REGISTRY:
             positional = REGISTRY[call.target].positional
         elif call.target in self.spec.blocks:
             positional = tuple(a.name for a in self.spec.blocks[call.target].args)
         else:
             positional = ()
-        args = list(call.args)
+        given = positional[:len(call.args)]
         kwargs = dict(call.kwargs)
         for key, value in first.items():
-            index = positional.index(key) if key in positional else None
-            if index is not None and index < len(args):
-                args[index] = value
-            else:
-                kwargs[key] = value
-        return call.model_copy(update={"args": args, "kwargs": kwargs})
+            if key in given:
+                self.once("duplicate-arg", f"`first` sets '{key}', which {call.target}(...) already gives by position "
+                          f"(argument {given.index(key) + 1}); give it by name in the call, `{key}=...`, so `first` "
+                          "can replace it", mpath, cpath + ("first", key))
+                continue
+            kwargs[key] = value
+        return call.model_copy(update={"kwargs": kwargs})
 
     def call(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Node | None:
+        if node.target in env and node.target not in self.params:  # a block argument holding a layer or block
+            passed = env[node.target]
+            if passed is POISON:
+                return None
+            if isinstance(passed, Symbol):
+                passed = CallValue(passed.name, (), ())
+            if not isinstance(passed, CallValue) or (passed.name not in REGISTRY and passed.name not in self.spec.blocks):
+                shown = (f"{passed.name}(...)" if passed.args or passed.kwargs else f"'{passed.name}'") \
+                    if isinstance(passed, CallValue) else repr(passed)
+                choices = [*REGISTRY, *self.spec.blocks]
+                hint = did_you_mean(passed.name, choices) if isinstance(passed, CallValue) else ""
+                self.error("unknown-layer", f"'{node.target}' is an argument holding {shown}, which is not a layer "
+                           f"kind or block{hint}; pass one, such as `{node.target}=relu` or "
+                           f"`{node.target}=conv2d(64, 1)`", mpath, cpath)
+                return None
+            node = node.model_copy(update={"target": passed.name, "args": [*passed.args, *node.args],
+                                           "kwargs": {**dict(passed.kwargs), **node.kwargs}})
         if node.target in REGISTRY:
             return self.layer(node, env, mpath, cpath)
         if node.target in self.spec.blocks:
@@ -471,6 +490,13 @@ class _Resolver:
                           f"({', '.join(names) or 'none'}), got {len(node.args)}"
             else:
                 message = f"{what} takes at most {count} ({', '.join(positional) or 'none'}); name the others"
+                kind = REGISTRY.get(node.target)
+                spare = [n for n in names if n not in positional and n not in node.kwargs and n != "in"]
+                if spare:
+                    message += f", e.g. `{spare[0]}={node.args[len(positional)]}`"
+                if kind is not None and kind.torch_order:
+                    message += (f" (torch's order, {kind.torch_order}, is not netspec's: the input size comes from "
+                                "the incoming shape)")
             self.error("too-many-args", message, mpath, cpath + ("args", len(positional)))
             return None
         for index, raw in enumerate(node.args):
@@ -574,6 +600,21 @@ class _Resolver:
             return None
         return args
 
+    def allowed(self, arg: s.Arg, value: Any, node: s.Call, where: tuple, mpath: str, index: int) -> bool:
+        """Is `value` one of the choices block argument `arg` declares? Reported at the call when not."""
+        try:
+            choices = [_choice_name(c) for c in
+                       self.value(arg.choices, self.base, mpath, ("blocks", node.target, "args", index, "choices"))]
+        except ExprError:
+            return False
+        if _choice_name(value) in choices:
+            return True
+        shown = ", ".join(str(c) for c in choices)
+        got = _choice_name(value)
+        self.once("invalid-value", f"block '{node.target}' argument '{arg.name}' is one of {shown}; got {got}"
+                  f"{did_you_mean(str(got), [str(c) for c in choices])}", mpath, where)
+        return False
+
     def block(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Node | None:
         block = self.spec.blocks[node.target]
         if node.target in self.block_stack:
@@ -589,7 +630,7 @@ class _Resolver:
             return None
         if got is DEFER:  # a block argument used in_channels & co: `value` has said why that cannot be
             return None
-        values, _ = got
+        values, paths = got
         local = dict(self.base)
         ok = True
         for index, arg in enumerate(block.args):
@@ -604,6 +645,10 @@ class _Resolver:
                     local[arg.name] = self.value(arg.default, local, mpath, ("blocks", node.target, "args", index, "default"))
                 except ExprError:
                     ok = False
+        for index, arg in enumerate(block.args):
+            if ok and arg.choices is not None and not self.allowed(arg, local[arg.name], node, paths.get(arg.name, cpath),
+                                                                   mpath, index):
+                ok = False
         if not ok:
             return None
         self.block_stack.append(node.target)
@@ -614,6 +659,12 @@ class _Resolver:
         if not nodes:
             return None
         return self.as_one(nodes, node.name if node.name is not None else None, cpath)
+
+
+def _choice_name(value: Any) -> Any:
+    """What a block argument's choice compares: a layer or block call by its name (`leaky_relu(0.1)` is
+    `leaky_relu`), anything else as it is."""
+    return value.name if isinstance(value, CallValue) else value
 
 
 def _literal_choices(exc: ValidationError, field: str) -> list[str]:

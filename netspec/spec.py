@@ -124,6 +124,7 @@ class Arg(_Model):
     name: str = Field(pattern=NAME_PATTERN)
     default: Value = None
     required: bool = True
+    choices: Optional[list[Value]] = None  # the values a call may pass (words, numbers, layer kinds), checked at the call
 
 
 class BlockDef(_Model):

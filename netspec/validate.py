@@ -455,6 +455,19 @@ class _Normalizer:
                 self.record(cpath + ("args", i), rpath + ("args", a))
                 if isinstance(default, str) and default in TYPE_WORDS:
                     args.append({"name": a, "required": True})
+                elif isinstance(default, dict):  # {choice: [relu, hardswish], default: relu}
+                    self.check_keys(default, ("choice", "default"), rpath + ("args", a), f"argument '{a}'")
+                    choice = default.get("choice")
+                    if not isinstance(choice, list) or not choice:
+                        self.error("invalid-value", f"argument '{a}': `choice` is a list of the values it may take",
+                                   rpath + ("args", a))
+                        continue
+                    arg = {"name": a, "required": "default" not in default,
+                           "choices": self.value(choice, rpath + ("args", a, "choice"), cpath + ("args", i, "choices"))}
+                    if "default" in default:
+                        arg["default"] = self.value(default["default"], rpath + ("args", a, "default"),
+                                                    cpath + ("args", i, "default"))
+                    args.append(arg)
                 else:
                     default = self.value(default, rpath + ("args", a), cpath + ("args", i, "default"))
                     args.append({"name": a, "default": default, "required": False})

@@ -40,6 +40,7 @@ class LayerKind:
     name: ClassVar[str]
     Args: ClassVar[type[LayerArgs]] = LayerArgs
     positional: ClassVar[tuple[str, ...]] = ()  # argument names that may be given by position
+    torch_order: ClassVar[str] = ""  # where torch's positional order differs: its signature, for the message
     summary: ClassVar[str] = ""  # one line for the docs table
     example: ClassVar[str] = ""  # a spec snippet that uses it
     param_names: ClassVar[tuple[str, ...]] = ()  # tensors an `init:` entry may name

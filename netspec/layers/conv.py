@@ -49,7 +49,8 @@ class Conv2dArgs(LayerArgs):
 class Conv2d(LayerKind):
     name = "conv2d"
     Args = Conv2dArgs
-    positional = ("out", "kernel", "stride", "padding")
+    positional = ("out", "kernel")
+    torch_order = "Conv2d(in_channels, out_channels, kernel_size, stride)"
     summary = "2-d convolution; input channels come from the incoming shape (`in` checks them)"
     example = "conv2d(64, 7, stride=2, padding=3, bias=false)"
     param_names = ("weight", "bias")

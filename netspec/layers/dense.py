@@ -21,6 +21,7 @@ class Linear(LayerKind):
     name = "linear"
     Args = LinearArgs
     positional = ("out",)
+    torch_order = "Linear(in_features, out_features)"
     summary = "fully connected layer on the last dimension; `in` checks the incoming features"
     example = "linear(num_classes)"
     param_names = ("weight", "bias")
