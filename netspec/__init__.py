@@ -43,6 +43,7 @@ def load(
     seed: int | None = None,
     input_shape: tuple[int, ...] | None = None,
     max_params: int | None = DEFAULT_MAX_PARAMS,
+    max_nodes: int | None = None,
     format: str | None = None,
     params: dict[str, Any] | None = None,
     weights: str | os.PathLike | None = None,
@@ -55,7 +56,8 @@ def load(
     on disk (torchvision's `.pth`, say) to load into the module strictly; nothing is downloaded.
     """
     module = _build(source, {**(params or {}), **more_params}, input_shape=input_shape,
-                    device="cpu" if weights is not None else device, seed=seed, max_params=max_params, format=format)
+                    device="cpu" if weights is not None else device, seed=seed, max_params=max_params, format=format,
+                    max_nodes=max_nodes)
     if weights is None:
         return module
     from .checkpoint import load_weights
@@ -90,10 +92,10 @@ def diff(a: Source, b: Source, *, params_a: dict[str, Any] | None = None, params
 
 def summarize(
     source: Source, *, input_shape: tuple[int, ...] | None = None, format: str | None = None,
-    params: dict[str, Any] | None = None, **more_params: Any,
+    max_nodes: int | None = None, params: dict[str, Any] | None = None, **more_params: Any,
 ) -> Summary:
     """Static summary (rows and totals) of a spec, without torch. Params as for `load`."""
-    return summarize_graph(analyse(source, {**(params or {}), **more_params}, input_shape, format))
+    return summarize_graph(analyse(source, {**(params or {}), **more_params}, input_shape, format, max_nodes))
 
 
 __all__ = [

@@ -36,6 +36,8 @@ class Device(str, Enum):
 SetOption = typer.Option(None, "--set", "-s", metavar="NAME=VALUE", help="Override a param; repeatable.")
 InputOption = typer.Option(None, "--input", "-i", metavar="CxHxW", help="Input shape of one sample, e.g. 3x224x224.")
 DepthOption = typer.Option(None, "--depth", "-d", min=1, help="Show rows down to this nesting depth only.")
+MaxNodesOption = typer.Option(None, "--max-nodes", min=1,
+                              help="Budget of entries after repeats and blocks are expanded (default 20,000).")
 FormatOption = typer.Option(Format.table, "--format", "-f", help="How to print the summary.")
 
 
@@ -93,6 +95,7 @@ def _run(action) -> None:
 def check(
     specs: List[Path] = typer.Argument(..., metavar="SPEC...", help="Spec files to validate."),
     max_params: int = typer.Option(None, "--max-params", min=1, help="Parameter budget (default 500,000,000)."),
+    max_nodes: int = MaxNodesOption,
 ) -> None:
     """Validate specs (syntax, names, arguments, every shape, the parameter budget) without building anything."""
     from .pipeline import DEFAULT_MAX_PARAMS, check_budget, parse_linked, typed_graph
@@ -102,7 +105,7 @@ def check(
         for spec in specs:
             try:
                 parsed = parse_linked(spec)
-                graph = typed_graph(parsed)
+                graph = typed_graph(parsed, max_nodes=max_nodes)
                 check_budget(graph, max_params or DEFAULT_MAX_PARAMS, parsed.locations.sources)
                 typer.echo(f"{spec}: ok ({graph.root.params:,} params, output {graph.root.out_shape})")
             except SpecError as exc:
@@ -121,13 +124,14 @@ def summary(
     input: Optional[str] = InputOption,
     depth: Optional[int] = DepthOption,
     format: Format = FormatOption,
+    max_nodes: int = MaxNodesOption,
 ) -> None:
     """Print each layer's output shape, parameters and mult-adds, and the totals, statically (no torch)."""
     from .pipeline import analyse
     from .summary import summarize_graph
 
     def action() -> None:
-        graph = analyse(spec, _overrides(set_), _input_shape(input))
+        graph = analyse(spec, _overrides(set_), _input_shape(input), max_nodes=max_nodes)
         typer.echo(summarize_graph(graph).render(format.value, depth))
 
     _run(action)
@@ -147,6 +151,7 @@ def build(
     ),
     depth: Optional[int] = DepthOption,
     format: Format = FormatOption,
+    max_nodes: int = MaxNodesOption,
 ) -> None:
     """Validate, compile into an nn.Module, run one forward pass on zeros, and print the summary."""
     from .pipeline import (
@@ -162,7 +167,7 @@ def build(
     def action() -> None:
         overrides = _overrides(set_)
         parsed = parse_linked(spec)
-        graph = typed_graph(parsed, overrides, _input_shape(input))
+        graph = typed_graph(parsed, overrides, _input_shape(input), max_nodes)
         check_budget(graph, max_params or DEFAULT_MAX_PARAMS, parsed.locations.sources)
         check_activations(graph, max_activations or DEFAULT_MAX_ACTIVATIONS, parsed)
         import torch

@@ -28,13 +28,18 @@ class Diagnostic:
     path: str = ""
     loc: Loc | None = None
 
-    def render(self, sources: dict[str, str] | None = None) -> str:
+    def render(self, sources: dict[str, str] | None = None, split: dict[str, list[str]] | None = None) -> str:
+        """The diagnostic as printed; `split` caches each source's lines across many diagnostics."""
         where = f"{self.loc}: " if self.loc else ""
         path = f"{self.path}: " if self.path else ""
         text = f"{where}error[{self.code}]: {path}{self.message}"
         source = (sources or {}).get(self.loc.file) if self.loc else None
         if source is not None and self.loc is not None:
-            lines = source.splitlines()
+            if split is None:
+                split = {}
+            lines = split.get(self.loc.file)
+            if lines is None:
+                lines = split[self.loc.file] = source.splitlines()
             if 1 <= self.loc.line <= len(lines):
                 line = lines[self.loc.line - 1].rstrip()
                 gutter = " " * len(str(self.loc.line))
@@ -52,7 +57,8 @@ class SpecError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        return "\n".join(d.render(self.sources) for d in self.diagnostics)
+        split: dict[str, list[str]] = {}
+        return "\n".join(d.render(self.sources, split) for d in self.diagnostics)
 
     def __str__(self) -> str:
         return self.render()
@@ -74,7 +80,29 @@ class Collector:
 
     def raise_if_any(self) -> None:
         if self.items:
-            raise SpecError(self.items, self.sources)
+            raise SpecError(merge_copies(self.items), self.sources)
+
+
+MAX_LISTED = 3  # copies named in a merged diagnostic
+
+
+def merge_copies(items: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per mistake: the same message at the same place, made again by every copy of a repeated
+    or reused block, becomes one, which names the first copy's path and lists a few of the others."""
+    groups: dict[tuple, list[Diagnostic]] = {}
+    for d in items:
+        groups.setdefault((d.code, d.loc, d.message) if d.loc is not None else (id(d),), []).append(d)
+    out = []
+    for group in groups.values():
+        first = group[0]
+        if len(group) > 1:
+            others = [d.path for d in group[1:] if d.path]
+            listed = ", ".join(others[:MAX_LISTED]) + (", ..." if len(others) > MAX_LISTED else "")
+            copies = len(group) - 1
+            first = Diagnostic(first.code, f"{first.message} (and {copies} more cop{'y' if copies == 1 else 'ies'}"
+                               f"{': ' + listed if listed else ''})", first.path, first.loc)
+        out.append(first)
+    return out
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -102,15 +102,16 @@ def parse_linked(source: Source, format: str | None = None) -> ParsedSpec:
 
 
 def typed_graph(parsed: ParsedSpec, params: Mapping[str, Any] | None = None,
-                input_shape: tuple[int, ...] | None = None) -> g.Graph:
+                input_shape: tuple[int, ...] | None = None, max_nodes: int | None = None) -> g.Graph:
     """ParsedSpec -> typed Graph: resolve, then infer."""
-    return infer(resolve(parsed, params, input_shape), Collector(sources=dict(parsed.locations.sources)))
+    return infer(resolve(parsed, params, input_shape, max_nodes), Collector(sources=dict(parsed.locations.sources)))
 
 
 def analyse(source: Source, params: Mapping[str, Any] | None = None,
-            input_shape: tuple[int, ...] | None = None, format: str | None = None) -> g.Graph:
+            input_shape: tuple[int, ...] | None = None, format: str | None = None,
+            max_nodes: int | None = None) -> g.Graph:
     """Source -> typed Graph: everything that needs no torch."""
-    return typed_graph(parse_linked(source, format), params, input_shape)
+    return typed_graph(parse_linked(source, format), params, input_shape, max_nodes)
 
 
 def check_budget(graph: g.Graph, max_params: int | None, sources: dict[str, str] | None = None) -> None:
@@ -143,10 +144,10 @@ def check_activations(graph: g.Graph, max_values: int | None, parsed: ParsedSpec
 
 def build(source: Source, params: Mapping[str, Any] | None = None, *, input_shape: tuple[int, ...] | None = None,
           device: Any = None, seed: int | None = None, max_params: int | None = DEFAULT_MAX_PARAMS,
-          format: str | None = None):
+          format: str | None = None, max_nodes: int | None = None):
     """Source -> nn.Module: the whole pipeline."""
     parsed = link(parse(source, format), read=parse)                   # text -> tree -> Spec, extends merged
-    graph = infer(resolve(parsed, params, input_shape),                  # Spec -> Graph -> typed Graph
+    graph = infer(resolve(parsed, params, input_shape, max_nodes),       # Spec -> Graph -> typed Graph
                   Collector(sources=dict(parsed.locations.sources)))
     check_budget(graph, max_params, parsed.locations.sources)           # before any allocation
     from .compile import compile_graph  # torch is imported here, and only on this path

@@ -33,7 +33,7 @@ from .layers import REGISTRY, arg_names
 from .names import module_name_problem
 from .validate import ParsedSpec
 
-MAX_NODES = 20_000  # graph nodes after expansion: ResNet-1202 has about 4,000; far below what hurts
+MAX_NODES = 20_000  # default budget of entries after expansion (ResNet-1202 expands to about 4,200); raise with max_nodes
 MAX_BLOCK_DEPTH = 32  # nested block calls
 
 
@@ -85,14 +85,14 @@ def _parsed(raw: Any) -> Any:
     return parse_expr(raw) if isinstance(raw, str) else Const(raw)
 
 
-def _unknown_call(value: Any, known: Mapping[str, Any]) -> CallValue | None:
+def _unknown_call(value: Any, env: Mapping[str, Any], blocks: Mapping[str, Any]) -> CallValue | None:
     """A call in a value that no function, layer kind, block or initialiser answers to (`make_div(64)`)."""
     if isinstance(value, CallValue):
-        return value if value.name not in known and value.name not in REGISTRY and value.name not in INITIALIZERS \
-            else None
+        known = value.name in env or value.name in blocks or value.name in REGISTRY or value.name in INITIALIZERS
+        return None if known else value
     if isinstance(value, list):
         for v in value:
-            found = _unknown_call(v, known)
+            found = _unknown_call(v, env, blocks) if isinstance(v, (CallValue, list)) else None
             if found:
                 return found
     return None
@@ -117,7 +117,7 @@ def evaluate_params(spec: s.Spec, overrides: Mapping[str, Any], errors: Collecto
             if key in overrides and isinstance(env[key], Symbol) and not isinstance(_eval_safe(default, env), Symbol):
                 raise UsageError(f"--set {key}={raw}: unknown name '{env[key].name}'"
                                  f"{did_you_mean(env[key].name, env)}; {key} takes a value like {default!r}")
-            unknown = _unknown_call(env[key], {**env, **{b: None for b in spec.blocks}})
+            unknown = _unknown_call(env[key], env, spec.blocks)
             if unknown is not None:
                 env[key] = POISON
                 known = _function_names(env)
@@ -208,7 +208,8 @@ def _has_symbol(value: Any) -> Symbol | None:
 
 class _Resolver:
     def __init__(self, parsed: ParsedSpec, params: dict[str, Any], errors: Collector,
-                 functions: Mapping[str, Function] | None = None):
+                 functions: Mapping[str, Function] | None = None, max_nodes: int = MAX_NODES):
+        self.max_nodes = max_nodes
         self.spec = parsed.spec
         self.locations = parsed.locations
         self.params = params
@@ -232,8 +233,9 @@ class _Resolver:
 
     def count(self, cpath: tuple) -> None:
         self.nodes += 1
-        if self.nodes > MAX_NODES:
-            self.error("too-large", f"the network expands to more than {MAX_NODES:,} nodes", "", cpath)
+        if self.nodes > self.max_nodes:
+            self.error("too-large", f"the network expands to more than {self.max_nodes:,} nodes (entries after repeats "
+                       "and blocks are expanded); raise the budget with --max-nodes / max_nodes=", "", cpath)
             raise _TooLarge
 
     # ---- evaluation helpers -------------------------------------------------------------------
@@ -400,16 +402,17 @@ class _Resolver:
         if first and not isinstance(inner, s.Call):
             self.error("invalid-value", "`first` overrides arguments, so `block` must be a call", mpath, cpath + ("first",))
             first = {}
-        if count > MAX_NODES:
-            self.error("too-large", f"{node.op} count {count:,} is more than the {MAX_NODES:,} nodes a network may have",
-                       mpath, cpath + ("count",))
+        if count > self.max_nodes:
+            self.error("too-large", f"{node.op} count {count:,} is more than the {self.max_nodes:,} nodes of the budget "
+                       "(raise it with --max-nodes / max_nodes=)", mpath, cpath + ("count",))
             raise _TooLarge
         copies: list[g.Node] = []
         start = self.nodes
         for i in range(count):
-            if i == 1 and self.nodes + (self.nodes - start) * (count - 1) > MAX_NODES:
+            if i == 1 and self.nodes + (self.nodes - start) * (count - 1) > self.max_nodes:
                 self.error("too-large", f"{node.op} of {count:,} copies of {self.nodes - start:,} nodes each would "
-                           f"expand past the {MAX_NODES:,} nodes a network may have", mpath, cpath + ("count",))
+                           f"expand past the budget of {self.max_nodes:,} nodes (raise it with --max-nodes / "
+                           "max_nodes=)", mpath, cpath + ("count",))
                 raise _TooLarge
             local = {**env, "i": i}
             item = self.override(inner, first, mpath, cpath) if i == 0 and first else inner
@@ -529,7 +532,7 @@ class _Resolver:
         if deferred or any(isinstance(v, Later) for v in values.values()):
             return DEFER
         for key, value in values.items():
-            unknown = _unknown_call(value, {**env, **self.spec.blocks})
+            unknown = _unknown_call(value, env, self.spec.blocks) if isinstance(value, (CallValue, list)) else None
             if unknown is not None:
                 known = _function_names(env)
                 self.error("unknown-function", f"'{unknown.name}' is not a function"
@@ -793,8 +796,9 @@ def _init_plan(spec: s.Spec, env, errors: Collector, locations) -> dict[str, dic
 
 
 def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
-            input_shape: tuple[int, ...] | None = None) -> g.Graph:
-    """Spec -> Graph. `overrides` replace param defaults (strings are read as expressions)."""
+            input_shape: tuple[int, ...] | None = None, max_nodes: int | None = None) -> g.Graph:
+    """Spec -> Graph. `overrides` replace param defaults (strings are read as expressions); the expansion
+    stops with a `too-large` error past `max_nodes` entries (default MAX_NODES)."""
     spec = parsed.spec
     errors = Collector(sources=dict(parsed.locations.sources))
     functions = spec_functions(spec, errors, parsed.locations)
@@ -812,7 +816,7 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
                 errors.error("invalid-value", f"input must be positive whole numbers, got {values}", "input", where.loc)
         except ExprError as exc:
             errors.error(exc.code, str(exc), "input", where.loc)
-    resolver = _Resolver(parsed, env, errors, functions)
+    resolver = _Resolver(parsed, env, errors, functions, max_nodes or MAX_NODES)
     root = None
     try:
         items = resolver.sequence(spec.layers, resolver.base, "", ("layers",))
