@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable
 
 
@@ -107,7 +108,13 @@ def merge_copies(items: list[Diagnostic]) -> list[Diagnostic]:
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A ' (did you mean ...?)' suffix naming the closest choices, or ''."""
-    close = difflib.get_close_matches(str(name), sorted(set(choices)), n=3, cutoff=0.6)
+    return _closest(str(name), tuple(choices))
+
+
+@lru_cache(maxsize=1024)
+def _closest(name: str, choices: tuple) -> str:
+    """did_you_mean, remembered: the same misspelling in every copy of a block is matched once."""
+    close = difflib.get_close_matches(name, sorted(set(choices)), n=3, cutoff=0.6)
     if not close:
         return ""
     return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
