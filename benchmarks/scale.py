@@ -41,7 +41,7 @@ def yaml_spec(flavour: str, n: int) -> str:
         return head + "layers:\n" + "\n".join(lines) + "\n"
     if flavour == "repeats":
         return head + ("blocks:\n  unit:\n    args: {channels: int, stride: 1}\n"
-                       "    layers: [conv2d(channels, 3, stride=stride, padding=1), relu]\n"
+                       "    layers:\n      - conv2d(channels, 3, stride=stride, padding=1)\n      - relu\n"
                        f"layers:\n  - repeat: {n // 2}\n    block: unit(8)\n")
     if flavour == "errors":
         lines = ["  - conv2d(8, 3, padding=1, strde=1)" if k % 2 == 0 else "  - linear(num_clases)" for k in range(n)]

@@ -128,11 +128,17 @@ BOUNDED = [
 
 @pytest.mark.parametrize("text", BOUNDED)
 def test_costly_or_invalid_expressions_fail_fast_with_netspec_errors(text):
-    start = time.perf_counter()
-    with pytest.raises(ExprError) as info:
-        eval_text(text, {})
-    assert time.perf_counter() - start < 1.0
-    assert info.value.code == "eval-error"
+    def timed() -> tuple[float, ExprError]:
+        start = time.perf_counter()
+        with pytest.raises(ExprError) as info:
+            eval_text(text, {})
+        return time.perf_counter() - start, info.value
+
+    elapsed, error = timed()
+    if elapsed >= 1.0:  # a busy machine can stall any one call; a costly expression is slow every time
+        elapsed, error = timed()
+    assert elapsed < 1.0
+    assert error.code == "eval-error"
 
 
 def _spec(text: str) -> str:
@@ -197,7 +203,8 @@ def test_function_errors_name_the_function_and_arguments_are_checked():
         functions:
           ratio(a, b): a // b
         params: {zero: 0}
-        layers: [conv2d(ratio(8, zero), 1)]
+        layers:
+          - conv2d(ratio(8, zero), 1)
     """)
     with pytest.raises(SpecError) as info:
         analyse(text)
@@ -214,7 +221,8 @@ def test_a_function_that_calls_itself_stops_with_an_error():
         input: [3, 8, 8]
         functions:
           loop(n): loop(n + 1)
-        layers: [conv2d(loop(1), 1)]
+        layers:
+          - conv2d(loop(1), 1)
     """)
     with pytest.raises(SpecError) as info:
         analyse(text)
@@ -227,7 +235,8 @@ def test_function_body_cannot_see_params():
         functions:
           scaled(c): c * width
         params: {width: 2}
-        layers: [conv2d(scaled(4), 1)]
+        layers:
+          - conv2d(scaled(4), 1)
     """)
     with pytest.raises(SpecError) as info:
         analyse(text)
