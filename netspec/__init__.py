@@ -12,7 +12,7 @@ Importing netspec does not import torch; only `load` (and `compile`) do.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Sequence
 
 from .diagnostics import Diagnostic, Loc, SpecError, UsageError
 from .layers import LayerArgs, LayerKind, ShapeError, register_layer
@@ -22,7 +22,7 @@ from .pipeline import build as _build
 from .pipeline import parse as _parse
 from .pipeline import parse_linked as _parse_linked
 from .spec import BlockDef, Spec
-from .summary import Row, Summary, summarize_graph
+from .summary import DEFAULT_COLUMNS, Row, Summary, summarize_graph
 
 __version__ = "0.1.0"
 
@@ -45,6 +45,7 @@ def load(
     max_params: int | None = DEFAULT_MAX_PARAMS,
     max_nodes: int | None = None,
     format: str | None = None,
+    freeze: Sequence[str] = (),
     params: dict[str, Any] | None = None,
     weights: str | os.PathLike | None = None,
     **more_params: Any,
@@ -54,10 +55,17 @@ def load(
     Keyword arguments other than the options set the spec's params (`num_classes=10`); a param whose
     name is also an option's (say `seed`) goes in `params={...}`. `weights` names a state_dict file
     on disk (torchvision's `.pth`, say) to load into the module strictly; nothing is downloaded.
+    `freeze` names modules (paths or globs such as `features.*`) whose parameters get `requires_grad=False`.
     """
     module = _build(source, {**(params or {}), **more_params}, input_shape=input_shape,
                     device="cpu" if weights is not None else device, seed=seed, max_params=max_params, format=format,
                     max_nodes=max_nodes)
+    if freeze:
+        from .summary import frozen
+
+        for path, part in module.named_modules():
+            if path and frozen(path, freeze):
+                part.requires_grad_(False)
     if weights is None:
         return module
     from .checkpoint import load_weights
@@ -81,6 +89,17 @@ def save_checkpoint(path: str | os.PathLike, module: Any, spec: Source, *, param
     return _save_checkpoint(path, module, spec, params=params, input_shape=input_shape, seed=seed, format=format)
 
 
+def draw(source: Source, fmt: str = "svg", *, depth: int | None = None, direction: str = "TB",
+         input_shape: tuple[int, ...] | None = None, format: str | None = None,
+         params: dict[str, Any] | None = None, **more_params: Any) -> str | bytes:
+    """A diagram of the spec, statically: DOT or Mermaid text (`fmt` "dot", "mmd"), or the bytes of an
+    "svg", "png", "pdf" or "html" file (those need a Graphviz program: pip install graphviz-pure)."""
+    from .diagram import diagram
+
+    data = diagram(analyse(source, {**(params or {}), **more_params}, input_shape, format), fmt, depth, direction)
+    return data.decode("utf-8") if fmt in ("dot", "mmd", "svg", "html") else data
+
+
 def diff(a: Source, b: Source, *, params_a: dict[str, Any] | None = None, params_b: dict[str, Any] | None = None,
          input_shape: tuple[int, ...] | None = None):
     """Static comparison of two specs (or one spec with two sets of params): a SummaryDiff."""
@@ -92,10 +111,16 @@ def diff(a: Source, b: Source, *, params_a: dict[str, Any] | None = None, params
 
 def summarize(
     source: Source, *, input_shape: tuple[int, ...] | None = None, format: str | None = None,
-    max_nodes: int | None = None, params: dict[str, Any] | None = None, **more_params: Any,
+    batch_size: int = 1, dtype: str = "float32", columns: Sequence[str] | str = DEFAULT_COLUMNS,
+    depth: int | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None, params: dict[str, Any] | None = None, **more_params: Any,
 ) -> Summary:
-    """Static summary (rows and totals) of a spec, without torch. Params as for `load`."""
-    return summarize_graph(analyse(source, {**(params or {}), **more_params}, input_shape, format, max_nodes))
+    """Static summary (rows and totals) of a spec, without torch. Params as for `load`.
+
+    `batch_size` and `dtype` (float32, float16, bfloat16) set the memory figures, `columns` and
+    `depth` what `print(summary)` shows, `freeze` the modules counted as non-trainable.
+    """
+    graph = analyse(source, {**(params or {}), **more_params}, input_shape, format, max_nodes)
+    return summarize_graph(graph, batch_size=batch_size, dtype=dtype, columns=columns, depth=depth, freeze=freeze)
 
 
 __all__ = [
@@ -111,6 +136,7 @@ __all__ = [
     "Summary",
     "UsageError",
     "diff",
+    "draw",
     "list_models",
     "load",
     "load_checkpoint",

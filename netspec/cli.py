@@ -26,6 +26,13 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     markdown = "markdown"
+    csv = "csv"
+
+
+class Dtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
 
 
 class Device(str, Enum):
@@ -36,9 +43,18 @@ class Device(str, Enum):
 SetOption = typer.Option(None, "--set", "-s", metavar="NAME=VALUE", help="Override a param; repeatable.")
 InputOption = typer.Option(None, "--input", "-i", metavar="CxHxW", help="Input shape of one sample, e.g. 3x224x224.")
 DepthOption = typer.Option(None, "--depth", "-d", min=1, help="Show rows down to this nesting depth only.")
-MaxNodesOption = typer.Option(None, "--max-nodes", min=1,
+MaxNodesOption = typer.Option(None, "--max-nodes", min=1, metavar="N",
                               help="Budget of entries after repeats and blocks are expanded (default 20,000).")
-FormatOption = typer.Option(Format.table, "--format", "-f", help="How to print the summary.")
+FormatOption = typer.Option(Format.table, "--format", "-f", metavar="table|json|markdown|csv",
+                            help="How to print the summary.")
+BatchOption = typer.Option(1, "--batch", "-b", min=1, metavar="N", help="Batch size for the memory figures.")
+DtypeOption = typer.Option(Dtype.float32, "--dtype", metavar="float32|float16|bfloat16",
+                           help="Value type for the memory figures.")
+ColumnsOption = typer.Option("output,params,mult-adds", "--columns", "-c", metavar="COL,...",
+                             help="Columns after Layer and Kind: input, output, kernel, params, trainable, "
+                                  "mult-adds, percent.")
+FreezeOption = typer.Option(None, "--freeze", metavar="PATH", help="Count this module (a path or glob such as "
+                            "features.*) as non-trainable; repeatable.")
 
 
 def _overrides(pairs: Optional[List[str]]) -> dict[str, str]:
@@ -125,6 +141,10 @@ def summary(
     depth: Optional[int] = DepthOption,
     format: Format = FormatOption,
     max_nodes: int = MaxNodesOption,
+    batch: int = BatchOption,
+    dtype: Dtype = DtypeOption,
+    columns: str = ColumnsOption,
+    freeze: Optional[List[str]] = FreezeOption,
 ) -> None:
     """Print each layer's output shape, parameters and mult-adds, and the totals, statically (no torch)."""
     from .pipeline import analyse
@@ -132,7 +152,8 @@ def summary(
 
     def action() -> None:
         graph = analyse(spec, _overrides(set_), _input_shape(input), max_nodes=max_nodes)
-        typer.echo(summarize_graph(graph).render(format.value, depth))
+        summary = summarize_graph(graph, batch_size=batch, dtype=dtype.value, columns=columns, freeze=freeze or ())
+        typer.echo(summary.render(format.value, depth))
 
     _run(action)
 
@@ -152,6 +173,10 @@ def build(
     depth: Optional[int] = DepthOption,
     format: Format = FormatOption,
     max_nodes: int = MaxNodesOption,
+    batch: int = BatchOption,
+    dtype: Dtype = DtypeOption,
+    columns: str = ColumnsOption,
+    freeze: Optional[List[str]] = FreezeOption,
 ) -> None:
     """Validate, compile into an nn.Module, run one forward pass on zeros, and print the summary."""
     from .pipeline import (
@@ -176,6 +201,7 @@ def build(
             raise UsageError("--device cuda: no CUDA device is available here")
         from .compile import compile_graph
 
+        summary = summarize_graph(graph, batch_size=batch, dtype=dtype.value, columns=columns, freeze=freeze or ())
         module = compile_graph(graph, device=device.value, seed=seed).eval()
         with torch.no_grad():
             out = module(torch.zeros((1, *graph.input_shape), device=device.value))
@@ -185,7 +211,7 @@ def build(
         counted = sum(p.numel() for p in module.parameters())
         assert counted == graph.root.params, f"static params {graph.root.params} != built {counted}"
         assert tuple(out.shape[1:]) == graph.root.out_shape, "static output shape differs from the built one"
-        typer.echo(summarize_graph(graph).render(format.value, depth))
+        typer.echo(summary.render(format.value, depth))
         if format is Format.table:
             typer.echo(f"Built on {device.value}: forward pass {tuple(out.shape)} ok")
         if output is not None:
@@ -327,6 +353,51 @@ def diff(
         a = summarize_graph(analyse(spec_a, _overrides(set_a), shape))
         b = summarize_graph(analyse(spec_b, _overrides(set_b), shape))
         typer.echo(diff_summaries(a, b).render(format.value, depth, everything))
+
+    _run(action)
+
+
+class Direction(str, Enum):
+    TB = "TB"
+    LR = "LR"
+
+
+@app.command()
+def draw(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="The spec file."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", metavar="FILE",
+        help="Write here; the extension picks the format: .svg .png .pdf .dot .mmd (Mermaid) .html. "
+             "Without it, DOT (or --format) goes to stdout."),
+    to: Optional[str] = typer.Option(None, "--format", "-f", metavar="dot|mmd",
+                                     help="What to print on stdout when there is no -o (default dot)."),
+    set_: Optional[List[str]] = SetOption,
+    input: Optional[str] = InputOption,
+    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=1,
+                                        help="Expand blocks down to this nesting depth; deeper ones are one box."),
+    direction: Direction = typer.Option(Direction.TB, "--direction", help="Top to bottom (TB) or left to right (LR)."),
+) -> None:
+    """Draw the architecture as a block diagram (DOT, Mermaid, or SVG/PNG/PDF/HTML through Graphviz), statically."""
+    from .diagram import diagram
+    from .pipeline import analyse
+
+    def action() -> None:
+        if output is not None:
+            fmt = output.suffix.lower().lstrip(".")
+        else:
+            fmt = (to or "dot").lower()
+            if fmt not in ("dot", "mmd"):
+                raise UsageError(f"--format takes dot or mmd for stdout, got '{to}'; write other formats with -o FILE")
+        graph = analyse(spec, _overrides(set_), _input_shape(input))
+        data = diagram(graph, fmt, depth, direction.value)
+        if output is None:
+            typer.echo(data.decode("utf-8"), nl=False)
+            return
+        try:
+            output.write_bytes(data)
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+        typer.echo(f"Wrote {output}", err=True)
 
     _run(action)
 

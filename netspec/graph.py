@@ -23,6 +23,8 @@ class Node:
     flat: bool = False  # this node's module holds every named entry below it directly (see spec.Flat)
     tap: bool = False  # an extra output: runs on the tensor here, which flows on unchanged (spec.Output)
     train_only: bool = False  # a tap that is returned (and run) only in training mode
+    block: Optional[str] = None  # the spec block whose call made this node ("inception"), for tables and diagrams
+    block_args: tuple = ()  # that call's argument values, in the block's order
     # filled by infer:
     in_shape: Shape = ()
     out_shape: Shape = ()

@@ -661,7 +661,10 @@ class _Resolver:
             self.block_stack.pop()
         if not nodes:
             return None
-        return self.as_one(nodes, node.name if node.name is not None else None, cpath)
+        one = self.as_one(nodes, node.name if node.name is not None else None, cpath)
+        if not isinstance(one, g.Layer):  # a block of one layer is shown as that layer
+            one.block, one.block_args = node.target, tuple(local[a.name] for a in block.args)
+        return one
 
 
 def _choice_name(value: Any) -> Any:

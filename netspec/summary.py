@@ -1,81 +1,187 @@
-"""Summaries of a typed graph: rows and totals as data, and their table, markdown and JSON renderings."""
+"""Summaries of a typed graph: rows and totals as data, and their table, Markdown, CSV, JSON and HTML renderings.
+
+Memory figures follow torchinfo 1.8 (so the two can be read side by side): sizes in decimal
+megabytes (1 MB = 10^6 bytes), for a batch of `batch_size` samples of `dtype`:
+
+    Input size                  batch x input values x bytes per value
+    Forward/backward pass size  2 x batch x the output values of every layer that has parameters
+                                (the outputs, and their gradients), for the layers that run in eval mode
+    Params size                 parameters x bytes per value
+    Estimated total size        the sum of the three
+"""
 
 from __future__ import annotations
 
+import csv
+import fnmatch
+import html
+import io
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Iterable, Optional, Sequence
 
 from . import graph as g
+from .diagnostics import UsageError, did_you_mean
 from .layers import Shape
 
-BYTES_PER_VALUE = 4  # float32
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
+COLUMNS = ("input", "output", "kernel", "params", "trainable", "mult-adds", "percent")  # after Layer and Kind
+DEFAULT_COLUMNS = ("output", "params", "mult-adds")
+FORMATS = ("table", "markdown", "csv", "json")
+HEADERS = {"input": "Input shape", "output": "Output shape", "kernel": "Kernel", "params": "Params",
+           "trainable": "Trainable", "mult-adds": "Mult-adds", "percent": "Params %"}
+NUMERIC = {"params", "mult-adds", "percent"}  # right-aligned
 
 
 @dataclass(frozen=True)
 class Row:
     path: str
-    kind: str  # a layer kind, or seq / concat / add / residual / dense / flat / output
+    kind: str  # a layer kind, the name of the spec block that made it, or seq / concat / add / residual / dense / ...
     depth: int  # 1 for top-level entries
     output_shape: Shape
     params: int
     mult_adds: int
     leaf: bool
+    input_shape: Shape = ()
+    kernel: Optional[tuple[int, ...]] = None  # a convolution's or pooling layer's window
+    trainable: int = 0  # parameters not frozen (all of them unless `freeze` names this module)
 
 
-@dataclass
+@dataclass(repr=False)
 class Summary:
     name: str
     input_shape: Shape
     output_shape: Shape
     total_params: int
-    total_mult_adds: int
+    total_mult_adds: int  # for one sample
     activation_values: int  # values written by all leaf layers for one sample
     rows: list[Row] = field(default_factory=list)
     extra_outputs: list[tuple[str, Shape, bool]] = field(default_factory=list)  # (name, shape, training only)
+    trainable_params: int = 0
+    grad_values: int = 0  # output values, one sample, of the layers with parameters that run in eval mode
+    # how to show it (netspec.summarize and the CLI set these; str(), print() and notebooks use them)
+    batch_size: int = 1
+    dtype: str = "float32"
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    depth: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        self.columns = check_columns(self.columns)
+        if self.dtype not in DTYPE_BYTES:
+            raise UsageError(f"dtype must be one of {', '.join(DTYPE_BYTES)}, got '{self.dtype}'"
+                             f"{did_you_mean(str(self.dtype), DTYPE_BYTES)}")
+        if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool) or self.batch_size < 1:
+            raise UsageError(f"the batch size must be a positive whole number, got {self.batch_size!r}")
+
+    # ---- figures ------------------------------------------------------------------------------
+
+    @property
+    def bytes_per_value(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.total_params - self.trainable_params
 
     @property
     def param_bytes(self) -> int:
-        return self.total_params * BYTES_PER_VALUE
+        return self.total_params * self.bytes_per_value
+
+    @property
+    def input_bytes(self) -> int:
+        return self.batch_size * math.prod(self.input_shape) * self.bytes_per_value
+
+    @property
+    def forward_backward_bytes(self) -> int:
+        return 2 * self.batch_size * self.grad_values * self.bytes_per_value
+
+    @property
+    def total_bytes(self) -> int:
+        return self.input_bytes + self.forward_backward_bytes + self.param_bytes
+
+    @property
+    def batch_mult_adds(self) -> int:
+        return self.batch_size * self.total_mult_adds
 
     # ---- renderings ---------------------------------------------------------------------------
 
+    def __str__(self) -> str:
+        return self.to_table()
+
+    def __repr__(self) -> str:
+        return self.to_table()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def visible_rows(self, depth: int | None = None) -> list[Row]:
+        depth = self.depth if depth is None else depth
+        return [r for r in self.rows if depth is None or r.depth <= depth]
+
     def to_dict(self, depth: int | None = None) -> dict:
-        data = asdict(self)
+        data = {k: v for k, v in asdict(self).items() if k not in ("columns", "depth")}
         data["rows"] = [asdict(r) for r in self.visible_rows(depth)]
-        data["param_bytes"] = self.param_bytes
+        data.update(non_trainable_params=self.non_trainable_params, param_bytes=self.param_bytes,
+                    input_bytes=self.input_bytes, forward_backward_bytes=self.forward_backward_bytes,
+                    total_bytes=self.total_bytes)
         return data
 
     def to_json(self, depth: int | None = None) -> str:
         return json.dumps(self.to_dict(depth), indent=2)
 
-    def visible_rows(self, depth: int | None) -> list[Row]:
-        return [r for r in self.rows if depth is None or r.depth <= depth]
+    def _cell(self, row: Row, column: str) -> str:
+        if column == "input":
+            return _shape(row.input_shape)
+        if column == "output":
+            return _shape(row.output_shape)
+        if column == "kernel":
+            return "x".join(map(str, row.kernel)) if row.kernel else "--"
+        if column == "params":
+            return f"{row.params:,}"
+        if column == "trainable":
+            if not row.params:
+                return "--"
+            return "yes" if row.trainable == row.params else ("no" if not row.trainable else "partly")
+        if column == "mult-adds":
+            return f"{row.mult_adds * self.batch_size:,}"
+        assert column == "percent", column
+        return f"{100 * row.params / self.total_params:.2f}%" if self.total_params and row.params else "--"
 
     def _cells(self, depth: int | None, indent: bool) -> list[list[str]]:
         cells = []
         for r in self.visible_rows(depth):
             name = ("  " * (r.depth - 1) + r.path) if indent else r.path
-            cells.append([name, r.kind, _shape(r.output_shape), f"{r.params:,}", f"{r.mult_adds:,}"])
+            cells.append([name, r.kind, *(self._cell(r, c) for c in self.columns)])
         return cells
 
+    def _header(self) -> list[str]:
+        return ["Layer", "Kind", *(HEADERS[c] for c in self.columns)]
+
     def _totals(self) -> list[tuple[str, str]]:
+        batch = f" (batch of {self.batch_size})" if self.batch_size != 1 else ""
         return [
             ("Input", _shape(self.input_shape)),
             ("Output", _shape(self.output_shape)),
             *[(f"Extra output {name}", _shape(shape) + (" (training only)" if train_only else ""))
               for name, shape, train_only in self.extra_outputs],
             ("Total params", f"{self.total_params:,}"),
-            ("Total mult-adds", f"{self.total_mult_adds:,} ({_si(self.total_mult_adds)})"),
-            ("Params size", _bytes(self.param_bytes)),
-            ("Forward activations (1 sample)", _bytes(self.activation_values * BYTES_PER_VALUE)),
+            ("Trainable params", f"{self.trainable_params:,}"),
+            ("Non-trainable params", f"{self.non_trainable_params:,}"),
+            (f"Total mult-adds{batch}", f"{self.batch_mult_adds:,} ({_si(self.batch_mult_adds)})"),
+            ("Memory", f"batch of {self.batch_size}, {self.dtype}; MB = 10^6 bytes"),
+            ("Input size (MB)", _mb(self.input_bytes)),
+            ("Forward/backward pass size (MB)", _mb(self.forward_backward_bytes)),
+            ("Params size (MB)", _mb(self.param_bytes)),
+            ("Estimated Total Size (MB)", _mb(self.total_bytes)),  # spelt as torchinfo prints it
         ]
 
     def to_table(self, depth: int | None = None) -> str:
-        header = ["Layer", "Kind", "Output shape", "Params", "Mult-adds"]
+        header = self._header()
         cells = self._cells(depth, indent=True)
-        widths = [max(len(header[i]), *(len(c[i]) for c in cells)) if cells else len(header[i]) for i in range(5)]
-        right = {3, 4}
+        widths = [max(len(header[i]), *(len(c[i]) for c in cells)) if cells else len(header[i])
+                  for i in range(len(header))]
+        right = {i + 2 for i, c in enumerate(self.columns) if c in NUMERIC}
 
         def line(row: list[str]) -> str:
             parts = [(c.rjust(w) if i in right else c.ljust(w)) for i, (c, w) in enumerate(zip(row, widths))]
@@ -89,31 +195,96 @@ class Summary:
         return "\n".join(out)
 
     def to_markdown(self, depth: int | None = None) -> str:
-        out = [f"### {self.name}", "", "| Layer | Kind | Output shape | Params | Mult-adds |", "|---|---|---|---:|---:|"]
+        align = ["---", "---", *("---:" if c in NUMERIC else "---" for c in self.columns)]
+        out = [f"### {self.name}", "", "| " + " | ".join(self._header()) + " |", "|" + "|".join(align) + "|"]
         out += ["| " + " | ".join([f"`{c[0]}`", *c[1:]]) + " |" for c in self._cells(depth, indent=False)]
         out += ["", "| Total | |", "|---|---|"]
         out += [f"| {k} | {v} |" for k, v in self._totals()]
         return "\n".join(out)
 
+    def to_csv(self, depth: int | None = None) -> str:
+        """One line per row, plain numbers (no thousands separators), for a spreadsheet or pandas."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["path", "kind", "depth", *(c.replace("-", "_") for c in self.columns)])
+        for r in self.visible_rows(depth):
+            values = {"input": "x".join(map(str, r.input_shape)), "output": "x".join(map(str, r.output_shape)),
+                      "kernel": "x".join(map(str, r.kernel)) if r.kernel else "", "params": r.params,
+                      "trainable": r.trainable, "mult-adds": r.mult_adds * self.batch_size,
+                      "percent": f"{100 * r.params / self.total_params:.4f}" if self.total_params else "0"}
+            writer.writerow([r.path, r.kind, r.depth, *(values[c] for c in self.columns)])
+        return buffer.getvalue().rstrip("\n")
+
+    def to_html(self, depth: int | None = None) -> str:
+        """An HTML table (what Jupyter shows for a Summary), then the totals."""
+        numeric = [False, False, *(c in NUMERIC for c in self.columns)]
+
+        def row(cells: Iterable[str], tag: str = "td") -> str:
+            return "<tr>" + "".join(f'<{tag}{" class=num" if n and tag == "td" else ""}>{html.escape(c)}</{tag}>'
+                                    for c, n in zip(cells, numeric)) + "</tr>"
+
+        body = []
+        for cells, r in zip(self._cells(depth, indent=False), self.visible_rows(depth)):
+            cells[0] = "\u00a0\u00a0" * (r.depth - 1) + cells[0]
+            body.append(row(cells))
+        totals = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in self._totals())
+        return (f'<div class="netspec-summary"><strong>{html.escape(self.name)}</strong>'
+                f"<table><thead>{row(self._header(), 'th')}</thead><tbody>{''.join(body)}</tbody></table>"
+                f"<table>{totals}</table></div>")
+
     def render(self, fmt: str = "table", depth: int | None = None) -> str:
-        return {"table": self.to_table, "markdown": self.to_markdown, "json": self.to_json}[fmt](depth)
+        renderers = {"table": self.to_table, "markdown": self.to_markdown, "csv": self.to_csv, "json": self.to_json}
+        if fmt not in renderers:
+            raise UsageError(f"format must be one of {', '.join(FORMATS)}, got '{fmt}'{did_you_mean(fmt, FORMATS)}")
+        return renderers[fmt](depth)
 
 
-def summarize_graph(graph: g.Graph) -> Summary:
+def check_columns(columns: Sequence[str] | str) -> tuple[str, ...]:
+    """Column names (a sequence, or 'output,params'), checked: UsageError naming the choices otherwise."""
+    names = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else [str(c) for c in columns]
+    for name in names:
+        if name not in COLUMNS:
+            raise UsageError(f"unknown column '{name}'{did_you_mean(name, COLUMNS)}; the columns are "
+                             f"{', '.join(COLUMNS)}")
+    if not names:
+        raise UsageError(f"give at least one column: {', '.join(COLUMNS)}")
+    return tuple(dict.fromkeys(names))
+
+
+def frozen(path: str, patterns: Sequence[str]) -> bool:
+    """Is the module at `path` frozen by one of `patterns` (a module path, or a glob such as `features.*`)?
+    A pattern names a module and everything inside it."""
+    return any(fnmatch.fnmatchcase(path, p) or path.startswith(p + ".") or fnmatch.fnmatchcase(path, p + ".*")
+               for p in patterns)
+
+
+def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float32",
+                    columns: Sequence[str] | str = DEFAULT_COLUMNS, depth: int | None = None,
+                    freeze: Sequence[str] = ()) -> Summary:
     """Rows for every node below the root, parents first, and the totals."""
     assert graph.typed, "summaries need a graph that infer has typed"
+    trainable = _trainable(graph.root, tuple(freeze))
+    running = _running(graph.root)
     rows: list[Row] = []
-    activations = 0
+    activations = grad_values = 0
     for node in graph.walk():
         if node is graph.root or node.virtual:
             continue
         leaf = not node.children
         if leaf:
             activations += math.prod(node.out_shape)
+            if node.params and id(node) in running:
+                grad_values += math.prod(node.out_shape)
         kind = "flat" if node.flat else ("output" if node.tap else node.op)
-        if isinstance(node, g.Residual) and not node.active:
+        if node.block is not None and node.children and not node.tap:
+            kind = node.block  # the user's name for it: inception, basic
+        elif isinstance(node, g.Residual) and not node.active:
             kind = "seq"  # `when_same` with differing shapes: no residual connection was made
-        rows.append(Row(node.path, kind, node.path.count(".") + 1, node.out_shape, node.params, node.mult_adds, leaf))
+        kernel = getattr(node.args, "kernel", None) if isinstance(node, g.Layer) else None
+        if isinstance(kernel, int):
+            kernel = (kernel, kernel)
+        rows.append(Row(node.path, kind, node.path.count(".") + 1, node.out_shape, node.params, node.mult_adds, leaf,
+                        node.in_shape, tuple(kernel) if kernel else None, trainable[id(node)]))
     return Summary(
         graph.name,
         graph.input_shape,
@@ -123,7 +294,45 @@ def summarize_graph(graph: g.Graph) -> Summary:
         activations,
         rows,
         [(n.name, n.out_shape, n.train_only) for n in graph.root.items if n.tap],
+        trainable[id(graph.root)],
+        grad_values,
+        batch_size,
+        dtype,
+        check_columns(columns),
+        depth,
     )
+
+
+def _trainable(root: g.Node, patterns: tuple[str, ...]) -> dict[int, int]:
+    """Trainable parameters of every node (by id): a frozen module's count as none."""
+    counts: dict[int, int] = {}
+
+    def visit(node: g.Node, frozen_above: bool) -> int:
+        is_frozen = frozen_above or (bool(node.path) and frozen(node.path, patterns))
+        if node.children:
+            counts[id(node)] = sum(visit(c, is_frozen) for c in node.children)
+        else:
+            counts[id(node)] = 0 if is_frozen else node.params
+        return counts[id(node)]
+
+    visit(root, False)
+    return counts
+
+
+def _running(root: g.Node) -> set[int]:
+    """Ids of the leaf nodes that run in eval mode (a training-only output and what is inside it do not)."""
+    out: set[int] = set()
+
+    def visit(node: g.Node) -> None:
+        if not node.counted:
+            return
+        if not node.children:
+            out.add(id(node))
+        for child in node.children:
+            visit(child)
+
+    visit(root)
+    return out
 
 
 def _shape(shape: Shape) -> str:
@@ -137,8 +346,5 @@ def _si(n: float) -> str:
     return str(n)
 
 
-def _bytes(n: int) -> str:
-    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
-        if n >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return f"{n} B"
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.2f}"

@@ -17,6 +17,9 @@ class _Activation(LayerKind):
     Args = InplaceArgs
     torch_name = ""
 
+    def label(self, a: LayerArgs) -> str:
+        return super().label(a).replace(self.name, self.torch_name, 1)  # ReLU, GELU: as papers write them
+
     def build(self, a: LayerArgs, in_shape: Shape):
         import torch.nn as nn
 

@@ -59,6 +59,12 @@ class LayerKind:
         """Multiply-accumulates for one sample, as torchinfo counts them (its parameters, once)."""
         return params
 
+    def label(self, args: Any) -> str:
+        """A short caption for diagrams: the kind and the positional arguments that differ from their defaults."""
+        shown = [_caption_value(getattr(args, _attr(type(args), n))) for n in self.positional
+                 if _differs(args, _attr(type(args), n))]
+        return ", ".join([self.name, *shown]) if shown else self.name
+
     def build(self, args: Any, in_shape: Shape) -> Any:
         """The torch module (torch is imported here and only here)."""
         raise TypeError(f"layer kind '{self.name}' defines no torch builder")
@@ -115,6 +121,28 @@ def arg_names(kind: LayerKind) -> list[str]:
 
 
 _ARG_NAMES: dict[type, list[str]] = {}
+
+
+def _attr(args_cls: type[BaseModel], name: str) -> str:
+    """The model attribute behind a user-facing argument name (`in` is stored as `in_`)."""
+    for attr, info in args_cls.model_fields.items():
+        if name in (attr, info.alias):
+            return attr
+    return name
+
+
+def _differs(args: Any, attr: str) -> bool:
+    info = type(args).model_fields.get(attr)
+    return info is not None and (info.is_required() or getattr(args, attr) != info.default)
+
+
+def _caption_value(value: Any) -> str:
+    """3 -> '3', (3, 3) -> '3×3', 0.5 -> '0.5': how a diagram writes an argument."""
+    if isinstance(value, (tuple, list)):
+        return "×".join(_caption_value(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 # ---- helpers shared by the shape rules -------------------------------------------------------

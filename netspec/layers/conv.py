@@ -21,6 +21,18 @@ from .base import (
 )
 
 IntPair = Union[PositiveInt, tuple[PositiveInt, PositiveInt]]
+
+
+def _window(value: IntPair) -> str:
+    """3 -> '3×3', (1, 7) -> '1×7': a kernel as diagrams write it."""
+    h, w = pair(value)
+    return f"{h}×{w}"
+
+
+def _step(value: IntPair) -> str:
+    """2 -> '2', (2, 1) -> '2×1': a stride or dilation as diagrams write it."""
+    h, w = pair(value)
+    return str(h) if h == w else f"{h}×{w}"
 PadPair = Union[int, tuple[int, int]]
 
 
@@ -88,6 +100,16 @@ class Conv2d(LayerKind):
         spatial_check(self.name, (h, w), out_hw, f"kernel {kh}x{kw} (dilation {dh}x{dw}) with padding {ph}x{pw}")
         return (a.out, *out_hw)
 
+    def label(self, a: Conv2dArgs) -> str:
+        parts = [f"conv {_window(a.kernel)}", str(a.out)]
+        if pair(a.stride) != (1, 1):
+            parts.append(f"/{_step(a.stride)}")
+        if a.groups > 1:
+            parts.append(f"groups {a.groups}")
+        if pair(a.dilation) != (1, 1):
+            parts.append(f"dilation {_step(a.dilation)}")
+        return ", ".join(parts)
+
     def count_params(self, a: Conv2dArgs, in_shape: Shape, out_shape: Shape) -> int:
         kh, kw = pair(a.kernel)
         return a.out * (in_shape[0] // a.groups) * kh * kw + (a.out if a.bias else 0)
@@ -129,6 +151,11 @@ class AvgPoolArgs(PoolArgs):
 
 class _Pool2d(LayerKind):
     positional = ("kernel", "stride", "padding")
+    caption = ""  # "max-pool" or "avg-pool", for diagrams
+
+    def label(self, a: PoolArgs) -> str:
+        stride = pair(a.stride if a.stride is not None else a.kernel)
+        return f"{self.caption} {_window(a.kernel)}" + (f", /{_step(stride)}" if stride != (1, 1) else "")
 
     def infer(self, a: PoolArgs, shape: Shape) -> Shape:
         need_rank(self.name, shape, (3,), "(C, H, W)")
@@ -164,6 +191,7 @@ class _Pool2d(LayerKind):
 @register_layer
 class MaxPool2d(_Pool2d):
     name = "maxpool2d"
+    caption = "max-pool"
     Args = MaxPoolArgs
     summary = "2-d max pooling (stride defaults to the kernel size)"
     example = "maxpool2d(3, stride=2, padding=1, ceil_mode=true)"
@@ -176,6 +204,7 @@ class MaxPool2d(_Pool2d):
 @register_layer
 class AvgPool2d(_Pool2d):
     name = "avgpool2d"
+    caption = "avg-pool"
     Args = AvgPoolArgs
     summary = "2-d average pooling (stride defaults to the kernel size)"
     example = "avgpool2d(2, stride=2)"
@@ -191,6 +220,13 @@ class AdaptivePoolArgs(LayerArgs):
 
 class _AdaptivePool2d(LayerKind):
     positional = ("size",)
+    caption = ""  # "avg-pool" or "max-pool", for diagrams
+
+    def label(self, a: AdaptivePoolArgs) -> str:
+        if a.size == 1 or a.size == (1, 1):
+            return f"global {self.caption}"
+        size = (a.size, a.size) if isinstance(a.size, int) else a.size
+        return f"adaptive {self.caption} " + "×".join("·" if s is None else str(s) for s in size)
 
     def infer(self, a: AdaptivePoolArgs, shape: Shape) -> Shape:
         need_rank(self.name, shape, (3,), "(C, H, W)")
@@ -205,6 +241,7 @@ class _AdaptivePool2d(LayerKind):
 @register_layer
 class AdaptiveAvgPool2d(_AdaptivePool2d):
     name = "adaptive_avgpool2d"
+    caption = "avg-pool"
     Args = AdaptivePoolArgs
     summary = "average-pool to a fixed output size (1 gives global average pooling)"
     example = "adaptive_avgpool2d(1)"
@@ -219,6 +256,7 @@ class AdaptiveAvgPool2d(_AdaptivePool2d):
 @register_layer
 class AdaptiveMaxPool2d(_AdaptivePool2d):
     name = "adaptive_maxpool2d"
+    caption = "max-pool"
     Args = AdaptivePoolArgs
     summary = "max-pool to a fixed output size"
     example = "adaptive_maxpool2d([6, 6])"

@@ -35,6 +35,9 @@ class Linear(LayerKind):
             raise ShapeError(f"linear expects {a.in_} input features, got {shape[-1]}{hint}")
         return (*shape[:-1], a.out)
 
+    def label(self, a: LinearArgs) -> str:
+        return f"linear, {a.out}"
+
     def count_params(self, a: LinearArgs, in_shape: Shape, out_shape: Shape) -> int:
         return in_shape[-1] * a.out + (a.out if a.bias else 0)
 
@@ -63,6 +66,9 @@ class _BatchNorm(LayerKind):
         if a.features is not None and a.features != shape[0]:
             raise ShapeError(f"{self.name} expects {a.features} channels, got {shape[0]}")
         return shape
+
+    def label(self, a: BatchNormArgs) -> str:
+        return "batch norm"
 
     def count_params(self, a: BatchNormArgs, in_shape: Shape, out_shape: Shape) -> int:
         return 2 * in_shape[0] if a.affine else 0
