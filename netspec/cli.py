@@ -4,13 +4,58 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+from typer.core import TyperArgument, TyperGroup
 
-from .diagnostics import SpecError, UsageError
+from .diagnostics import SpecError, UsageError, plain_message
+
+class _Argument(TyperArgument):
+    """An argument shown as `SPEC` or `SPEC...` in usage and help (typer's own shows `{SPEC}` and `<path>`)."""
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw
+        return name if self.required else f"[{name}]"
+
+    def display_type_rich(self, ctx) -> None:
+        return None
+
+
+class _Group(TyperGroup):
+    """The command group: readable arguments, and command-line mistakes reported in netspec's words."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            for param in command.params:
+                if type(param) is TyperArgument:
+                    param.__class__ = _Argument
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name or "netspec", complete_var, standalone_mode=False, **extra)
+        except typer.Abort:
+            typer.echo("Aborted.", err=True)
+            code = 1
+        except typer.TyperException as exc:  # click's usage errors (typer vendors click and exports only these names)
+            if not hasattr(exc, "show"):
+                raise
+            cause = exc.__cause__
+            if isinstance(exc, typer.BadParameter) and hasattr(cause, "errors") and cause.errors():
+                exc.message = plain_message(cause.errors()[0])  # pydantic's words ("Input should be") -> ours
+            exc.message = exc.message.removeprefix("Value error, ")
+            exc.show()
+            code = exc.exit_code
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     name="netspec",
@@ -19,6 +64,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -42,7 +89,7 @@ class Device(str, Enum):
 
 SetOption = typer.Option(None, "--set", "-s", metavar="NAME=VALUE", help="Override a param; repeatable.")
 InputOption = typer.Option(None, "--input", "-i", metavar="CxHxW", help="Input shape of one sample, e.g. 3x224x224.")
-DepthOption = typer.Option(None, "--depth", "-d", min=1, help="Show rows down to this nesting depth only.")
+DepthOption = typer.Option(None, "--depth", "-d", min=1, metavar="N", help="Show rows down to this nesting depth only.")
 MaxNodesOption = typer.Option(None, "--max-nodes", min=1, metavar="N",
                               help="Budget of entries after repeats and blocks are expanded (default 20,000).")
 FormatOption = typer.Option(Format.table, "--format", "-f", metavar="table|json|markdown|csv",
@@ -80,6 +127,27 @@ def _input_shape(text: Optional[str]) -> Optional[tuple[int, ...]]:
     return dims
 
 
+@contextmanager
+def progress(what: str, after: float = 1.0):
+    """On a terminal, tell on stderr what a step is doing once it has taken `after` seconds, and when it ends
+    how long it took; elsewhere (a pipe, a file, CI) print nothing."""
+    stream = sys.stderr
+    if not stream.isatty():
+        yield
+        return
+    start = time.perf_counter()
+    timer = threading.Timer(after, lambda: print(f"{what}...", file=stream, flush=True))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        took = time.perf_counter() - start
+        if took >= after:
+            print(f"{what}: {took:.1f} s", file=stream, flush=True)
+
+
 def _run(action) -> None:
     """Run a command body, turning our errors into messages and exit codes (never a traceback)."""
     try:
@@ -110,7 +178,7 @@ def _run(action) -> None:
 @app.command()
 def check(
     specs: List[Path] = typer.Argument(..., metavar="SPEC...", help="Spec files to validate."),
-    max_params: int = typer.Option(None, "--max-params", min=1, help="Parameter budget (default 500,000,000)."),
+    max_params: int = typer.Option(None, "--max-params", min=1, metavar="N", help="Parameter budget (default 500,000,000)."),
     max_nodes: int = MaxNodesOption,
 ) -> None:
     """Validate specs (syntax, names, arguments, every shape, the parameter budget) without building anything."""
@@ -163,12 +231,12 @@ def build(
     spec: Path = typer.Argument(..., metavar="SPEC", help="The spec file."),
     set_: Optional[List[str]] = SetOption,
     input: Optional[str] = InputOption,
-    device: Device = typer.Option(Device.cpu, "--device", help="Where to build the module."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for weight initialisation (deterministic)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write a checkpoint (weights + the linked spec)."),
-    max_params: int = typer.Option(None, "--max-params", min=1, help="Parameter budget (default 500,000,000)."),
+    device: Device = typer.Option(Device.cpu, "--device", metavar="cpu|cuda", help="Where to build the module."),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Seed for weight initialisation (deterministic)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write a checkpoint (weights + the linked spec)."),
+    max_params: int = typer.Option(None, "--max-params", min=1, metavar="N", help="Parameter budget (default 500,000,000)."),
     max_activations: int = typer.Option(
-        None, "--max-activations", min=1, help="Budget of values the check forward pass may write (default 1e9)."
+        None, "--max-activations", min=1, metavar="N", help="Budget of values the check forward pass may write (default 1e9)."
     ),
     depth: Optional[int] = DepthOption,
     format: Format = FormatOption,
@@ -195,16 +263,17 @@ def build(
         graph = typed_graph(parsed, overrides, _input_shape(input), max_nodes)
         check_budget(graph, max_params or DEFAULT_MAX_PARAMS, parsed.locations.sources)
         check_activations(graph, max_activations or DEFAULT_MAX_ACTIVATIONS, parsed)
-        import torch
-
-        if device is Device.cuda and not torch.cuda.is_available():
-            raise UsageError("--device cuda: no CUDA device is available here")
-        from .compile import compile_graph
-
         summary = summarize_graph(graph, batch_size=batch, dtype=dtype.value, columns=columns, freeze=freeze or ())
-        module = compile_graph(graph, device=device.value, seed=seed).eval()
-        with torch.no_grad():
-            out = module(torch.zeros((1, *graph.input_shape), device=device.value))
+        with progress(f"building {graph.name} on {device.value}"):
+            import torch
+
+            if device is Device.cuda and not torch.cuda.is_available():
+                raise UsageError("--device cuda: no CUDA device is available here")
+            from .compile import compile_graph
+
+            module = compile_graph(graph, device=device.value, seed=seed).eval()
+            with torch.no_grad():
+                out = module(torch.zeros((1, *graph.input_shape), device=device.value))
         if isinstance(out, tuple):  # extra outputs that also run in eval mode: check the main one
             returned = [n for n in module.output_names if n == "main" or not module.taps.get(n)]
             out = out[returned.index("main")]
@@ -221,7 +290,7 @@ def build(
                 save_checkpoint(output, module, parsed, params=overrides, input_shape=graph.input_shape, seed=seed)
             except OSError as exc:
                 raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-            typer.echo(f"Wrote {output}", err=format is not Format.table)
+            typer.echo(f"Wrote {output}", err=True)
 
     _run(action)
 
@@ -312,8 +381,8 @@ def fmt(
 @app.command()
 def convert(
     spec: Path = typer.Argument(..., metavar="SPEC", help="The spec file (.ns or .yaml)."),
-    to: Syntax = typer.Option(..., "--to", "-t", help="The syntax to write."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of printing."),
+    to: Syntax = typer.Option(..., "--to", "-t", metavar="yaml|ns", help="The syntax to write."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write here instead of printing."),
 ) -> None:
     """Convert a spec to the other syntax, losslessly (the result reads back as the same Spec), comments kept."""
     from .pipeline import parse
@@ -342,6 +411,7 @@ def diff(
     depth: Optional[int] = DepthOption,
     everything: bool = typer.Option(False, "--all", help="Show unchanged modules too."),
     format: Format = FormatOption,
+    exit_code: bool = typer.Option(False, "--exit-code", help="Exit with status 1 when the specs differ (as git diff)."),
 ) -> None:
     """Compare two specs statically: modules added (+), removed (-) or changed (~), and the totals (no torch)."""
     from .compare import diff_summaries
@@ -352,7 +422,12 @@ def diff(
         shape = _input_shape(input)
         a = summarize_graph(analyse(spec_a, _overrides(set_a), shape))
         b = summarize_graph(analyse(spec_b, _overrides(set_b), shape))
-        typer.echo(diff_summaries(a, b).render(format.value, depth, everything))
+        if format is Format.csv:
+            raise UsageError("diff prints table, markdown or json, not csv")
+        compared = diff_summaries(a, b)
+        typer.echo(compared.render(format.value, depth, everything))
+        if exit_code and compared.changed:
+            raise typer.Exit(1)
 
     _run(action)
 
@@ -373,9 +448,9 @@ def draw(
                                      help="What to print on stdout when there is no -o (default dot)."),
     set_: Optional[List[str]] = SetOption,
     input: Optional[str] = InputOption,
-    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=1,
+    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=1, metavar="N",
                                         help="Expand blocks down to this nesting depth; deeper ones are one box."),
-    direction: Direction = typer.Option(Direction.TB, "--direction", help="Top to bottom (TB) or left to right (LR)."),
+    direction: Direction = typer.Option(Direction.TB, "--direction", metavar="TB|LR", help="Top to bottom (TB) or left to right (LR)."),
 ) -> None:
     """Draw the architecture as a block diagram (DOT, Mermaid, or SVG/PNG/PDF/HTML through Graphviz), statically."""
     from .diagram import diagram
@@ -389,7 +464,8 @@ def draw(
             if fmt not in ("dot", "mmd"):
                 raise UsageError(f"--format takes dot or mmd for stdout, got '{to}'; write other formats with -o FILE")
         graph = analyse(spec, _overrides(set_), _input_shape(input))
-        data = diagram(graph, fmt, depth, direction.value)
+        with progress(f"drawing {graph.name}"):
+            data = diagram(graph, fmt, depth, direction.value)
         if output is None:
             typer.echo(data.decode("utf-8"), nl=False)
             return
@@ -404,7 +480,7 @@ def draw(
 
 @app.command()
 def schema(
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the schema to this file."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the schema to this file."),
 ) -> None:
     """Print the JSON Schema of YAML specs (every layer kind and its arguments), for editor completion."""
     from .schema import schema_text
@@ -418,7 +494,7 @@ def schema(
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-        typer.echo(f"Wrote {output}")
+        typer.echo(f"Wrote {output}", err=True)
 
     _run(action)
 

@@ -1,11 +1,11 @@
-"""Diagnostics: located, coded user errors, how they print, and "did you mean" suggestions."""
+"""Diagnostics: located, coded user errors, how they print, "did you mean" suggestions, and pydantic's errors in our words."""
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 
 @dataclass(frozen=True)
@@ -118,3 +118,49 @@ def _closest(name: str, choices: tuple) -> str:
     if not close:
         return ""
     return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
+
+
+_PYDANTIC_WORDS = {  # pydantic error type -> the sentence netspec says instead ({...} from the error's context)
+    "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be {ge} or more",
+    "less_than": "must be less than {lt}",
+    "less_than_equal": "must be {le} or less",
+    "multiple_of": "must be a multiple of {multiple_of}",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "literal_error": "must be {expected}",
+    "enum": "must be {expected}",
+    "too_short": "needs at least {min_length} items",
+    "too_long": "takes at most {max_length} items",
+    "missing": "is required",
+}
+
+
+def plain_message(err: Mapping[str, Any]) -> str:
+    """One pydantic error (an item of ValidationError.errors()) in netspec's words, with the value that was given:
+    no "Input should be", no "Value error, "."""
+    kind, ctx = str(err.get("type", "")), err.get("ctx") or {}
+    if kind in ("value_error", "assertion_error"):
+        return str(ctx.get("error", err.get("msg", ""))).removeprefix("Assertion failed, ")
+    words = _PYDANTIC_WORDS.get(kind)
+    if words is None:
+        text = str(err.get("msg", "")).removeprefix("Value error, ")
+        return text.replace("Input should be", "must be").replace("Input should", "must")
+    try:
+        text = words.format(**{k: f"{v:g}" if isinstance(v, float) else v for k, v in ctx.items()})
+    except (KeyError, IndexError):
+        text = words.split(" {")[0]
+    given = err.get("input")
+    if kind != "missing" and isinstance(given, (bool, int, float, str)) and not isinstance(given, type):
+        shown = ("true" if given else "false") if isinstance(given, bool) else repr(given)
+        text += f", got {shown}"
+    return text

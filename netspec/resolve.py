@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import graph as g
 from . import spec as s
-from .diagnostics import Collector, SpecError, UsageError, did_you_mean
+from .diagnostics import Collector, SpecError, UsageError, did_you_mean, plain_message
 from .expr import (
     FUNCTIONS,
     DEFERRED,
@@ -597,7 +597,7 @@ class _Resolver:
                                f"{' (by position: ' + ', '.join(kind.positional) + ')' if kind.positional else ''}",
                                mpath, cpath)
                 else:
-                    message = err["msg"].removeprefix("Value error, ")
+                    message = plain_message(err)
                     label = f"{kind.name} argument '{key}'" if key else kind.name
                     self.error("invalid-value", f"{label}: {message}", mpath, where)
             return None
@@ -794,7 +794,7 @@ def _init_plan(spec: s.Spec, env, errors: Collector, locations) -> dict[str, dic
                 plan.setdefault(kind_name, {})[tensor] = (value.name, schema.model_validate({k: _plain(v) for k, v in kwargs.items()}))
             except ValidationError as exc:
                 err = exc.errors()[0]
-                errors.error("invalid-value", f"{value.name}: {'.'.join(map(str, err['loc']))}: {err['msg']}", path, twhere.loc)
+                errors.error("invalid-value", f"{value.name}: {'.'.join(map(str, err['loc']))}: {plain_message(err)}", path, twhere.loc)
     return plan
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from lark import Token, Tree
 from pydantic import ValidationError
 
-from .diagnostics import Collector, Loc, did_you_mean
+from .diagnostics import Collector, Loc, did_you_mean, plain_message
 from .expr import FUNCTIONS, MAX_MAGNITUDE, ExprError, _number, parse_expr, parse_signature
 from .layers import REGISTRY
 from .names import module_name_problem
@@ -613,7 +613,7 @@ def report_pydantic_errors(exc: ValidationError, locations: Locations, errors: C
     for err in exc.errors():
         path = _strip_tags(err["loc"])
         where = locations.find(path)
-        message = err["msg"]
+        message = plain_message(err)
         if err["type"] == "extra_forbidden":
             message = f"unknown key '{path[-1]}'"
         if err["type"] == "string_pattern_mismatch":

@@ -1,0 +1,1 @@
+netspec draw lenet5.yaml --depth 0

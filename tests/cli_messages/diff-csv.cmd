@@ -1,0 +1,1 @@
+netspec diff lenet5.yaml lenet5.yaml --format csv

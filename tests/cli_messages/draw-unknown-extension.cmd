@@ -1,0 +1,1 @@
+netspec draw lenet5.yaml -o lenet5.jpg

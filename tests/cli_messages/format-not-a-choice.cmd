@@ -1,0 +1,1 @@
+netspec summary lenet5.yaml --format xml

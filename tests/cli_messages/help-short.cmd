@@ -1,0 +1,1 @@
+netspec check -h

@@ -1,0 +1,1 @@
+netspec schema -o schema.json

@@ -1,0 +1,1 @@
+netspec build lenet5.yaml --seed abc
