@@ -217,7 +217,7 @@ class _Builder:
         if not node.active:  # `when_same` and the shapes differ: no shortcut, the block is its body
             joined = body
         else:
-            add = self.box(into, ["+"], "merge", body.shape, node.out_shape if node.after is None else body.shape)
+            add = self.box(into, ["+"], "merge", body.shape, body.shape)
             self.edge(body, add.id)
             if node.shortcut is None:
                 self.edge(src, add.id, "shortcut")
