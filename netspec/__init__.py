@@ -23,6 +23,7 @@ from .pipeline import parse as _parse
 from .pipeline import parse_linked as _parse_linked
 from .spec import BlockDef, Spec
 from .summary import DEFAULT_COLUMNS, Row, Summary, summarize_graph
+from .usage import check_params
 
 __version__ = "0.1.0"
 
@@ -57,6 +58,7 @@ def load(
     on disk (torchvision's `.pth`, say) to load into the module strictly; nothing is downloaded.
     `freeze` names modules (paths or globs such as `features.*`) whose parameters get `requires_grad=False`.
     """
+    check_params(params)
     module = _build(source, {**(params or {}), **more_params}, input_shape=input_shape,
                     device="cpu" if weights is not None else device, seed=seed, max_params=max_params, format=format,
                     max_nodes=max_nodes)
@@ -105,6 +107,9 @@ def diff(a: Source, b: Source, *, params_a: dict[str, Any] | None = None, params
     """Static comparison of two specs (or one spec with two sets of params): a SummaryDiff."""
     from .compare import diff_summaries
 
+    check_params(params_a, "params_a")
+    check_params(params_b, "params_b")
+
     return diff_summaries(summarize(a, input_shape=input_shape, params=params_a),
                           summarize(b, input_shape=input_shape, params=params_b))
 
@@ -119,6 +124,7 @@ def summarize(
     `batch_size` and `dtype` (float32, float16, bfloat16) set the memory figures, `columns` and
     `depth` what `print(summary)` shows, `freeze` the modules counted as non-trainable.
     """
+    check_params(params)
     graph = analyse(source, {**(params or {}), **more_params}, input_shape, format, max_nodes)
     return summarize_graph(graph, batch_size=batch_size, dtype=dtype, columns=columns, depth=depth, freeze=freeze)
 

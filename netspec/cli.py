@@ -14,7 +14,7 @@ from typing import List, Optional
 import typer
 from typer.core import TyperArgument, TyperGroup
 
-from .diagnostics import SpecError, UsageError, plain_message
+from .diagnostics import SpecError, UsageError, escaped, plain_message
 
 class _Argument(TyperArgument):
     """An argument shown as `SPEC` or `SPEC...` in usage and help (typer's own shows `{SPEC}` and `<path>`)."""
@@ -158,7 +158,7 @@ def _run(action) -> None:
         typer.echo(f"{count} error{'s' if count != 1 else ''}", err=True)
         raise typer.Exit(1)
     except UsageError as exc:
-        typer.echo(f"netspec: error: {exc}", err=True)
+        typer.echo(f"netspec: error: {escaped(str(exc))}", err=True)
         raise typer.Exit(2)
     except KeyboardInterrupt:
         raise typer.Exit(130)
@@ -191,7 +191,7 @@ def check(
                 parsed = parse_linked(spec)
                 graph = typed_graph(parsed, max_nodes=max_nodes)
                 check_budget(graph, max_params or DEFAULT_MAX_PARAMS, parsed.locations.sources)
-                typer.echo(f"{spec}: ok ({graph.root.params:,} params, output {graph.root.out_shape})")
+                typer.echo(f"{escaped(str(spec))}: ok ({graph.root.params:,} params, output {graph.root.out_shape})")
             except SpecError as exc:
                 failures.append(exc)
         if failures:
@@ -256,8 +256,10 @@ def build(
         typed_graph,
     )
     from .summary import summarize_graph
+    from .usage import check_seed
 
     def action() -> None:
+        check_seed(seed)
         overrides = _overrides(set_)
         parsed = parse_linked(spec)
         graph = typed_graph(parsed, overrides, _input_shape(input), max_nodes)
@@ -307,6 +309,16 @@ def models(
 
 
 # ---- fmt and convert: printing a spec in either syntax (netspec/printer.py) -------------------------
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace `path` with `text` atomically (netspec/files.py); a file that cannot be written is a usage error."""
+    from .files import FileProblem, atomic_write
+
+    try:
+        atomic_write(path, text)
+    except FileProblem as exc:
+        raise UsageError(f"cannot write {path}: {exc}") from None
 
 
 class Syntax(str, Enum):
@@ -371,7 +383,7 @@ def fmt(
             elif not write:
                 typer.echo(text, nl=False)
             elif text != original:
-                spec.write_text(text, encoding="utf-8")
+                _write(spec, text)
         if untidy:
             raise typer.Exit(1)
 
@@ -392,8 +404,8 @@ def convert(
         if output is None:
             typer.echo(text, nl=False)
         else:
-            output.write_text(text, encoding="utf-8")
-            typer.echo(f"Wrote {output}", err=True)
+            _write(output, text)
+            typer.echo(f"Wrote {escaped(str(output))}", err=True)
 
     _run(action)
 
@@ -490,11 +502,8 @@ def schema(
         if output is None:
             typer.echo(text, nl=False)
             return
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-        typer.echo(f"Wrote {output}", err=True)
+        _write(output, text)
+        typer.echo(f"Wrote {escaped(str(output))}", err=True)
 
     _run(action)
 

@@ -10,6 +10,7 @@ from torch import nn
 
 from . import graph as g
 from .initializers import apply_init
+from .usage import check_seed
 from .modules import Add, Concat, DenseBlock, Network, Residual
 
 
@@ -123,12 +124,13 @@ def compile_graph(graph: g.Graph, device: Any = None, seed: int | None = None, d
     if device is not None and torch.device(device).type == "meta":
         with torch.device("meta"):  # shapes only: allocate nothing, initialise nothing real
             return build()
-    if seed is None:
+    check_seed(seed)
+    with torch.random.fork_rng(devices=[]):  # the CPU generator is restored after; no other is touched
+        if seed is None:
+            torch.default_generator.seed()  # fresh weights each build, from the operating system's entropy
+        else:
+            torch.default_generator.manual_seed(seed)
         module = build()
-    else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            module = build()
     if device is not None or dtype is not None:
         module = module.to(device=device, dtype=dtype)
     return module

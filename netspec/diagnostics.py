@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
@@ -30,23 +31,50 @@ class Diagnostic:
     loc: Loc | None = None
 
     def render(self, sources: dict[str, str] | None = None, split: dict[str, list[str]] | None = None) -> str:
-        """The diagnostic as printed; `split` caches each source's lines across many diagnostics."""
-        where = f"{self.loc}: " if self.loc else ""
-        path = f"{self.path}: " if self.path else ""
-        text = f"{where}error[{self.code}]: {path}{self.message}"
+        """The diagnostic as printed; `split` caches each source's lines across many diagnostics. Control
+        characters in any part (location, path, message, quoted line) are printed escaped."""
+        where = f"{escaped(str(self.loc))}: " if self.loc else ""
+        path = f"{escaped(self.path)}: " if self.path else ""
+        text = f"{where}error[{self.code}]: {path}{escaped(self.message)}"
         source = (sources or {}).get(self.loc.file) if self.loc else None
         if source is not None and self.loc is not None:
             if split is None:
                 split = {}
             lines = split.get(self.loc.file)
             if lines is None:
-                lines = split[self.loc.file] = source.splitlines()
+                lines = split[self.loc.file] = source_lines(source)
             if 1 <= self.loc.line <= len(lines):
                 line = lines[self.loc.line - 1].rstrip()
                 gutter = " " * len(str(self.loc.line))
-                caret = " " * (self.loc.col - 1) + "^"
-                text += f"\n    {self.loc.line} | {line}\n    {gutter} | {caret}"
+                caret = " " * len(escaped(line[: max(self.loc.col - 1, 0)], keep_tabs=True)) + "^"
+                text += f"\n    {self.loc.line} | {escaped(line, keep_tabs=True)}\n    {gutter} | {caret}"
         return text
+
+
+def source_lines(text: str) -> list[str]:
+    """A source split into lines as the front ends count them (\\n, \\r\\n and \\r end a line)."""
+    return text.splitlines()
+
+
+_SAFE = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def escaped(text: str, keep_tabs: bool = False) -> str:
+    """`text` with control and format characters (escape sequences, newlines, bidi overrides) written as
+    escapes, so that nothing from a spec can move the cursor, recolour the terminal or fake a line.
+    A quoted source line keeps its tabs (`keep_tabs`), so that it reads as the file does."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or unicodedata.category(ch) == "Zs" or (keep_tabs and ch == "\t"):
+            out.append(ch)
+        elif ch in _SAFE:
+            out.append(_SAFE[ch])
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
 
 
 class SpecError(Exception):
@@ -55,7 +83,7 @@ class SpecError(Exception):
     def __init__(self, diagnostics: Iterable[Diagnostic], sources: dict[str, str] | None = None):
         self.diagnostics: list[Diagnostic] = list(diagnostics)
         self.sources: dict[str, str] = dict(sources or {})
-        super().__init__(self.render())
+        super().__init__()  # rendered when printed, not each time an error is raised again
 
     def render(self) -> str:
         split: dict[str, list[str]] = {}

@@ -739,6 +739,8 @@ def syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
         shown = f"'{char}'" if char.isprintable() and char else f"U+{ord(char):04X}" if char else "end of file"
         expected = _expected(accepts)
         message = f"unexpected character {shown}" + (f"; expected {expected}" if expected else "")
+        if char.isnumeric():  # '৪', '８': digits of other scripts are not numbers here
+            message += " (numbers are written with the ASCII digits 0-9)"
         return Diagnostic("syntax", message, "", Loc(file, exc.line, exc.column))
     token = getattr(exc, "token", None)
     at_end = token is None or token.type == "$END" or (token.type == "_NL" and not text[token.end_pos:].strip())

@@ -129,6 +129,8 @@ def parse_expr(text: str) -> Tree | Token:
         else:
             char = text[exc.pos_in_stream] if 0 <= (exc.pos_in_stream or 0) < len(text) else "?"
             what = f"unexpected character '{char}'"
+            if char.isnumeric():  # '৪', '８', '²': digits of other scripts read as nothing, not as numbers
+                what += " (numbers are written with the ASCII digits 0-9)"
         raise ExprError(f"cannot read expression '{text}': {what}", column if column and column > 0 else None) from None
     except LarkError as exc:  # pragma: no cover - lark's other failures are grammar bugs
         raise ExprError(f"cannot read expression '{text}': {exc}") from None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import library
-from .diagnostics import Diagnostic, SpecError, did_you_mean
+from .diagnostics import Diagnostic, SpecError, UsageError, did_you_mean
 from .spec import Spec
 from .validate import Locations, ParsedSpec
 
@@ -73,7 +73,12 @@ def link(parsed: ParsedSpec, read: Callable[[str], ParsedSpec], root: Path | Non
                                   f"{did_you_mean(library.SCHEME + written, library.references())}")
         target, base_root = found.resolve(), library.root()
     else:
-        target, base_root = ((here.parent if here else Path.cwd()) / spec.extends).resolve(), root
+        if "\x00" in spec.extends or not spec.extends.strip():
+            raise fail("extends", "the path is empty or holds a NUL byte; give the spec's file name")
+        try:
+            target, base_root = ((here.parent if here else Path.cwd()) / spec.extends).resolve(), root
+        except (OSError, RuntimeError, ValueError):  # a symbolic link loop, a path too long
+            raise fail("extends", f"'{spec.extends}' cannot be followed (a symbolic link loop or a path too long)") from None
         if not target.is_relative_to(root):
             raise fail("extends", f"'{spec.extends}' is outside the folder {_shown(root)} of the spec being read; "
                                   "a spec may only extend specs in its own folder or below it, in a NETSPEC_PATH "
@@ -82,11 +87,13 @@ def link(parsed: ParsedSpec, read: Callable[[str], ParsedSpec], root: Path | Non
             target, base_root = _on_search_path(spec.extends) or (target, root)
     if str(target) in chain or (here is not None and target == here.resolve()):
         raise fail("extends", f"'{spec.extends}' extends back to itself ({' -> '.join([*chain, str(target)])})")
-    if not target.is_file():
+    if not target.exists():  # a FIFO or a device is refused by the reader, below
         searched = "".join(f", nor in {_shown(folder)}" for folder in library.search_path())
         raise fail("extends", f"'{spec.extends}' does not exist (looked for {_shown(target)}{searched})")
     try:
         base = link(read(str(target)), read, base_root, (*chain, str(here.resolve() if here else "<string>")))
+    except UsageError as exc:  # not a regular file, unreadable, not a spec format: said where `extends` names it
+        raise fail("extends", f"'{spec.extends}' cannot be read: {exc}") from None
     except SpecError as exc:  # errors in the base spec keep their own locations; add the sources we know
         raise SpecError(exc.diagnostics, {**parsed.locations.sources, **exc.sources}) from None
     merged = _merge(base.spec, spec)

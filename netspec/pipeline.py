@@ -17,10 +17,12 @@ from typing import Any, Mapping, Union
 
 from . import graph as g
 from . import library
-from .diagnostics import Collector, Diagnostic, Loc, SpecError, UsageError
+from .diagnostics import Collector, Diagnostic, Loc, SpecError, UsageError, escaped
+from .files import FileProblem, FileTooLarge, read_regular
 from .infer import infer
 from .link import link
 from .resolve import resolve
+from .usage import check_build_arguments, check_format, check_source
 from .spec import Spec
 from .validate import Locations, ParsedSpec, validate
 from .yaml_source import MAX_BYTES, read_yaml
@@ -33,35 +35,28 @@ Source = Union[str, os.PathLike, Spec, ParsedSpec]
 
 def read_source(source: str | os.PathLike, format: str | None = None) -> tuple[str, str, str]:
     """(text, file name, format) for a path or for spec text given directly."""
+    check_source(source)
     is_path = isinstance(source, os.PathLike) or (
-        "\n" not in source and (Path(source).suffix.lower() in (*FORMATS, ".ns") or os.path.isfile(source)
+        "\n" not in source and (Path(source).suffix.lower() in FORMATS or _is_file(source)
                                 or source.startswith(library.SCHEME) or library.NAME.fullmatch(source) is not None)
     )
     if not is_path:
         return str(source), "<string>", format or "yaml"
-    path = Path(source)
-    if str(source).startswith(library.SCHEME) or (not os.path.lexists(path) and library.is_name(str(source))):
+    path = Path(os.fsdecode(source))
+    if str(source).startswith(library.SCHEME) or (not _is_file(str(source)) and library.is_name(str(source))):
         found = library.find(str(source))
         if found is None:
-            raise library.not_found(str(source))
+            raise library.not_found(escaped(str(path)))
         path = found
-    if path.is_dir():
-        raise UsageError(f"{path}: is a directory, not a spec file")
     fmt = format or FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise UsageError(f"{path}: unknown spec format '{path.suffix}'; use .yaml, .yml or .ns")
+    if fmt is None and not path.is_dir():
+        raise UsageError(f"{escaped(str(path))}: unknown spec format '{escaped(path.suffix)}'; use .yaml, .yml or .ns")
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise SpecError([Diagnostic("file-too-large", f"spec is {size:,} bytes; the limit is {MAX_BYTES:,} bytes",
-                                        "", Loc(str(path), 1, 1))])
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a spec file") from None
-    except PermissionError:
-        raise UsageError(f"{path}: permission denied") from None
+        data = read_regular(path, MAX_BYTES)
+    except FileTooLarge as exc:
+        raise SpecError([Diagnostic("file-too-large", str(exc), "", Loc(str(path), 1, 1))]) from None
+    except FileProblem as exc:
+        raise UsageError(f"{escaped(str(path))}: {exc}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -72,12 +67,21 @@ def read_source(source: str | os.PathLike, format: str | None = None) -> tuple[s
     return text, str(path), fmt
 
 
+def _is_file(text: str) -> bool:
+    """Does spec text without a newline name an existing path (never an error: text is not a path)?"""
+    try:
+        return "\x00" not in text and os.path.lexists(text)
+    except (OSError, ValueError):
+        return False
+
+
 def parse(source: Source, format: str | None = None) -> ParsedSpec:
     """Source (path, text, Spec) -> ParsedSpec: the first two passes."""
     if isinstance(source, ParsedSpec):
         return source
     if isinstance(source, Spec):
         return ParsedSpec(source, Locations(), "", "<spec>", "yaml")
+    check_format(format)
     text, file, fmt = read_source(source, format)
     return parse_text(text, file, fmt)
 
@@ -111,6 +115,7 @@ def analyse(source: Source, params: Mapping[str, Any] | None = None,
             input_shape: tuple[int, ...] | None = None, format: str | None = None,
             max_nodes: int | None = None) -> g.Graph:
     """Source -> typed Graph: everything that needs no torch."""
+    check_build_arguments(params, input_shape, format=format)
     return typed_graph(parse_linked(source, format), params, input_shape, max_nodes)
 
 
@@ -146,6 +151,7 @@ def build(source: Source, params: Mapping[str, Any] | None = None, *, input_shap
           device: Any = None, seed: int | None = None, max_params: int | None = DEFAULT_MAX_PARAMS,
           format: str | None = None, max_nodes: int | None = None):
     """Source -> nn.Module: the whole pipeline."""
+    check_build_arguments(params, input_shape, seed, max_params, format)
     parsed = link(parse(source, format), read=parse)                   # text -> tree -> Spec, extends merged
     graph = infer(resolve(parsed, params, input_shape, max_nodes),       # Spec -> Graph -> typed Graph
                   Collector(sources=dict(parsed.locations.sources)))

@@ -526,7 +526,7 @@ class _Normalizer:
             inp = raw["input"]
             if isinstance(inp, str) and "x" in inp:
                 inp = [p.strip() for p in inp.split("x")]
-                inp = [int(p) if p.isdigit() else p for p in inp]
+                inp = [int(p) if p.isascii() and p.isdigit() else p for p in inp]
             out["input"] = self.value(inp, ("input",), ("input",))
         if isinstance(raw.get("params"), dict):
             out["params"] = {}

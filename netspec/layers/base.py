@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Iterable
+from typing import Annotated, Any, ClassVar, Iterable, Literal, Union, get_args, get_origin
 
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Strict
+from pydantic import BaseModel, ConfigDict, Strict, ValidationInfo, field_validator
 
 Shape = tuple[int, ...]  # one sample's shape, batch dimension left out: (C, H, W) or (F,)
 Flag = Annotated[bool, Strict()]  # true or false only: no 'yes', 'on' or 1 read as a bool
@@ -22,9 +20,65 @@ class ShapeError(ValueError):
 
 
 class LayerArgs(BaseModel):
-    """Base for every kind's argument schema: unknown arguments are errors."""
+    """Base for every kind's argument schema: unknown arguments are errors, and a value's type is taken as
+    written: `true` is not the size 1, and the text '3' is not the number 3 (pydantic alone would convert both)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_conversion(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None:
+            problem = _unconvertible(value, _admits(field.annotation))
+            if problem:
+                raise ValueError(problem)
+        return value
+
+
+def _admits(annotation: Any) -> tuple[bool, bool, frozenset]:
+    """(admits any bool, admits any str, the literal values it admits) for a field's type."""
+    origin = get_origin(annotation)
+    if annotation is Any or annotation is object:
+        return True, True, frozenset()
+    if annotation is bool:
+        return True, False, frozenset()
+    if annotation is str:
+        return False, True, frozenset()
+    if origin is Literal:
+        return False, False, frozenset((type(v), v) for v in get_args(annotation))
+    if origin is Annotated:
+        return _admits(get_args(annotation)[0])
+    if origin is Union or origin is not None:  # unions, Optional, tuple[...], list[...]: any member or item type
+        flags = [_admits(a) for a in get_args(annotation) if a is not Ellipsis]
+        return (any(f[0] for f in flags), any(f[1] for f in flags),
+                frozenset().union(*(f[2] for f in flags)) if flags else frozenset())
+    if isinstance(annotation, type) and issubclass(annotation, (bool, str)):
+        return issubclass(annotation, bool), issubclass(annotation, str), frozenset()
+    if isinstance(annotation, type) and issubclass(annotation, (int, float)):
+        return False, False, frozenset()
+    return True, True, frozenset()  # a type netspec does not know (a user's own): left to pydantic
+
+
+def _numeric(text: str) -> bool:
+    """Would pydantic read this text as a number? (Other text fails its checks with their own message.)"""
+    try:
+        float(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _unconvertible(value: Any, admits: tuple[bool, bool, frozenset]) -> str:
+    """Why `value` (or an item of it) is of a type the field would only take by conversion; '' when fine."""
+    any_bool, any_str, literals = admits
+    if isinstance(value, (list, tuple)):
+        return next((p for p in (_unconvertible(v, admits) for v in value) if p), "")
+    if isinstance(value, bool) and not any_bool and (bool, value) not in literals:
+        return f"{str(value).lower()} is a boolean, not a number; write the number itself"
+    if isinstance(value, str) and not any_str and (str, value) not in literals and _numeric(value):
+        return f"'{value}' is text, not a number; write the number without quotes"
+    return ""
 
 
 class NoArgs(LayerArgs):

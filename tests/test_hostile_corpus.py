@@ -1,0 +1,206 @@
+"""The hostile corpus: inputs designed to break netspec, each with the exit status and the first line of output
+it must give (issue 15, item 3). Both syntaxes; special files, sizes, depth, types and text.
+
+Every probe runs through the `netspec` command in this process under a clock (under a second each, start-up
+left out), must exit 0, 1 or 2 as its row says, and must never print `internal error` or a traceback. A few
+run again as real processes. tests/test_hostile.py holds the first corpus (YAML tags, aliases, budgets,
+expression and block bombs); this one adds the classes found by fuzzing and probing from outside.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+TIME_LIMIT_S = 1.0
+YAML_HEAD = "name: hostile\ninput: [3, 8, 8]\n"
+NS_HEAD = "network hostile\ninput [3, 8, 8]\n"
+
+
+@dataclass
+class Probe:
+    id: str
+    make: Callable[[Path], str]  # writes the probe into a folder, returns the argument to pass
+    rc: int  # the exit status: 0 accepted, 1 spec errors, 2 usage errors
+    first: str  # the first line of stderr (stdout when rc is 0), exactly; or a regex in /slashes/
+    command: str = "check"
+
+
+def _text(name: str, text: str | bytes) -> Callable[[Path], str]:
+    def make(folder: Path) -> str:
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        (folder / name).write_bytes(data)
+        return name
+    return make
+
+
+def _link(name: str, target: str) -> Callable[[Path], str]:
+    def make(folder: Path) -> str:
+        (folder / name).symlink_to(target)
+        return name
+    return make
+
+
+def _fifo(name: str) -> Callable[[Path], str]:
+    def make(folder: Path) -> str:
+        os.mkfifo(folder / name)
+        return name
+    return make
+
+
+def _loop(name: str) -> Callable[[Path], str]:
+    def make(folder: Path) -> str:
+        (folder / name).symlink_to("other" + Path(name).suffix)
+        (folder / ("other" + Path(name).suffix)).symlink_to(name)
+        return name
+    return make
+
+
+def _extends_special(name: str, extends_line: str, special: Callable[[Path], str]) -> Callable[[Path], str]:
+    def make(folder: Path) -> str:
+        special(folder)
+        (folder / name).write_text(extends_line)
+        return name
+    return make
+
+
+def _yaml_layers(*entries: str) -> str:
+    return YAML_HEAD + "layers:\n" + "".join(f"  - {e}\n" for e in entries)
+
+
+def _ns_layers(*entries: str) -> str:
+    return NS_HEAD + "".join(f"{e}\n" for e in entries)
+
+
+PROBES: list[Probe] = []
+for ext in ("yaml", "ns"):
+    PROBES += [
+        # ---- special files ------------------------------------------------------------------------------
+        Probe(f"{ext}-link-to-dev-zero", _link(f"zero.{ext}", "/dev/zero"), 2,
+              f"netspec: error: zero.{ext}: is a character device, not a regular file"),
+        Probe(f"{ext}-link-to-dev-urandom", _link(f"random.{ext}", "/dev/urandom"), 2,
+              f"netspec: error: random.{ext}: is a character device, not a regular file"),
+        Probe(f"{ext}-fifo", _fifo(f"pipe.{ext}"), 2, f"netspec: error: pipe.{ext}: is a FIFO (named pipe), not a regular file"),
+        Probe(f"{ext}-symlink-loop", _loop(f"loop.{ext}"), 2,
+              f"netspec: error: loop.{ext}: a symbolic link loop (too many levels of links)"),
+        Probe(f"{ext}-directory", lambda folder, ext=ext: (folder / f"dir.{ext}").mkdir() or f"dir.{ext}", 2,
+              f"netspec: error: dir.{ext}: is a directory, not a regular file"),
+        Probe(f"{ext}-missing", lambda folder, ext=ext: f"missing.{ext}", 2, f"netspec: error: missing.{ext}: no such file"),
+    ]
+
+PROBES += [
+    Probe("yaml-extends-nul", _text("nul.yaml", 'name: hostile\nextends: "base\\0.yaml"\n'), 1,
+          "nul.yaml:2:10: error[extends]: extends: the path is empty or holds a NUL byte; give the spec's file name"),
+    Probe("ns-extends-nul", _text("nul.ns", 'network hostile\nextends "base\\u0000.ns"\n'), 1,
+          "nul.ns:2:9: error[extends]: extends: the path is empty or holds a NUL byte; give the spec's file name"),
+    Probe("yaml-extends-fifo", _extends_special("child.yaml", "name: child\nextends: base.yaml\n", _fifo("base.yaml")), 1,
+          "child.yaml:2:10: error[extends]: extends: 'base.yaml' cannot be read: "
+          "/TMP/base.yaml: is a FIFO (named pipe), not a regular file"),
+    Probe("ns-extends-fifo", _extends_special("child.ns", 'network child\nextends "base.ns"\n', _fifo("base.ns")), 1,
+          r"/^child\.ns:2:\d+: error\[extends\]: extends: 'base\.ns' cannot be read: .*base\.ns: is a FIFO \(named pipe\), not a regular file$/"),
+    Probe("yaml-extends-loop", _extends_special("child.yaml", "name: child\nextends: loop.yaml\n", _loop("loop.yaml")), 1,
+          "child.yaml:2:10: error[extends]: extends: 'loop.yaml' cannot be followed (a symbolic link loop or a path too long)"),
+    Probe("yaml-extends-dev-zero", _extends_special("child.yaml", "name: child\nextends: zero.yaml\n",
+                                                    _link("zero.yaml", "/dev/zero")), 1,
+          r"/^child\.yaml:2:10: error\[extends\]: extends: 'zero\.yaml' is outside the folder /"),
+    # ---- types: numbers are ASCII digits, booleans are not sizes, text is not a number ---------------------
+    Probe("yaml-boolean-kernel", _text("t.yaml", _yaml_layers("conv2d(8, true)")), 1,
+          "t.yaml:4:15: error[invalid-value]: 0: conv2d argument 'kernel': true is a boolean, not a number; "
+          "write the number itself"),
+    Probe("ns-boolean-kernel", _text("t.ns", _ns_layers("conv(8, true)")), 1,
+          "t.ns:3:9: error[invalid-value]: 0: conv2d argument 'kernel': true is a boolean, not a number; "
+          "write the number itself"),
+    Probe("yaml-text-kernel", _text("t.yaml", _yaml_layers("conv2d(8, '3')")), 1,
+          "t.yaml:4:15: error[invalid-value]: 0: conv2d argument 'kernel': '3' is text, not a number; "
+          "write the number without quotes"),
+    Probe("ns-text-kernel", _text("t.ns", _ns_layers("conv(8, '3')")), 1,
+          "t.ns:3:9: error[invalid-value]: 0: conv2d argument 'kernel': '3' is text, not a number; "
+          "write the number without quotes"),
+    Probe("yaml-boolean-in-a-pair", _text("t.yaml", _yaml_layers("maxpool2d([2, false])")), 1,
+          "/^t\\.yaml:4:\\d+: error\\[invalid-value\\]: 0: maxpool2d argument 'kernel': false is a boolean, not a number/"),
+    Probe("yaml-bengali-digit", _text("t.yaml", _yaml_layers("conv2d(৪, 3)")), 1,
+          "t.yaml:4:12: error[bad-expression]: layers.0: cannot read expression 'conv2d(৪, 3)': "
+          "unexpected character '৪' (numbers are written with the ASCII digits 0-9)"),
+    Probe("yaml-full-width-digit", _text("t.yaml", _yaml_layers("conv2d(８, 3)")), 1,
+          "t.yaml:4:12: error[bad-expression]: layers.0: cannot read expression 'conv2d(８, 3)': "
+          "unexpected character '８' (numbers are written with the ASCII digits 0-9)"),
+    Probe("ns-full-width-digit", _text("t.ns", _ns_layers("conv(８, 3)")), 1,
+          "t.ns:3:6: error[syntax]: unexpected character '８'; expected a value or ')' "
+          "(numbers are written with the ASCII digits 0-9)"),
+    Probe("yaml-full-width-input", _text("t.yaml", "name: hostile\ninput: [3, ８, 8]\nlayers:\n  - relu\n"), 1,
+          r"/^t\.yaml:2:\d+: error\[[a-z-]+\]: .*'８'/"),
+    Probe("ns-bengali-input", _text("t.ns", "network hostile\ninput [3, ৪, 8]\nrelu\n"), 1,
+          r"/^t\.ns:2:11: error\[syntax\]: unexpected character '৪'.*\(numbers are written with the ASCII digits 0-9\)$/"),
+    # ---- text: control characters from a spec are printed escaped ---------------------------------------
+    Probe("yaml-escape-in-name", _text("t.yaml", _yaml_layers('"a\\e[31mred\\nfake: ok": relu')), 1,
+          "t.yaml:4:5: error[invalid-name]: layers.0.a\\x1b[31mred\\nfake: ok: 'a\\x1b[31mred\\nfake: ok' is not a "
+          "valid name (letters, digits and _; not starting with a digit)"),
+    Probe("ns-escape-in-name", _text("t.ns", _ns_layers("`a\x1b[31mred\x07`: relu")), 1,
+          "t.ns:3:1: error[invalid-name]: 'a\\x1b[31mred\\x07' is not a valid name (letters, digits and _; "
+          "not starting with a digit)"),
+    Probe("yaml-bidi-override-in-name", _text("t.yaml", _yaml_layers('"abc\u202edef": relu')), 1,
+          r"/^t\.yaml:4:5: error\[invalid-name\]: layers\.0\.abc\\u202edef: /"),
+    Probe("ns-raw-escape-in-a-comment-line", _text("t.ns", NS_HEAD + "conv(8, 3) # \x1b[2J\nnosuch\n"), 1,
+          "t.ns:4:1: error[unknown-layer]: 1: unknown layer or block 'nosuch'"),
+]
+
+
+def _matches(expected: str, line: str, folder: Path) -> bool:
+    if expected.startswith("/") and expected.endswith("/"):
+        return re.search(expected[1:-1], line) is not None
+    return line == expected.replace("/TMP", str(folder.resolve()))
+
+
+def _first_line(run) -> str:
+    text = run.stderr if run.rc else run.stdout
+    return text.splitlines()[0] if text else ""
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory):
+    """Import netspec and build both parsers once, so the clock measures the refusal, not start-up."""
+    from conftest import run_cli
+
+    folder = tmp_path_factory.mktemp("warm")
+    (folder / "ok.yaml").write_text(_yaml_layers("conv2d(4, 3)", "relu"))
+    (folder / "ok.ns").write_text(_ns_layers("conv(4, 3)", "relu"))
+    assert run_cli("check", "ok.yaml", "ok.ns", cwd=folder).rc == 0
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=[p.id for p in PROBES])
+def test_hostile_probe(probe, tmp_path, cli, warm):
+    argument = probe.make(tmp_path)
+    start = time.perf_counter()
+    run = cli(probe.command, argument, cwd=tmp_path)
+    elapsed = time.perf_counter() - start
+    assert "internal error" not in run.output and "Traceback" not in run.output, run.output[-2000:]
+    assert run.rc == probe.rc, f"exit {run.rc}, expected {probe.rc}:\n{run.output[-2000:]}"
+    first = _first_line(run)
+    assert _matches(probe.first, first, tmp_path), f"first line:\n  {first!r}\nexpected:\n  {probe.first!r}"
+    assert "\x1b" not in run.output and "\x07" not in run.output, "a control character reached the terminal"
+    assert elapsed < TIME_LIMIT_S, f"{probe.id} took {elapsed:.2f} s; the limit is {TIME_LIMIT_S} s"
+
+
+REAL_PROCESS = ["yaml-link-to-dev-zero", "ns-fifo", "yaml-symlink-loop", "yaml-boolean-kernel", "yaml-escape-in-name"]
+
+
+@pytest.mark.parametrize("probe", [p for p in PROBES if p.id in REAL_PROCESS], ids=REAL_PROCESS)
+def test_hostile_probe_in_a_real_process(probe, tmp_path, netspec_process):
+    argument = probe.make(tmp_path)
+    run = netspec_process(probe.command, argument, cwd=tmp_path, timeout=60)
+    assert "internal error" not in run.output and "Traceback" not in run.output, run.output[-2000:]
+    assert run.rc == probe.rc, run.output[-2000:]
+    assert _matches(probe.first, _first_line(run), tmp_path), _first_line(run)
+
+
+def test_the_corpus_covers_both_syntaxes_for_each_class():
+    classes = {re.sub(r"^(yaml|ns)-", "", p.id) for p in PROBES}
+    both = {c for c in classes if f"yaml-{c}" in {p.id for p in PROBES} and f"ns-{c}" in {p.id for p in PROBES}}
+    assert {"link-to-dev-zero", "link-to-dev-urandom", "fifo", "symlink-loop", "extends-nul", "extends-fifo",
+            "boolean-kernel", "text-kernel", "full-width-digit", "escape-in-name"} <= both
