@@ -13,9 +13,7 @@ backticks is expression text verbatim (`3` is the text "3", not the number 3).
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +29,7 @@ from .expr import FUNCTIONS, ExprError, parse_expr
 from .layers import REGISTRY, arg_names
 from .names import module_name_problem
 from .spec import SHORTCUT_MODES, Spec
+from .tables import cached_parser
 from .validate import Located, Locations, ParsedSpec, number_literal, report_pydantic_errors
 from .yaml_source import MAX_BYTES
 
@@ -99,13 +98,11 @@ class _Brackets(PostLex):
 def _parser() -> Lark:
     here = Path(__file__).parent
     grammar = (here / "expr.grammar.lark").read_text(encoding="utf-8") + "\n" + (here / "ns.lark").read_text(encoding="utf-8")
-    # Analysing the grammar takes about 0.2 s; lark can keep the tables in a file, keyed by the
-    # grammar's hash. The file sits in the package's own folder (never a shared temp folder, whose
-    # files anyone could plant), and only where that folder is writable or the file already exists.
-    cache_file = here / f".ns_tables_py{sys.version_info[0]}{sys.version_info[1]}.cache"
-    cache = str(cache_file) if cache_file.exists() or os.access(here, os.W_OK) else False
-    return Lark(grammar, start=["start", "value_start", "count_start"], parser="lalr", lexer="contextual",
-                propagate_positions=True, maybe_placeholders=False, postlex=_Brackets(), cache=cache)
+    # Analysing the grammar takes about 0.2 s; the tables are kept as JSON in the user's cache folder
+    # (netspec/tables.py), never as a pickle and never in the package's own folder.
+    return cached_parser(grammar, lambda: Lark(
+        grammar, start=["start", "value_start", "count_start"], parser="lalr", lexer="contextual",
+        propagate_positions=True, maybe_placeholders=False, postlex=_Brackets()), postlex=_Brackets())
 
 
 # ---- lowering ----------------------------------------------------------------------------------

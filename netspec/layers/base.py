@@ -252,14 +252,14 @@ def format_shape(shape: Shape) -> str:
 
 
 def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil: bool = False) -> int:
-    """Output length of a sliding window (conv or pool), as torch computes it."""
-    span = size + 2 * padding - dilation * (kernel - 1) - 1
-    if ceil:
-        out = math.ceil(span / stride) + 1 if span >= 0 else 0
+    """Output length of a sliding window (conv or pool), as torch computes it (0 or less: no window fits)."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1  # where the last window may start, from 0
+    if ceil:  # a last, partial window counts, but it must start inside the input or its left padding
+        out = (span + stride - 1) // stride + 1
         if out > 0 and (out - 1) * stride >= size + padding:
-            out -= 1  # the last window must start inside the input or its left padding
-        return out
-    return span // stride + 1 if span >= 0 else 0
+            out -= 1
+        return max(out, 0)
+    return max(span // stride + 1, 0)
 
 
 def spatial_check(kind: str, in_hw: tuple[int, int], out_hw: tuple[int, int], detail: str) -> None:
