@@ -97,6 +97,9 @@ class UsageError(Exception):
     """A bad command-line or API argument (not a spec problem): exit status 2 in the CLI."""
 
 
+MAX_ERRORS = 100  # diagnostics one run reports before it stops
+
+
 @dataclass
 class Collector:
     """Gathers diagnostics during a pass so that one run reports all of them."""
@@ -105,6 +108,10 @@ class Collector:
     items: list[Diagnostic] = field(default_factory=list)
 
     def error(self, code: str, message: str, path: str = "", loc: Loc | None = None) -> None:
+        if len(self.items) >= MAX_ERRORS:  # a file of thousands of mistakes: stop looking, report the first ones
+            self.items.append(Diagnostic("too-many-errors", f"more than {MAX_ERRORS} errors; stopped here "
+                                         "(fix the ones above, then check again)", path, loc))
+            raise SpecError(self.items, self.sources)
         self.items.append(Diagnostic(code, message, path, loc))
 
     def raise_if_any(self) -> None:

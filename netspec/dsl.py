@@ -52,6 +52,10 @@ KEYWORDS = frozenset({
     "or", "and", "not",  # the expression grammar's own
 })
 MAX_NESTING = 100  # parse-tree levels; far above any real spec, well below Python's recursion limit
+MAX_TOKENS = 20_000  # words, numbers and symbols; the largest bundled spec in .ns has about 1,400
+# A cheap count of tokens (strings, backticked names, comments, words and numbers, single symbols), taken
+# before the parser sees the text, so that a huge file is refused in milliseconds, not parsed for minutes.
+_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`\n]*`|#[^\n]*|[A-Za-z0-9_.]+|\S')
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -792,6 +796,21 @@ def _deepest(tree: Tree) -> tuple[int, Tree]:
     return best
 
 
+def _check_tokens(text: str, file: str, sources: dict[str, str]) -> None:
+    """Refuse a text of more than MAX_TOKENS tokens (comments not counted), at the first token over."""
+    count = 0
+    for match in _TOKEN.finditer(text):
+        if match.group().startswith("#"):
+            continue
+        count += 1
+        if count > MAX_TOKENS:
+            line = text.count("\n", 0, match.start()) + 1
+            column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+            raise SpecError([Diagnostic("too-large", f"the spec has more than {MAX_TOKENS:,} tokens (names, numbers "
+                                        "and symbols); a network this large is written with blocks and repeat", "",
+                                        Loc(file, line, column))], sources)
+
+
 def parse_ns(text: str, file: str = "<string>", default_name: str = "network") -> ParsedSpec:
     """.ns text -> ParsedSpec. Raises SpecError listing every problem found (a syntax error stops at the first)."""
     text = text[1:] if text.startswith("\ufeff") else text
@@ -800,6 +819,7 @@ def parse_ns(text: str, file: str = "<string>", default_name: str = "network") -
     if size > MAX_BYTES:
         raise SpecError([Diagnostic("file-too-large", f"spec is {size:,} bytes; the limit is {MAX_BYTES:,} bytes",
                                     "", Loc(file, 1, 1))], sources)
+    _check_tokens(text, file, sources)
     try:
         tree = _parser().parse(text, start="start")
     except UnexpectedInput as exc:

@@ -714,7 +714,7 @@ class _Namer:
 
     def visit(self, node: g.Node, path: str, flat_scope: dict | None = None) -> None:
         node.path = path
-        if node.flat:
+        if node.flat and not node.virtual:  # an unnamed flat inside a flat is data flow of the outer one
             flat_scope = {"path": path, "names": {}, "count": {}}
         names: dict[str, g.Node] = {} if flat_scope is None else flat_scope["names"]
         if isinstance(node, g.Residual) and node.shortcut is None and node.shortcut_mode in ("auto", "conv"):

@@ -7,6 +7,7 @@ pydantic then checks the canonical data against the IR's models.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -626,9 +627,17 @@ def report_pydantic_errors(exc: ValidationError, locations: Locations, errors: C
         errors.error(code, message, where.shown or ".".join(map(str, path)), where.loc)
 
 
+MAX_VALUES = 5_000  # values written in one spec: the largest bundled spec has 337; each may be an expression
+
+
 def validate(doc: RawDoc, default_name: str = "network") -> ParsedSpec:
     """Raw tree -> Spec. Raises SpecError listing every problem found."""
     errors = Collector(sources={doc.sources.file: doc.text})
+    if len(doc.sources.values) > MAX_VALUES:  # refused before any of them is parsed as an expression
+        where = next(itertools.islice(iter(doc.sources.values.values()), MAX_VALUES, None))
+        errors.error("too-large", f"the spec holds more than {MAX_VALUES:,} values; a network this large is "
+                     "written with blocks and repeat", "", where)
+        errors.raise_if_any()
     raw = doc.tree
     block_names = set(raw.get("blocks") or {}) if isinstance(raw, dict) and isinstance(raw.get("blocks"), dict) else set()
     norm = _Normalizer(doc, errors, {str(b) for b in block_names})

@@ -19,7 +19,7 @@ from .diagnostics import Diagnostic, Loc, SpecError
 MAX_BYTES = 1 << 20  # 1 MiB: the largest spec file read
 MAX_DEPTH = 64  # nesting of mappings and sequences
 MAX_ALIASES = 64  # `*name` references in one document
-MAX_NODES = 200_000  # values in the tree, aliases counted as what they expand to
+MAX_NODES = 20_000  # values in the tree, aliases counted as what they expand to (the reader stops there)
 
 Path = tuple[Any, ...]
 
