@@ -188,11 +188,11 @@ def test_refused_in_under_a_second(case, tmp_path, monkeypatch):
     write(case, tmp_path)
     monkeypatch.chdir(tmp_path)
     call = build if case.command == "build" else analyse
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the refusal's own cost, whatever else the machine runs
     try:
         call(f"{case.id}.yaml")
     except SpecError as exc:
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         codes = [d.code for d in exc.diagnostics]
         first = exc.diagnostics[0]
     else:
