@@ -53,6 +53,7 @@ def cached_parser(grammar: str, build: Callable[[], Lark], **load_options: Any) 
     if path is not None:
         loaded = _load(path, key, load_options)
         if loaded is not None:
+            loaded.source_grammar = grammar  # as lark keeps it on a parser it built itself
             return loaded
     parser = build()
     if path is not None:
