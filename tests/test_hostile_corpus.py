@@ -91,7 +91,7 @@ for ext in ("yaml", "ns"):
               f"netspec: error: loop.{ext}: a symbolic link loop (too many levels of links)"),
         Probe(f"{ext}-directory", lambda folder, ext=ext: (folder / f"dir.{ext}").mkdir() or f"dir.{ext}", 2,
               f"netspec: error: dir.{ext}: is a directory, not a regular file"),
-        Probe(f"{ext}-missing", lambda folder, ext=ext: f"missing.{ext}", 2, f"netspec: error: missing.{ext}: no such file, nor a library model"),
+        Probe(f"{ext}-missing", lambda folder, ext=ext: f"missing.{ext}", 2, f"netspec: error: missing.{ext}: no such file"),
     ]
 
 PROBES += [
