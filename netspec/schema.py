@@ -141,7 +141,10 @@ def json_schema() -> dict[str, Any]:
         "properties": {
             "doc": {"type": "string"},
             "args": {"anyOf": [{"type": "array", "items": {"type": "string"}},
-                               {"type": "object", "additionalProperties": VALUE}]},
+                               {"type": "object", "additionalProperties": {"anyOf": [
+                                   VALUE, {"type": "object", "required": ["choice"], "additionalProperties": False,
+                                           "properties": {"choice": {"type": "array", "items": VALUE, "minItems": 1},
+                                                          "default": VALUE}}]}}]},
             "layers": {"anyOf": [ENTRIES, {"type": "object", "additionalProperties": ENTRY_OR_ENTRIES}, ENTRY]},
             **{s["required"][0]: s["properties"][s["required"][0]] for s in _structures()},
             "block": ENTRY_OR_ENTRIES, "first": {"type": "object"}, "names": {"type": "string"},
@@ -162,6 +165,8 @@ def json_schema() -> dict[str, Any]:
             "input": {"anyOf": [{"type": "array", "items": VALUE, "minItems": 1}, {"type": "string"}],
                       "description": "one sample's shape, without the batch: [C, H, W]"},
             "params": {"type": "object", "additionalProperties": VALUE, "description": "names with default values"},
+            "functions": {"type": "object", "additionalProperties": VALUE,
+                          "description": "value functions: `name(arg, arg=default)` -> one expression"},
             "blocks": {"type": "object", "additionalProperties": block, "description": "reusable blocks"},
             "layers": {"anyOf": [ENTRIES, {"type": "object", "additionalProperties": ENTRY_OR_ENTRIES}],
                        "description": "the network: a list of entries, or named sections"},
