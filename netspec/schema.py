@@ -175,7 +175,8 @@ def json_schema() -> dict[str, Any]:
             "init": {"type": "object", "properties": tensors,
                      "additionalProperties": {"type": "object", "properties": {t: {"type": "string"} for t in
                                                                              ("weight", "bias")},
-                                              "additionalProperties": False},
+                                              # a container kind's own tensors: `fc2.bias`
+                                              "additionalProperties": {"type": "string"}},
                      "description": "weight initialisation per layer kind, or per module path (`classifier.1`)"},
         },
         "additionalProperties": False,
