@@ -14,10 +14,14 @@ import netspec
 from netspec.pipeline import parse
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "architectures" / "examples"
-NAMES = ["audio_m5", "clip3d", "conv_decoder"]
+NAMES = ["audio_m5", "clip3d", "conv_decoder", "dense_block", "inception_module", "residual_block"]
 KINDS = {"audio_m5": {"conv1d", "maxpool1d", "adaptive_avgpool1d", "log_softmax"},
          "clip3d": {"conv3d", "batchnorm3d", "maxpool3d", "dropout3d", "adaptive_avgpool3d"},
-         "conv_decoder": {"conv_transpose2d", "upsample", "pad"}}
+         "conv_decoder": {"conv_transpose2d", "upsample", "pad"},
+         # the building blocks the diagram gallery draws (docs/gallery.md); block names show in the Kind column
+         "dense_block": {"dense", "transition", "conv2d", "avgpool2d"},
+         "inception_module": {"inception", "conv2d", "maxpool2d"},
+         "residual_block": {"basic", "conv2d", "batchnorm2d"}}
 
 
 def test_the_folder_holds_the_examples():
