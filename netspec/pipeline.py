@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Union
 
@@ -20,6 +21,7 @@ from . import library
 from .diagnostics import Collector, Diagnostic, Loc, SpecError, UsageError, escaped
 from .files import FileProblem, FileTooLarge, read_regular
 from .infer import infer
+from .layers import REGISTRY
 from .link import link
 from .resolve import resolve
 from .usage import check_build_arguments, check_format, check_source
@@ -86,8 +88,48 @@ def parse(source: Source, format: str | None = None) -> ParsedSpec:
     return parse_text(text, file, fmt)
 
 
+PARSE_CACHE_SIZE = 64  # distinct (text, file, format) parses kept per process: a family read for each preset
+
+
+_parsed: "OrderedDict[tuple, ParsedSpec]" = OrderedDict()
+
+
+def _registry_key() -> tuple:
+    """What parsing depends on besides the text: the layer kinds registered now (a plugin may add one)."""
+    return tuple((name, id(kind)) for name, kind in REGISTRY.items())
+
+
 def parse_text(text: str, file: str = "<string>", format: str = "yaml") -> ParsedSpec:
-    """Spec text -> ParsedSpec, in the given syntax."""
+    """Spec text -> ParsedSpec, in the given syntax.
+
+    A text parsed before in this process (same text, file name, syntax and layer registry) is not parsed
+    again: `extends` reads a family once for all its presets. The key is the text itself, so a file that
+    changed on disk is parsed afresh whatever its modification time says. Each caller gets its own
+    ParsedSpec and Locations (the Spec is frozen), so one caller's changes never reach another.
+    """
+    key = (text, file, format, _registry_key())
+    hit = _parsed.get(key)
+    if hit is None:
+        hit = _parse_text(text, file, format)  # a SpecError is raised, never cached
+        _parsed[key] = hit
+        while len(_parsed) > PARSE_CACHE_SIZE:
+            _parsed.popitem(last=False)
+    else:
+        _parsed.move_to_end(key)
+    return _copy(hit)
+
+
+def _copy(parsed: ParsedSpec) -> ParsedSpec:
+    locations = Locations(dict(parsed.locations.table), dict(parsed.locations.sources))
+    return ParsedSpec(parsed.spec, locations, parsed.text, parsed.file, parsed.format)
+
+
+def clear_caches() -> None:
+    """Forget every parsed text (the expression cache is netspec.expr.parse_expr.cache_clear)."""
+    _parsed.clear()
+
+
+def _parse_text(text: str, file: str, format: str) -> ParsedSpec:
     default_name = Path(file).stem if not file.startswith("<") else "network"
     if format == "ns":  # the text syntax (netspec/dsl.py): same Spec, same Locations
         from .dsl import parse_ns
