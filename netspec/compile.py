@@ -27,7 +27,12 @@ def _fresh(node: g.Node | None) -> bool:
         return False
     if isinstance(node, g.Layer):
         return node.kind.name in _FRESH_OUTPUT
-    return isinstance(node, (g.Merge, g.Dense)) or (isinstance(node, g.Residual) and node.active)
+    if isinstance(node, g.Merge):  # torch.cat always makes a new tensor; an add of one branch is that branch
+        return node.mode == "concat" or len(node.branches) > 1
+    if isinstance(node, g.Dense):  # no layers: the input itself
+        return bool(node.layers)
+    # a residual's sum is new; an `after` layer's output may be saved for its backward (relu keeps its result)
+    return isinstance(node, g.Residual) and node.active and (node.after is None or _fresh(node.after))
 
 
 def _build(node: g.Node, layers: dict[nn.Module, tuple[str, str]], after: g.Node | None = None) -> nn.Module:
@@ -36,17 +41,23 @@ def _build(node: g.Node, layers: dict[nn.Module, tuple[str, str]], after: g.Node
         return _build_flat(node, layers)
     if isinstance(node, g.Layer):
         args = node.args
-        if node.kind.name in _INPLACE_CAPABLE and "inplace" not in args.model_fields_set and _fresh(after):
-            args = args.model_copy(update={"inplace": True})
+        if "inplace" in type(args).model_fields:
+            # In place only on a tensor nothing else reads (not the caller's input, a shortcut's, a branch's or
+            # an output's): the default for the kinds above, and what `inplace=true` asks for; elsewhere the
+            # layer runs out of place, which gives the same values and gradients.
+            asked = args.inplace if "inplace" in args.model_fields_set else node.kind.name in _INPLACE_CAPABLE
+            safe = asked and _fresh(after)
+            if safe != args.inplace:
+                args = args.model_copy(update={"inplace": safe})
         module = node.kind.build(args, node.in_shape)
         layers[module] = (node.kind.name, node.path)
         return module
     if isinstance(node, g.Seq):
         return nn.Sequential(_named(node.items, layers))
-    if isinstance(node, g.Merge):
-        return (Concat if node.mode == "concat" else Add)(_named(node.branches, layers))
+    if isinstance(node, g.Merge):  # every branch reads the block's input: none may overwrite it
+        return (Concat if node.mode == "concat" else Add)(_named(node.branches, layers, chained=False))
     if isinstance(node, g.Dense):
-        return DenseBlock(_named(node.layers, layers))
+        return DenseBlock(_named(node.layers, layers, chained=False))  # each layer's input is kept
     if isinstance(node, g.Residual):
         body = _named(node.body, layers)
         after = (node.after.name, _build(node.after, layers, after=node)) if node.after is not None else None
@@ -59,9 +70,17 @@ def _build(node: g.Node, layers: dict[nn.Module, tuple[str, str]], after: g.Node
     raise AssertionError(f"unknown graph node {type(node).__name__}")
 
 
-def _named(nodes: list[g.Node], layers: dict[nn.Module, tuple[str, str]]) -> "OrderedDict[str, nn.Module]":
-    """Modules for a sequence of siblings, each knowing the one before it."""
-    return OrderedDict((node.name, _build(node, layers, nodes[i - 1] if i else None)) for i, node in enumerate(nodes))
+def _named(nodes: list[g.Node], layers: dict[nn.Module, tuple[str, str]],
+           chained: bool = True) -> "OrderedDict[str, nn.Module]":
+    """Modules for siblings; in a sequence (`chained`) each knows the one whose output it receives: the last
+    sibling before it that is not an extra output (an output reads the stream, which flows on unchanged)."""
+    out: "OrderedDict[str, nn.Module]" = OrderedDict()
+    before: g.Node | None = None
+    for node in nodes:
+        out[node.name] = _build(node, layers, None if node.tap or not chained else before)
+        if not node.tap:
+            before = node
+    return out
 
 
 def _build_flat(node: g.Node, layers: dict[nn.Module, tuple[str, str]]) -> nn.Module:
