@@ -293,6 +293,7 @@ class AvgPool3dArgs(_AvgPoolNdArgs):
 
 class _PoolNd(LayerKind):
     spatial: ClassVar[int]
+    kernel_within_input: ClassVar[bool] = False  # torch's avg_pool3d refuses an input smaller than the kernel
     positional = ("kernel", "stride", "padding")
 
     def infer(self, a: _PoolNdArgs, shape: Shape) -> Shape:
@@ -304,6 +305,10 @@ class _PoolNd(LayerKind):
         if any(p_ > k_ // 2 for p_, k_ in zip(p, k)):
             raise ShapeError(f"{self.name} padding {'x'.join(map(str, p))} must be at most half the kernel "
                              f"{'x'.join(map(str, k))}", code="invalid-value")
+        if self.kernel_within_input and any(size < k_ for size, k_ in zip(shape[1:], k)):
+            raise ShapeError(f"{self.name} needs an input at least as large as its kernel {'x'.join(map(str, k))} "
+                             f"(padding does not count), but gets {'x'.join(map(str, shape[1:]))}",
+                             code="spatial-too-small")
         out = tuple(window_out(size, k_, s_, p_, d_, a.ceil_mode) for size, k_, s_, p_, d_ in zip(shape[1:], k, s, p, d))
         sizes_check(self.name, shape[1:], out, f"kernel {'x'.join(map(str, k))} with padding {'x'.join(map(str, p))}")
         return (shape[0], *out)
@@ -354,6 +359,7 @@ class AvgPool3d(_PoolNd):
     spatial = 3
     summary = "3-d average pooling over (C, D, H, W) (stride defaults to the kernel size)"
     example = "avgpool3d(2)"
+    kernel_within_input = True
     torch_class = "torch.nn.AvgPool3d"
 
 
