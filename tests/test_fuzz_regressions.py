@@ -1,0 +1,52 @@
+"""Each failure the generated-spec fuzzer found, as a small spec with its expected result (tests/fuzz/)."""
+
+from __future__ import annotations
+
+import pytest
+
+from netspec.diagnostics import SpecError
+from netspec.pipeline import analyse
+from tests.fuzz.properties import check_spec
+
+# Specs that check and must then build, run forward and backward, keep the caller's input, match their static
+# shapes and counts, and give the same values and gradients with every in-place flag off.
+RUNS = {
+    # an explicit inplace=true on the network's input: torch refused the leaf tensor (and would change the caller's)
+    "inplace-on-input": "name: f\ninput: [4, 5, 5]\nlayers:\n  a: hardsigmoid(inplace=true)\n  b: batchnorm2d\n",
+    # a concat branch was built as if it received the branch before it: relu overwrote the shared input
+    "inplace-in-branch": "name: f\ninput: [3, 1, 9]\nlayers:\n  a: conv2d(3, 1)\n"
+                         "  b:\n    concat:\n      - conv2d(2, 1)\n      - relu\n      - relu\n",
+    # an add of one branch returns that branch's tensor (here the input): the next relu ran in place on it
+    "inplace-after-one-branch-add": "name: f\ninput: [3, 4, 4]\nlayers:\n  a:\n    add: [identity]\n  b: relu\n",
+    # dense 0 is the input itself
+    "inplace-after-empty-dense": "name: f\ninput: [5, 11]\nlayers:\n  a:\n    dense: 0\n    layer: relu\n  b: leaky_relu\n",
+    # a residual's `after: relu` output is saved by relu's backward; the in-place layer after it broke backward
+    "inplace-after-residual-after": "name: f\ninput: [8, 3]\nlayers:\n  a:\n    residual:\n      body: [hardtanh]\n"
+                                    "      after: relu\n  b: hardsigmoid(inplace=true)\n",
+    # a tap (extra output) after a convolution: its relu ran in place on the stream the next layer reads
+    "inplace-in-output": "name: f\ninput: [3, 6, 6]\noutputs: [main, aux]\nlayers:\n  a: conv2d(4, 3)\n"
+                         "  aux:\n    output: relu\n  b: sigmoid\n",
+}
+
+# Specs that must be refused with this diagnostic code (before: an internal error, or a failure in forward)
+REFUSED = {
+    # every branch an `if` that is false: infer indexed an empty list
+    "empty-merge": ("name: f\ninput: [5, 11]\nlayers:\n  a:\n    concat:\n      b0:\n        if: false\n"
+                    "        then: tanh\n", "empty-merge"),
+    # torch's avg_pool3d needs the input (without padding) to be at least the kernel, ceil_mode or not
+    "avgpool3d-small-input": ("network f\ninput 2x2x2x4\nl0: avgpool3d(3, stride=2, ceil_mode=true)\n", "spatial-too-small"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_fuzzer_finding_runs(name):
+    assert check_spec(RUNS[name], "yaml") == "run"
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_fuzzer_finding_refused(name):
+    text, code = REFUSED[name]
+    with pytest.raises(SpecError) as caught:
+        analyse(text, format="ns" if text.startswith("network") else "yaml")
+    assert caught.value.diagnostics[0].code == code
+    assert caught.value.diagnostics[0].loc is not None
