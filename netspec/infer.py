@@ -83,7 +83,7 @@ class _Inferrer:
 
     def merge(self, node: g.Merge, shape: Shape) -> Shape:
         if not node.branches:  # every branch was an `if` whose condition is false and has no `else`
-            self.fail(node, "empty-merge", f"this {node.mode} has no branches left (each one's `if` is false); "
+            self.fail(node, "invalid-entry", f"this {node.mode} has no branches left (each one's `if` is false); "
                       "give an `if` an `else: identity`, or remove the empty parallel block")
         outs: list[tuple[g.Node, Shape]] = []
         failed = False

@@ -32,7 +32,7 @@ RUNS = {
 REFUSED = {
     # every branch an `if` that is false: infer indexed an empty list
     "empty-merge": ("name: f\ninput: [5, 11]\nlayers:\n  a:\n    concat:\n      b0:\n        if: false\n"
-                    "        then: tanh\n", "empty-merge"),
+                    "        then: tanh\n", "invalid-entry"),
     # torch's avg_pool3d needs the input (without padding) to be at least the kernel, ceil_mode or not
     "avgpool3d-small-input": ("network f\ninput 2x2x2x4\nl0: avgpool3d(3, stride=2, ceil_mode=true)\n", "spatial-too-small"),
 }
