@@ -24,7 +24,7 @@ ARCH = REPO / "architectures"
 TORCHVISION_NAMES = {
     "alexnet", "densenet121", "densenet161", "densenet169", "densenet201", "googlenet", "inception_v3",
     "mobilenet_v2", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
-    "resnext101_32x8d", "squeezenet1_0", "squeezenet1_1", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
+    "resnext101_32x8d", "resnext101_64x4d", "squeezenet1_0", "squeezenet1_1", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
     "vgg16_bn", "vgg19", "vgg19_bn", "wide_resnet50_2", "wide_resnet101_2",
 }
 SEED_NAMES = {"alexnet", "densenet121", "googlenet", "lenet5", "lenet5_bn", "nin", "resnet18", "vgg11"}
