@@ -17,6 +17,9 @@ from .layers import REGISTRY, Shape, ShapeError, format_shape
 from .layers.base import window_out
 
 
+MAX_TENSOR_VALUES = 2**48  # one sample's tensor: 1 PB of float32; past ~2**60 torch's storage size overflows
+
+
 class _Stop(Exception):
     """Inference cannot go on along this path (an error was recorded)."""
 
@@ -37,6 +40,13 @@ class _Inferrer:
         self.errors.error(code, message, node.path or "(root)", node.loc)
         raise _Stop
 
+    def within_limit(self, node: g.Node, shape: Shape, what: str) -> None:
+        """Refuse a tensor no machine can hold (torch's storage size would overflow), at the layer that makes it."""
+        values = math.prod(shape)
+        if values > MAX_TENSOR_VALUES:
+            self.fail(node, "too-large", f"{what}, {_fmt(shape)}, has {values:.3g} values per sample, more than "
+                      f"the {MAX_TENSOR_VALUES:.3g} any tensor can have here; use a smaller input or size")
+
     def run(self, node: g.Node, shape: Shape) -> Shape:
         node.in_shape = shape
         if isinstance(node, g.Layer):
@@ -47,10 +57,12 @@ class _Inferrer:
                 node.args = node.pending(sizes, self.errors)
                 if node.args is None:
                     raise _Stop
+            self.within_limit(node, shape, "the tensor reaching this layer")
             try:
                 out = node.kind.infer(node.args, shape)
             except ShapeError as exc:
                 self.fail(node, exc.code, str(exc))
+            self.within_limit(node, out, "this layer's output")
             node.out_shape = out
             node.params = node.kind.count_params(node.args, shape, out)
             node.mult_adds = node.kind.mult_adds(node.args, shape, out, node.params)

@@ -34,6 +34,9 @@ REFUSED = {
     "empty-merge": ("name: f\ninput: [5, 11]\nlayers:\n  a:\n    concat:\n      b0:\n        if: false\n"
                     "        then: tanh\n", "invalid-entry"),
     # torch's avg_pool3d needs the input (without padding) to be at least the kernel, ceil_mode or not
+    # a tensor no machine holds: torch said "Storage size calculation overflowed" in forward
+    "storage-overflow": ("name: f\ninput: [100000000000, 100000000000, 10000000000]\nlayers:\n  - relu\n", "too-large"),
+    "storage-overflow-output": ("network f\ninput 8x8x8\nupsample(scale_factor=10**7)\n", "too-large"),
     "avgpool3d-small-input": ("network f\ninput 2x2x2x4\nl0: avgpool3d(3, stride=2, ceil_mode=true)\n", "spatial-too-small"),
 }
 
