@@ -11,8 +11,10 @@ from .properties import outcome
 from .strategies import spec_texts
 
 
-def campaign(syntax: str, examples: int, seed_value: int = 0, mult_adds: bool = True, keep_going: bool = True):
-    """(counts by outcome, [(message, text)] failures, seconds) for `examples` specs in `syntax`."""
+def campaign(syntax: str, examples: int, seed_value: int = 0, mult_adds: bool = True, keep_going: bool = True,
+             progress=None):
+    """(counts by outcome, [(message, text)] failures, seconds) for `examples` specs in `syntax`;
+    `progress(counts)`, when given, is called every 1,000 specs."""
     counts: collections.Counter = collections.Counter()
     failures: list[tuple[str, str]] = []
 
@@ -28,6 +30,8 @@ def campaign(syntax: str, examples: int, seed_value: int = 0, mult_adds: bool = 
             failures.append((str(exc), text))
             if not keep_going:
                 raise
+        if progress is not None and sum(counts.values()) % 1000 == 0:
+            progress(counts)
 
     started = time.perf_counter()
     one()
