@@ -103,3 +103,39 @@ def test_pooling_agrees_with_torch_on_the_grid(kind):
     configs = list(_pool_configs(kind))
     wrong = _disagreements(configs)
     assert not wrong, f"{len(wrong)} of {len(configs)} disagree, e.g.:\n" + "\n".join(wrong[:40])
+
+
+# The 1-d and 3-d kinds share the rules through their own code paths (netspec/layers/convnd.py): the same
+# grid, on inputs with each dimension different. (The fuzzer found avgpool3d's own limit: an input smaller
+# than the kernel, padding aside, is refused by torch whatever ceil_mode says.)
+SIZES_ND = {1: [(1,), (2,), (3,), (5,)], 3: [(1, 2, 3), (3, 3, 2), (2, 4, 5)]}
+TORCH_ND = {"conv": "Conv{}d", "maxpool": "MaxPool{}d", "avgpool": "AvgPool{}d"}
+
+
+def _nd_configs(family: str, n: int):
+    cls = getattr(torch.nn, TORCH_ND[family].format(n))
+    grid = CONV_GRID if family == "conv" else POOL_GRID
+    for config, size in itertools.product(grid, SIZES_ND[n]):
+        if family == "conv":
+            k, s, p, d, mode = config
+            args = {"out": 2, "kernel": k, "stride": s, "padding": p, "dilation": d, "padding_mode": mode}
+            make = lambda k=k, s=s, p=p, d=d, mode=mode: cls(2, 2, k, stride=s, padding=p, dilation=d, padding_mode=mode)
+        else:
+            k, s, p, d, ceil = config
+            if family == "avgpool" and d != 1:
+                continue
+            args = {"kernel": k, "stride": s, "padding": p, "ceil_mode": ceil}
+            if family == "maxpool":
+                args["dilation"] = d
+                make = lambda k=k, s=s, p=p, d=d, ceil=ceil: cls(k, s, p, dilation=d, ceil_mode=ceil)
+            else:
+                make = lambda k=k, s=s, p=p, ceil=ceil: cls(k, s, p, ceil_mode=ceil)
+        yield (f"{family}{n}d", args, make, (2, *size))
+
+
+@pytest.mark.parametrize("family", ["conv", "maxpool", "avgpool"])
+@pytest.mark.parametrize("n", [1, 3])
+def test_1d_and_3d_kinds_agree_with_torch_on_the_grid(family, n):
+    configs = list(_nd_configs(family, n))
+    wrong = _disagreements(configs)
+    assert not wrong, f"{len(wrong)} of {len(configs)} disagree, e.g.:\n" + "\n".join(wrong[:40])
