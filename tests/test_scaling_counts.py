@@ -124,3 +124,32 @@ def test_a_layer_kind_registered_later_is_seen_by_a_cached_text():
     finally:
         REGISTRY["relu"] = kind
     assert pipeline.analyse(text).root.params == 0
+
+
+def test_the_garbage_collector_is_paused_during_the_passes_and_on_again_after():
+    import gc
+
+    seen = []
+    real_resolve = pipeline.resolve
+
+    def resolve(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real_resolve(*args, **kwargs)
+
+    assert gc.isenabled()
+    pipeline.resolve, saved = resolve, pipeline.resolve
+    try:
+        pipeline.analyse("name: net\ninput: [3, 8, 8]\nlayers:\n  - relu\n")
+        assert gc.isenabled()
+        with pytest.raises(SpecError):
+            pipeline.analyse("name: net\ninput: [3, 8, 8]\nlayers:\n  - reluu\n")
+        assert gc.isenabled()  # on again after an error too
+        gc.disable()
+        try:
+            pipeline.analyse("name: net\ninput: [3, 8, 8]\nlayers:\n  - relu\n")
+            assert not gc.isenabled()  # a caller's own choice is kept
+        finally:
+            gc.enable()
+    finally:
+        pipeline.resolve = saved
+    assert seen and not any(seen)
