@@ -56,12 +56,24 @@ FIGURES = {
     "squeezenet1_0": ((3, 224, 224), 1_248_424, 823_270_824),
     "squeezenet1_1": ((3, 224, 224), 1_235_496, 351_741_288),
     "mobilenet_v2": ((3, 224, 224), 3_504_872, 300_809_384),
+    "regnet_x_400mf": ((3, 224, 224), 5_495_976, 413_851_464),
+    "regnet_x_800mf": ((3, 224, 224), 7_259_656, 799_738_024),
+    "regnet_x_1_6gf": ((3, 224, 224), 9_190_136, 1_602_894_296),
+    "regnet_x_3_2gf": ((3, 224, 224), 15_296_552, 3_176_685_512),
+    "regnet_x_8gf": ((3, 224, 224), 39_572_648, 7_995_223_880),
+    "regnet_x_16gf": ((3, 224, 224), 54_278_536, 15_940_867_624),
+    "regnet_x_32gf": ((3, 224, 224), 107_811_560, 31_736_092_808),
 }
 # Params without the auxiliary heads (aux_logits=False), from the same table.
 PARAMS_WITHOUT_AUX = {"googlenet": 6_624_904, "inception_v3": 23_834_568}
 # What forward returns in training mode, in torchvision's order (besides the main output).
 AUX_OUTPUTS = {"googlenet": 2, "inception_v3": 1}
 CLASSES = 1000
+# Models whose state_dict keys are torchvision's in another order: googlenet's auxiliary heads are
+# taps after inception4a and 4d, where torchvision registers them after inception5b. Saying that
+# needs an output at any depth (the data-flow issue); test_googlenet_key_order_still_differs keeps
+# this list honest.
+KEY_ORDER_DIFFERS = {"googlenet"}
 
 NAMES = list(FIGURES)
 
@@ -102,9 +114,13 @@ def reference(name: str, **kwargs) -> torch.nn.Module:
 
     if name in ("googlenet", "inception_v3"):
         kwargs.setdefault("init_weights", False)
-    with torch.device("meta"):
+    if name.startswith("regnet"):
+        # RegNet's builder derives its widths with tensor arithmetic, which the meta device cannot read
         model = getattr(torchvision.models, name)(**kwargs)
-    model = model.to_empty(device="cpu")
+    else:
+        with torch.device("meta"):
+            model = getattr(torchvision.models, name)(**kwargs)
+        model = model.to_empty(device="cpu")
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for module in model.modules():
@@ -175,6 +191,8 @@ def test_torchvision_weights_load_strictly_and_outputs_agree(name):
     ref = reference(name).eval()
     model = ours(name).eval()
     theirs, mine = ref.state_dict(), model.state_dict()
+    if name not in KEY_ORDER_DIFFERS:
+        assert list(mine) == list(theirs), "same keys, another order (an optimizer's state_dict depends on it)"
     assert sorted(mine) == sorted(theirs), (
         f"only ours: {sorted(set(mine) - set(theirs))[:8]}; only torchvision's: {sorted(set(theirs) - set(mine))[:8]}")
     assert shapes(mine) == shapes(theirs)
@@ -214,6 +232,15 @@ def test_auxiliary_outputs_in_train_mode(name):
     assert [tuple(t.shape) for t in got] == [tuple(t.shape) for t in expected] == [(2, CLASSES)] * len(expected)
     for index, (a, b) in enumerate(zip(got, expected)):
         assert torch.allclose(a, b, atol=1e-5, rtol=0), f"output {index}: max difference {(a - b).abs().max():.3g}"
+
+
+def test_googlenet_key_order_still_differs():
+    import torchvision
+
+    with torch.device("meta"):
+        theirs = list(torchvision.models.googlenet(init_weights=False).state_dict())
+    mine = list(netspec.load(spec_path("googlenet"), device="meta").state_dict())
+    assert sorted(mine) == sorted(theirs) and mine != theirs, "googlenet's order now agrees: empty KEY_ORDER_DIFFERS"
 
 
 def test_googlenet_train_mode_order_is_main_aux2_aux1():
