@@ -108,8 +108,12 @@ class Const:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
+    """Built once per process, its LALR tables kept between runs in the user's cache folder (netspec/tables.py)."""
+    from .tables import cached_parser
+
     grammar = (Path(__file__).with_name("expr.grammar.lark")).read_text()
-    return Lark(grammar, start="expr", parser="lalr", maybe_placeholders=False, propagate_positions=True)
+    return cached_parser(grammar, lambda: Lark(grammar, start="expr", parser="lalr", maybe_placeholders=False,
+                                               propagate_positions=True))
 
 
 @lru_cache(maxsize=4096)

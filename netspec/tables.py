@@ -1,8 +1,8 @@
-"""The .ns parser's LALR tables, kept between runs as JSON in the user's cache folder (never a pickle, never in
-the package folder), so that start-up does not pay the grammar analysis each time.
+"""The LALR tables of the .ns parser and of the expression parser, kept between runs as JSON in the user's cache
+folder (never a pickle, never in the package folder), so that start-up does not pay the grammar analysis each time.
 
     $NETSPEC_CACHE_DIR, else $XDG_CACHE_HOME/netspec, else ~/.cache/netspec     (NETSPEC_CACHE_DIR="" turns it off)
-        ns-tables-<key>.json      key: a hash of the grammar text, lark's version and this format's version
+        ns-tables-<key>.json      one per grammar; key: a hash of the grammar text, lark's version and this format's version
 
 The file is data only: JSON has no way to name code, and lark rebuilds the parser from it without `eval` or
 pickle. A file that is damaged, from another version, or not a regular file is ignored and written again,
