@@ -17,8 +17,12 @@ def main() -> int:
     options = parser.parse_args()
     failed = 0
     for syntax in options.syntax or ["yaml", "ns"]:
-        counts, failures, seconds = campaign(syntax, options.examples, options.seed, progress=lambda c, s=syntax: print(
-            f"{s}: {sum(c.values()):,} so far: {dict(c)}", file=sys.stderr, flush=True))
+        def progress(counts, failure=None, syntax=syntax):
+            print(f"{syntax}: {sum(counts.values()):,} so far: {dict(counts)}", file=sys.stderr, flush=True)
+            if failure is not None:
+                print(f"--- {failure[0]}\n{failure[1]}", file=sys.stderr, flush=True)
+
+        counts, failures, seconds = campaign(syntax, options.examples, options.seed, progress=progress)
         valid = counts["run"] + counts["meta"] + counts["failure"]
         print(f"{syntax}: {sum(counts.values()):,} specs, {valid:,} valid ({counts['run']:,} run, {counts['meta']:,} "
               f"meta), {counts['invalid']:,} refused with diagnostics, {len(failures)} failures, {seconds:.0f} s")

@@ -14,7 +14,7 @@ from .strategies import spec_texts
 def campaign(syntax: str, examples: int, seed_value: int = 0, mult_adds: bool = True, keep_going: bool = True,
              progress=None):
     """(counts by outcome, [(message, text)] failures, seconds) for `examples` specs in `syntax`;
-    `progress(counts)`, when given, is called every 1,000 specs."""
+    `progress(counts)`, when given, is called every 1,000 specs, and `progress(counts, (message, text))` on a failure."""
     counts: collections.Counter = collections.Counter()
     failures: list[tuple[str, str]] = []
 
@@ -28,6 +28,8 @@ def campaign(syntax: str, examples: int, seed_value: int = 0, mult_adds: bool = 
         except AssertionError as exc:
             counts["failure"] += 1
             failures.append((str(exc), text))
+            if progress is not None:  # a long campaign shows each failure as it is found
+                progress(counts, (str(exc), text))
             if not keep_going:
                 raise
         if progress is not None and sum(counts.values()) % 1000 == 0:
