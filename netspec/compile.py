@@ -11,7 +11,7 @@ from torch import nn
 from . import graph as g
 from .initializers import apply_init
 from .usage import check_seed
-from .modules import Add, Concat, DenseBlock, Network, Residual
+from .modules import Add, Concat, DenseBlock, Mul, Network, Residual
 
 
 # Activations that may overwrite their input, and the kinds whose output is a new tensor that nothing
@@ -55,7 +55,7 @@ def _build(node: g.Node, layers: dict[nn.Module, tuple[str, str]], after: g.Node
     if isinstance(node, g.Seq):
         return nn.Sequential(_named(node.items, layers))
     if isinstance(node, g.Merge):  # every branch reads the block's input: none may overwrite it
-        return (Concat if node.mode == "concat" else Add)(_named(node.branches, layers, chained=False))
+        return {"concat": Concat, "add": Add, "mul": Mul}[node.mode](_named(node.branches, layers, chained=False))
     if isinstance(node, g.Dense):
         return DenseBlock(_named(node.layers, layers, chained=False))  # each layer's input is kept
     if isinstance(node, g.Residual):
@@ -105,8 +105,9 @@ def _build_flat(node: g.Node, layers: dict[nn.Module, tuple[str, str]]) -> nn.Mo
             if n.mode == "concat":
                 return graph.call_function(torch.cat, (outs,), {"dim": 1})
             total = outs[0]
+            combine = operator.mul if n.mode == "mul" else operator.add
             for other in outs[1:]:
-                total = graph.call_function(operator.add, (total, other))
+                total = graph.call_function(combine, (total, other))
             return total
         if isinstance(n, g.Dense):
             for layer in n.layers:

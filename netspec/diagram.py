@@ -180,7 +180,7 @@ class _Builder:
             out = self.sequence(node.items, src, here, level + 1, style)
         elif isinstance(node, g.Merge):
             ends = [self.node(b, src, here, level + 1, style) for b in node.branches]
-            join = self.box(here, ["concat" if node.mode == "concat" else "+"], "merge", src.shape, node.out_shape)
+            join = self.box(here, [{"concat": "concat", "add": "+", "mul": "×"}[node.mode]], "merge", src.shape, node.out_shape)
             for end in ends:
                 self.edge(end, join.id)
             out = _Port(join.id, node.out_shape)

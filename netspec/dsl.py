@@ -47,7 +47,7 @@ ARG_ALIASES = {"s": "stride", "p": "padding"}  # for layer kinds that have the l
 # Words the grammar reserves somewhere; as a name, each is written in backticks (`add`).
 KEYWORDS = frozenset({
     "network", "extends", "input", "param", "outputs", "function", "block", "init",
-    "concat", "add", "residual", "shortcut", "as", "after", "repeat", "first", "names", "dense",
+    "concat", "add", "mul", "residual", "shortcut", "as", "after", "repeat", "first", "names", "dense",
     "if", "then", "else", "splice", "output", "train_only", "flat",
     "or", "and", "not",  # the expression grammar's own
 })
@@ -334,6 +334,9 @@ class _Lower(Transformer):
 
     def e_add(self, meta, children) -> Piece:
         return self._merge("add", meta, children)
+
+    def e_mul(self, meta, children) -> Piece:
+        return self._merge("mul", meta, children)
 
     def shortcut_mode(self, meta, children) -> tuple[str, Piece]:
         ident = children[0]
@@ -755,6 +758,15 @@ def syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
         return Diagnostic("syntax", f"unclosed '{char}': the file ends before its '{closing}'", "",
                           _position(text, where, file))
     loc = _end_of_text(text, file) if at_end else Loc(file, exc.line, exc.column)
+    word = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", text[statement:offset])
+    if not at_end and token is not None and token.type == "LBRACE" and word:
+        from .validate import misspelt_structure
+
+        near = misspelt_structure(word.group(1))
+        if near is not None:  # `concatt { ... }`, `mull { ... }`: a structure keyword misspelt
+            start = statement + word.start(1)
+            return Diagnostic("unknown-structure", f"'{word.group(1)}' is not a structure keyword "
+                              f"(did you mean '{near}'?); write `{near} {{ ... }}`", "", _position(text, start, file))
     message = f"unexpected {_token_text(token) if token is not None and not at_end else 'end of file'}"
     if expected:
         message += f"; expected {expected}"

@@ -68,7 +68,7 @@ class Seq(Node):
 
 @dataclass
 class Merge(Node):
-    mode: str = "concat"  # "concat" (channels) or "add"
+    mode: str = "concat"  # "concat" (channels), "add", or "mul" (element-wise, broadcasting)
     branches: list[Node] = field(default_factory=list)
 
     @property

@@ -107,8 +107,16 @@ class _Inferrer:
         if failed:
             raise _Stop
         first_node, first = outs[0]
+        shape_so_far, node_so_far = first, first_node
         for branch, out in outs[1:]:
-            if node.mode == "concat":
+            if node.mode == "mul":  # torch's broadcasting, per sample: equal rank, each size equal or 1
+                if len(out) != len(shape_so_far) or any(a != b and 1 not in (a, b) for a, b in zip(shape_so_far, out)):
+                    self.fail(branch, "shape-mismatch",
+                              f"mul needs shapes that broadcast (equal rank, each size equal or 1): "
+                              f"branch '{node_so_far.name}' gives {_fmt(shape_so_far)}, "
+                              f"branch '{branch.name}' gives {_fmt(out)}")
+                shape_so_far = tuple(max(a, b) for a, b in zip(shape_so_far, out))
+            elif node.mode == "concat":
                 if len(out) != len(first) or out[1:] != first[1:]:
                     self.fail(branch, "shape-mismatch",
                               f"concat needs equal sizes apart from channels: branch '{first_node.name}' gives "
@@ -119,7 +127,7 @@ class _Inferrer:
                           f"branch '{branch.name}' gives {_fmt(out)}")
         if node.mode == "concat":
             return (sum(o[0] for _, o in outs), *first[1:])
-        return first
+        return shape_so_far if node.mode == "mul" else first
 
     def residual(self, node: g.Residual, shape: Shape) -> Shape:
         out = shape

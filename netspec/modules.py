@@ -63,6 +63,18 @@ class Add(nn.ModuleDict):
         return out
 
 
+class Mul(nn.ModuleDict):
+    """Parallel branches on one input, multiplied element-wise with torch's broadcasting: a (N, C, 1, 1) gate
+    times a (N, C, H, W) map gives (N, C, H, W) (squeeze-and-excitation)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branches = iter(self.values())
+        out = next(branches)(x)
+        for branch in branches:
+            out = out * branch(x)
+        return out
+
+
 class Residual(nn.Module):
     """body(x) + shortcut(x), then `after`. The body's layers are direct children (torchvision's naming)."""
 

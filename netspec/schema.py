@@ -79,6 +79,7 @@ def _structures() -> list[dict[str, Any]]:
     return [
         _structure("concat", branches, "parallel branches on one input, concatenated on channels"),
         _structure("add", branches, "parallel branches on one input, added element-wise"),
+        _structure("mul", branches, "parallel branches on one input, multiplied element-wise (torch broadcasting)"),
         _structure("residual", {
             "type": "object",
             "properties": {

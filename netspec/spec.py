@@ -17,7 +17,7 @@ MODULE_NAME_PATTERN = r"^[^.]+$"  # a module: any text torch accepts (netspec.na
 Value = Any  # int | float | bool | None | str (an expression) | list[Value]
 
 # Keys that introduce a structure (not a layer or block call) in an entry.
-STRUCTURES = ("concat", "add", "residual", "repeat", "dense", "if", "splice", "output", "flat")
+STRUCTURES = ("concat", "add", "mul", "residual", "repeat", "dense", "if", "splice", "output", "flat")
 SHORTCUT_MODES = ("auto", "identity", "conv", "when_same")
 
 
@@ -46,9 +46,11 @@ class Seq(_Node):
 
 
 class Merge(_Node):
-    """Parallel branches on the same input, merged by channel concat or by element-wise add."""
+    """Parallel branches on the same input, merged by channel concat, element-wise add, or element-wise mul.
 
-    op: Literal["concat", "add"]
+    `mul` broadcasts as torch does: a branch of shape (C, 1, 1) scales one of (C, H, W) (squeeze-and-excitation)."""
+
+    op: Literal["concat", "add", "mul"]
     branches: list["Entry"] = Field(min_length=1)
 
 

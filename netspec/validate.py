@@ -24,10 +24,11 @@ from .yaml_source import RawDoc, read_yaml
 
 TOP_KEYS = ("name", "description", "extends", "input", "params", "functions", "blocks", "layers", "outputs", "init")
 TYPE_WORDS = ("int", "float", "bool", "str", "list", "required")
-_TAGS = {"call", "seq", "concat", "add", "residual", "repeat", "dense", "if", "splice", "output", "flat"}
+_TAGS = {"call", "seq", "concat", "add", "mul", "residual", "repeat", "dense", "if", "splice", "output", "flat"}
 _STRUCTURE_KEYS = {
     "concat": ("concat",),
     "add": ("add",),
+    "mul": ("mul",),
     "residual": ("residual",),
     "repeat": ("repeat", "block", "first", "names"),
     "dense": ("dense", "layer", "names"),
@@ -266,7 +267,14 @@ class _Normalizer:
                 return None
             (key, val), = raw.items()
             key = str(key)
-            structure_inside = isinstance(val, dict) and any(k in STRUCTURES for k in val)
+            near = misspelt_structure(key)
+            if near is not None and not self.callable_name(key) and isinstance(val, (list, dict)):
+                self.error("unknown-structure", f"'{key}' looks like the structure keyword '{near}' misspelt "
+                           f"(did you mean '{near}'?); write `{near}:`, or rename the entry if '{key}' is its name",
+                           rpath + (key,), key=True)
+                return None
+            structure_inside = isinstance(val, dict) and any(k in STRUCTURES or (len(val) == 1 and misspelt_structure(str(k)))
+                                                               for k in val)
             if isinstance(val, dict) and not structure_inside and (self.callable_name(key) or not self.node_mapping(val)):
                 return self.keyword_call(key, val, rpath + (key,), cpath)
             if val is None:
@@ -331,7 +339,7 @@ class _Normalizer:
         self.check_keys(raw, _STRUCTURE_KEYS[op], rpath, op)
         body = raw[op]
         brpath = rpath + (op,)
-        if op in ("concat", "add"):
+        if op in ("concat", "add", "mul"):
             if isinstance(body, dict):
                 branches = []
                 for i, (bname, braw) in enumerate(body.items()):
@@ -582,6 +590,35 @@ class _Normalizer:
         elif raw.get("init") is not None:
             self.error("invalid-value", "`init` maps layer kinds to {tensor: initialiser}", ("init",))
         return out
+
+
+def misspelt_structure(word: str) -> str | None:
+    """The structure keyword `word` is a slip of (one edit away, two for long words), or None.
+
+    A keyword with digits after it (`add1`, `output2`) is a name, not a slip."""
+    if word in STRUCTURES or word.rstrip("0123456789_") in STRUCTURES:
+        return None
+    lowered = word.lower()
+    for keyword in STRUCTURES:
+        if lowered == keyword or _edits(lowered, keyword) <= (2 if len(keyword) >= 6 else 1) < len(keyword) - 1:
+            return keyword
+    return None
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance, with an adjacent swap counting as one edit."""
+    if abs(len(a) - len(b)) > 2:
+        return 3
+    previous2, previous = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if previous2 is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, previous2[j - 2] + 1)
+            row.append(cost)
+        previous2, previous = previous, row
+    return previous[-1]
 
 
 def _literal(text: str) -> Any:

@@ -57,7 +57,7 @@ KNOWN_CODES = {
     "invalid-spec", "invalid-name", "bad-expression", "eval-error", "unknown-name", "unknown-layer",
     "unknown-arg", "missing-arg", "too-many-args", "duplicate-arg", "duplicate-name", "recursive-block",
     "unknown-init", "shape-mismatch", "rank-mismatch", "spatial-too-small", "param-budget", "extends",
-    "activation-budget", "unknown-function", "too-many-errors",
+    "activation-budget", "unknown-function", "too-many-errors", "unknown-structure",
 }
 
 GOLDENS = sorted(p.stem for p in ERRORS.glob("*.err"))
