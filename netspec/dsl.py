@@ -647,7 +647,7 @@ _DESCRIBED = {
     "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/', '//' or '%'", "_POW": "'**'",
     "$END": "the end of the file",
 }
-_ENTRY = {"NAME", "BACKTICK", "LSQB", "CONCAT", "ADD", "RESIDUAL", "REPEAT", "DENSE", "IF", "SPLICE", "OUTPUT", "FLAT"}
+_ENTRY = {"NAME", "BACKTICK", "LSQB", "CONCAT", "ADD", "MUL", "RESIDUAL", "REPEAT", "DENSE", "IF", "SPLICE", "OUTPUT", "FLAT"}
 _VALUE = {"NAME", "NUMBER", "STRING", "BACKTICK", "LSQB", "LPAR", "LBRACE", "MINUS", "PLUS", "NOT"}
 _DECLARATION = {"NETWORK", "EXTENDS", "INPUT", "PARAM", "OUTPUTS", "FUNCTION", "BLOCK", "INIT", "DSTRING"}
 _CONTINUATION = {"ADD_OP", "MUL_OP", "COMP_OP", "_POW", "MINUS", "PLUS", "IF", "OR", "AND", "IN", "NOT", "FOR", "LSQB", "LPAR"}
