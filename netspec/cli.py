@@ -329,11 +329,11 @@ class Syntax(str, Enum):
 def _printed(parsed, syntax: str) -> str:
     """The spec in `syntax`, its comments kept, after checking that it reads back as the same Spec (a printer
     bug must not write)."""
-    from .comments import carry
+    from .comments import carry, line_breaks
     from .pipeline import parse_text
     from .printer import to_ns, to_yaml
 
-    text = to_ns(parsed.spec) if syntax == "ns" else to_yaml(parsed.spec)
+    text = to_ns(parsed.spec, line_breaks(parsed) if parsed.text else ()) if syntax == "ns" else to_yaml(parsed.spec)
     again = parse_text(text, parsed.file, syntax)
     if again.spec != parsed.spec:
         raise AssertionError(f"the {syntax} printer wrote text that reads back as a different spec")

@@ -263,9 +263,37 @@ def carry(source: ParsedSpec, printed: ParsedSpec) -> str:
     return "\n".join(result) + "\n"
 
 
+def line_breaks(parsed: ParsedSpec) -> set[IRPath]:
+    """The paths of sequence entries that must start a printed line: those with a comment or a blank line
+    between them and the entry before them (or the sequence's opening) in the source. The .ns printer packs the
+    other entries of a broken sequence onto lines as they fit, so comments and blank-line groups keep their
+    place and nothing else about the source's line breaks is kept."""
+    table = parsed.locations.table
+    comments = find_comments(parsed.text, parsed.format)
+    comment_lines = sorted(c.line for c in comments)
+    lines = parsed.text.split("\n")
+    found: set[IRPath] = set()
+    for path, located in table.items():
+        if len(path) < 2 or path[-2] != "items" or not isinstance(path[-1], int) or located.loc is None:
+            continue
+        index = path[-1]
+        before = table.get(path[:-1] + (index - 1,)) if index else table.get(path[:-2])
+        if before is None or before.loc is None or before.loc.file != located.loc.file:
+            continue
+        first, line = before.loc.line, located.loc.line
+        if line <= first:
+            continue
+        k = bisect.bisect_left(comment_lines, first)
+        commented = k < len(comment_lines) and comment_lines[k] <= line  # its own end-of-line comment too
+        blank = any(not lines[n - 1].strip() for n in range(first + 1, line))
+        if commented or blank or (parsed.format == "ns" and line > first):
+            found.add(path)
+    return found
+
+
 def comment_texts(text: str, syntax: str) -> list[str]:
     """The text of each comment in a spec, in order (what fmt and convert must keep)."""
     return [c.text for c in find_comments(text, syntax)]
 
 
-__all__ = ["Comment", "carry", "comment_texts", "find_comments"]
+__all__ = ["Comment", "carry", "comment_texts", "find_comments", "line_breaks"]

@@ -54,15 +54,63 @@ def _valid_expression(text: str) -> bool:
 # ---- .ns -----------------------------------------------------------------------------------------
 
 
-def to_ns(spec: Spec) -> str:
-    """The canonical .ns text of a spec: canonical names (no aliases), one top-level entry per line."""
-    return _Ns(spec).document()
+def to_ns(spec: Spec, breaks: Any = ()) -> str:
+    """The canonical .ns text of a spec: canonical names (no aliases), one top-level entry per line; a
+    sequence that does not fit on its line is broken, its entries packed onto lines as they fit. `breaks`:
+    IR paths of sequence entries that must start a line (where the source has a comment or a blank line)."""
+    return _Ns(spec, breaks).document()
+
+
+def _at(spec: Spec, path: Any) -> Any:
+    """The piece of the spec at an IR path (None where the path names no piece)."""
+    node: Any = spec
+    for step in path:
+        if isinstance(step, int) and isinstance(node, list) and 0 <= step < len(node):
+            node = node[step]
+        elif isinstance(node, dict) and step in node:
+            node = node[step]
+        elif isinstance(step, str) and not isinstance(node, (list, dict)) and hasattr(node, step):
+            node = getattr(node, step)
+        elif step == "else" and hasattr(node, "else_"):  # the IR path says `else`, the model field is `else_`
+            node = node.else_
+        else:
+            return None
+    return node
+
+
+def _children(e: Entry) -> list[Entry]:
+    if isinstance(e, Seq):
+        return list(e.items)
+    if isinstance(e, Merge):
+        return list(e.branches)
+    if isinstance(e, Residual):
+        return list(e.body) + (list(e.shortcut) if isinstance(e.shortcut, list) else []) + \
+            ([e.after] if e.after is not None else [])
+    if isinstance(e, Repeat):
+        return [e.block]
+    if isinstance(e, Dense):
+        return [e.layer]
+    if isinstance(e, If):
+        return [e.then] + ([e.else_] if e.else_ is not None else [])
+    if isinstance(e, (Splice, Flat, Output)):
+        return [e.body]
+    return []
 
 
 class _Ns:
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, breaks: Any = ()):
         self.spec = spec
         self.blocks = set(spec.blocks)
+        self.breaks = {id(node) for node in (_at(spec, p) for p in breaks) if node is not None}
+        self._pinned: dict[int, bool] = {}
+
+    def pinned(self, e: Entry) -> bool:
+        """Must the entry be broken over lines (a sequence inside it has an entry that starts a line)?"""
+        key = id(e)
+        if key not in self._pinned:
+            self._pinned[key] = (isinstance(e, Seq) and any(id(i) in self.breaks for i in e.items)) or \
+                any(self.pinned(c) for c in _children(e))
+        return self._pinned[key]
 
     # ---- names, strings and values --------------------------------------------------------------
 
@@ -135,7 +183,7 @@ class _Ns:
     def entry(self, e: Entry, indent: int, column: int) -> str:
         """An entry starting at `column`; when it does not fit in WIDTH, its outermost group is broken."""
         text = self.flat(e)
-        if column + len(text) <= WIDTH:
+        if column + len(text) <= WIDTH and not self.pinned(e):
             return text
         prefix = self.labeled(e, "")
         return prefix + self.body(e, indent, column + len(prefix))
@@ -153,7 +201,30 @@ class _Ns:
             return f"{head}{inner}{close}"
         if not entries:
             return head + close
-        return f"{head}\n{self.lines(entries, indent + 2)}\n{' ' * indent}{close}"
+        inner = self.packed(entries, indent + 2) if head == "[" else self.lines(entries, indent + 2)
+        return f"{head}\n{inner}\n{' ' * indent}{close}"
+
+    def packed(self, entries: list[Entry], indent: int) -> str:
+        """A broken sequence's entries, as many a line as fit in WIDTH; an entry that is itself broken over
+        lines stands alone, and an entry in `breaks` starts a line."""
+        pad = " " * indent
+        lines: list[str] = []
+        line = ""
+        for e in entries:
+            text = self.flat(e)
+            if line and (id(e) in self.breaks or self.pinned(e) or indent + len(line) + 1 + len(text) > WIDTH):
+                lines.append(line)
+                line = ""
+            if line:
+                line += " " + text
+                continue
+            line = self.entry(e, indent, indent)
+            if "\n" in line:
+                lines.append(line)
+                line = ""
+        if line:
+            lines.append(line)
+        return "\n".join(pad + text for text in lines)
 
     def inner(self, e: Entry, indent: int | None, column: int) -> str:
         return self.flat(e) if indent is None else self.entry(e, indent, column)
@@ -215,7 +286,10 @@ class _Ns:
         if spec.input or spec.extends is None:
             dims = all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in spec.input) and spec.input
             head.append("input " + ("x".join(map(str, spec.input)) if dims else self.value(spec.input)))
-        head += [f"param {self.ident(k)} = {self.value(v)}" for k, v in spec.params.items()]
+        params = [f"{self.ident(k)} = {self.value(v)}" for k, v in spec.params.items()]
+        joined = "param " + ", ".join(params)
+        # all params on one line while they fit, as people write them; else one `param` line each
+        head += [joined] if params and len(joined) <= WIDTH and "\n" not in joined else [f"param {p}" for p in params]
         if spec.outputs:
             names = [o if IDENTIFIER.match(o) and o not in KEYWORDS else self.string(o) for o in spec.outputs]
             head.append("outputs " + ", ".join(names))

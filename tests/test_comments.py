@@ -79,3 +79,18 @@ def test_hash_signs_inside_values_are_not_comments():
     assert [c.text for c in find_comments(yaml_text, "yaml")] == ["# one"]
     ns_text = 'network t "no # comment"\ninput 1x8x8\n`a#b`: flatten  # two\n'
     assert [c.text for c in find_comments(ns_text, "ns")] == ["# two"]
+
+
+def test_ns_fmt_keeps_the_authors_line_breaks_and_packs_the_rest():
+    # a hand-laid .ns sequence: two entries a line as written, a comment that starts a line, params on one line
+    hand = (
+        "network packed\ninput 3x8x8\nparam a = 4, b = 8\n\n"
+        "body: [\n  conv2d(a, 3) relu\n  # the second stage\n  conv2d(b, 3) relu\n]\n"
+    )
+    assert _fmt(hand, "packed.ns", "ns") == hand
+    # from YAML (one entry a line) the same sequence is packed, except where a comment starts a line
+    yaml_text = (
+        "name: packed\ninput: [3, 8, 8]\nparams: {a: 4, b: 8}\nlayers:\n  body:\n"
+        "    - conv2d(a, 3)\n    - relu\n    # the second stage\n    - conv2d(b, 3)\n    - relu\n"
+    )
+    assert _fmt(yaml_text, "packed.yaml", "yaml", to="ns") == hand

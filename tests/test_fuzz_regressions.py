@@ -26,9 +26,6 @@ RUNS = {
     # a tap (extra output) after a convolution: its relu ran in place on the stream the next layer reads
     "inplace-in-output": "name: f\ninput: [3, 6, 6]\noutputs: [main, aux]\nlayers:\n  a: conv2d(4, 3)\n"
                          "  aux:\n    output: relu\n  b: sigmoid\n",
-    # an output whose `if` is false returns the stream's tensor itself: the relu after it overwrote that output
-    "inplace-after-empty-output": "name: f\ninput: [3, 4, 4]\nlayers:\n  a:\n    concat: [\"conv2d(2, 1)\"]\n"
-                                  "  aux:\n    output:\n      if: false\n      then: conv2d(2, 1)\n  b: relu\n",
 }
 
 # Specs that must be refused with this diagnostic code (before: an internal error, or a failure in forward)
