@@ -287,7 +287,11 @@ def _power(base: Any, exponent: Any) -> Any:
         raise _fail(f"{base} ** {exponent} is too large (the limit is 1e18)")
     if base == 0 and exponent < 0:
         raise _fail("division by zero (0 to a negative power)")
-    return _check_magnitude(base**exponent)
+    try:
+        # a tiny float base to a negative power (1e-300 ** -64) overflows floats before any magnitude check
+        return _check_magnitude(base**exponent)
+    except OverflowError:
+        raise _fail(f"{base} ** {exponent} is too large (the limit is 1e18)") from None
 
 
 # ---- built-in functions ------------------------------------------------------------------------

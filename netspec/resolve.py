@@ -35,6 +35,7 @@ from .validate import ParsedSpec
 
 MAX_NODES = 20_000  # default budget of entries after expansion (ResNet-1202 expands to about 4,200); raise with max_nodes
 MAX_BLOCK_DEPTH = 32  # nested block calls
+MAX_GRAPH_DEPTH = 150  # nesting of entries with blocks expanded; real networks nest about 10 levels
 
 
 class _TooLarge(Exception):
@@ -215,6 +216,7 @@ class _Resolver:
         self.params = params
         self.errors = errors
         self.nodes = 0
+        self.depth = 0  # entries being resolved, one inside the other (see entry)
         self.block_stack: list[str] = []
         self.reported: set[tuple] = set()  # (code, IR path) already reported, for errors that repeat per copy
         self.validated: dict[tuple, Any] = {}  # (kind, arguments) -> validated Args
@@ -303,6 +305,20 @@ class _Resolver:
     # ---- entries ------------------------------------------------------------------------------
 
     def entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple) -> list[g.Node]:
+        """`nested_entry`, one level deeper: nesting is counted across block calls (31 blocks of 55 nested lists
+        each are 1,700 levels, which no front-end cap sees) and refused past MAX_GRAPH_DEPTH, before Python's
+        stack runs out here or in the passes after this one."""
+        if self.depth >= MAX_GRAPH_DEPTH:
+            self.error("too-deep", f"the network nests more than {MAX_GRAPH_DEPTH} levels once its blocks are "
+                       "expanded; flatten the nested lists or blocks", mpath, cpath)
+            raise _TooLarge
+        self.depth += 1
+        try:
+            return self.nested_entry(node, env, mpath, cpath)
+        finally:
+            self.depth -= 1
+
+    def nested_entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple) -> list[g.Node]:
         """The graph nodes one IR entry contributes: none for a false `if`, several for a `splice`.
 
         Nodes keep their explicit name (or None); `_Namer` gives index names and paths at the end,

@@ -123,6 +123,7 @@ BOUNDED = [
     "1 / 0", "1 // 0", "1 % 0", "1.5 % 0.0", "0 ** -1",
     "log(0)", "log(8, 1)", "sqrt(-1)", "max([])",
     "int(1e300 * 1e300)",
+    "1e-300 ** -64", "(-1e-300) ** -63", "pow(1e-300, -64)",  # float overflow before the magnitude check
 ]
 
 
@@ -247,3 +248,21 @@ def test_a_function_may_not_take_a_builtin_name():
     with pytest.raises(SpecError) as info:
         analyse("input: [3, 8, 8]\nfunctions:\n  max(a, b): a\nlayers: [relu]\n")
     assert "invalid-name" in str(info.value)
+
+
+def _chained_blocks(blocks: int, levels: int) -> str:
+    nest = lambda inner: "[" * levels + inner + "]" * levels  # noqa: E731
+    lines = ["network deep", "input 3x8x8", "block b0 = " + nest("relu")]
+    lines += [f"block b{i} = " + nest(f"b{i - 1}") for i in range(1, blocks)]
+    return "\n".join([*lines, f"body: b{blocks - 1}"]) + "\n"
+
+
+def test_nesting_through_chained_blocks_is_refused_where_it_goes_too_deep():
+    # 31 blocks of 55 nested lists each: 1,700 levels once expanded, though each block is within the .ns cap
+    with pytest.raises(SpecError) as info:
+        analyse(parse_text(_chained_blocks(31, 55), "deep.ns", "ns"))
+    (diagnostic,) = info.value.diagnostics
+    assert diagnostic.code == "too-deep" and "150 levels" in diagnostic.message
+    assert diagnostic.loc.line > 3  # inside a block's body, not at the top
+    # two blocks of 70 levels (140 in all) still check
+    assert analyse(parse_text(_chained_blocks(2, 70), "ok.ns", "ns")).root is not None
