@@ -71,11 +71,16 @@ def _at(spec: Spec, path: Any) -> Any:
             node = node[step]
         elif isinstance(step, str) and not isinstance(node, (list, dict)) and hasattr(node, step):
             node = getattr(node, step)
-        elif step == "else" and hasattr(node, "else_"):  # the IR path says `else`, the model field is `else_`
-            node = node.else_
+        elif isinstance(step, str) and (field := _field_by_alias(node, step)) is not None:
+            node = getattr(node, field)  # IR paths use a field's alias: `else` for If.else_
         else:
             return None
     return node
+
+
+def _field_by_alias(node: Any, alias: str) -> str | None:
+    fields = getattr(type(node), "model_fields", {})
+    return next((name for name, info in fields.items() if info.alias == alias), None)
 
 
 def _children(e: Entry) -> list[Entry]:

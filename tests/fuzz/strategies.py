@@ -11,6 +11,7 @@ for the kinds that shape the network most (their arguments are drawn, often wron
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -21,16 +22,18 @@ from netspec.layers import REGISTRY
 # ---------------------------------------------------------------------------------------------------- the tree
 
 
-class Entry:
+class Entry(ABC):
     """One entry of a layer list; `name` (optional) is the module name written before it."""
 
     name: str | None = None
 
+    @abstractmethod
     def yaml(self) -> Any:  # the value of a YAML list item, without the name
-        raise NotImplementedError
+        """Each construct writes itself in YAML."""
 
+    @abstractmethod
     def ns(self) -> str:  # the .ns text, without the name
-        raise NotImplementedError
+        """... and in .ns."""
 
 
 @dataclass
