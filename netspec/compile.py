@@ -78,8 +78,9 @@ def _named(nodes: list[g.Node], layers: dict[nn.Module, tuple[str, str]],
     before: g.Node | None = None
     for node in nodes:
         out[node.name] = _build(node, layers, None if node.tap or not chained else before)
-        if not node.tap:
-            before = node
+        # an output may return the stream's tensor itself (an empty or identity output): nothing after it
+        # may overwrite that tensor
+        before = None if node.tap else node
     return out
 
 

@@ -26,6 +26,9 @@ RUNS = {
     # a tap (extra output) after a convolution: its relu ran in place on the stream the next layer reads
     "inplace-in-output": "name: f\ninput: [3, 6, 6]\noutputs: [main, aux]\nlayers:\n  a: conv2d(4, 3)\n"
                          "  aux:\n    output: relu\n  b: sigmoid\n",
+    # an output whose `if` is false returns the stream's tensor itself: the relu after it overwrote that output
+    "inplace-after-empty-output": "name: f\ninput: [3, 4, 4]\nlayers:\n  a:\n    concat: [\"conv2d(2, 1)\"]\n"
+                                  "  aux:\n    output:\n      if: false\n      then: conv2d(2, 1)\n  b: relu\n",
 }
 
 # Specs that must be refused with this diagnostic code (before: an internal error, or a failure in forward)
@@ -33,10 +36,10 @@ REFUSED = {
     # every branch an `if` that is false: infer indexed an empty list
     "empty-merge": ("name: f\ninput: [5, 11]\nlayers:\n  a:\n    concat:\n      b0:\n        if: false\n"
                     "        then: tanh\n", "invalid-entry"),
-    # torch's avg_pool3d needs the input (without padding) to be at least the kernel, ceil_mode or not
     # a tensor no machine holds: torch said "Storage size calculation overflowed" in forward
     "storage-overflow": ("name: f\ninput: [100000000000, 100000000000, 10000000000]\nlayers:\n  - relu\n", "too-large"),
     "storage-overflow-output": ("network f\ninput 8x8x8\nupsample(scale_factor=10**7)\n", "too-large"),
+    # torch's avg_pool3d needs the input (without padding) to be at least the kernel, ceil_mode or not
     "avgpool3d-small-input": ("network f\ninput 2x2x2x4\nl0: avgpool3d(3, stride=2, ceil_mode=true)\n", "spatial-too-small"),
 }
 
