@@ -24,6 +24,7 @@ ARCH = REPO / "architectures"
 TORCHVISION_NAMES = {
     "alexnet", "densenet121", "densenet161", "densenet169", "densenet201", "googlenet", "inception_v3",
     "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "mobilenet_v2",
+    "mobilenet_v3_large", "mobilenet_v3_small",
     "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf",
     "regnet_x_16gf", "regnet_x_32gf", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
     "resnext101_32x8d", "resnext101_64x4d", "squeezenet1_0", "squeezenet1_1", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",

@@ -56,6 +56,8 @@ FIGURES = {
     "squeezenet1_0": ((3, 224, 224), 1_248_424, 823_270_824),
     "squeezenet1_1": ((3, 224, 224), 1_235_496, 351_741_288),
     "mobilenet_v2": ((3, 224, 224), 3_504_872, 300_809_384),
+    "mobilenet_v3_large": ((3, 224, 224), 5_483_032, 216_621_520),
+    "mobilenet_v3_small": ((3, 224, 224), 2_542_856, 56_527_424),
     "mnasnet0_5": ((3, 224, 224), 2_218_512, 104_477_592),
     "mnasnet0_75": ((3, 224, 224), 3_170_208, 215_523_912),
     "mnasnet1_0": ((3, 224, 224), 4_383_312, 314_454_792),
@@ -290,6 +292,24 @@ def test_googlenet_without_aux_logits():
 
 
 # ---- variants ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, params", [
+    ("mobilenet_v3_large", {"reduced_tail": True, "dilated": True}),
+    ("mobilenet_v3_small", {"width_mult": 0.75}),
+    ("mobilenet_v3_large", {"width_mult": 1.3, "reduced_tail": True}),
+])
+def test_family_params_match_torchvision_keyword_arguments(name, params):
+    """A family param that torchvision's builder takes as a keyword gives torchvision's model for it."""
+    ref = reference(name, **params).eval()
+    model = ours(name, **params).eval()
+    theirs = ref.state_dict()
+    assert list(model.state_dict()) == list(theirs) and shapes(model.state_dict()) == shapes(theirs)
+    model.load_state_dict(theirs, strict=True)
+    x = torch.randn(1, 3, DEFAULT_EVAL_SIZE, DEFAULT_EVAL_SIZE, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        assert torch.allclose(model(x), ref(x), atol=1e-5, rtol=0)
+    assert netspec.summarize(spec_path(name), **params).total_params == sum(p.numel() for p in ref.parameters())
 
 
 @pytest.mark.parametrize("spec", all_specs(), ids=lambda p: p.relative_to(LIBRARY).as_posix())
