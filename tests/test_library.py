@@ -23,6 +23,7 @@ ARCH = REPO / "architectures"
 # torchvision's classifiers that the library has presets for (docs/library.md), and the seed networks
 TORCHVISION_NAMES = {
     "alexnet", "densenet121", "densenet161", "densenet169", "densenet201", "googlenet", "inception_v3",
+    "efficientnet_b0",
     "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "mobilenet_v2",
     "mobilenet_v3_large", "mobilenet_v3_small",
     "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf",

@@ -58,6 +58,7 @@ FIGURES = {
     "squeezenet1_1": ((3, 224, 224), 1_235_496, 351_741_288),
     "mobilenet_v2": ((3, 224, 224), 3_504_872, 300_809_384),
     "mobilenet_v3_large": ((3, 224, 224), 5_483_032, 216_621_520),
+    "efficientnet_b0": ((3, 224, 224), 5_288_548, 385_867_108),
     "mobilenet_v3_small": ((3, 224, 224), 2_542_856, 56_527_424),
     "mnasnet0_5": ((3, 224, 224), 2_218_512, 104_477_592),
     "mnasnet0_75": ((3, 224, 224), 3_170_208, 215_523_912),
@@ -274,6 +275,26 @@ def test_auxiliary_outputs_in_train_mode(name):
     assert [tuple(t.shape) for t in got] == [tuple(t.shape) for t in expected] == [(2, CLASSES)] * len(expected)
     for index, (a, b) in enumerate(zip(got, expected)):
         assert torch.allclose(a, b, atol=1e-5, rtol=0), f"output {index}: max difference {(a - b).abs().max():.3g}"
+
+
+@pytest.mark.parametrize("name", ["efficientnet_b0"])
+def test_stochastic_depth_in_train_mode_matches_torchvision(name):
+    """Each unit that keeps the shape drops its body with torchvision's probability for that unit (the
+    schedule grows with the unit's index); the draws come in the same order, so one seed gives the same output."""
+    ref = reference(name).train()
+    model = ours(name).train()
+    model.load_state_dict(ref.state_dict(), strict=True)
+    theirs = {path: m.p for path, m in ref.named_modules()
+              if type(m).__name__ == "StochasticDepth" and ref.get_submodule(path.rsplit(".", 1)[0]).use_res_connect}
+    mine = {path: m.p for path, m in model.named_modules() if type(m).__name__ == "StochasticDepth"}
+    assert mine == theirs and len(set(mine.values())) == len(mine)
+    x = torch.randn(2, 3, DEFAULT_EVAL_SIZE, DEFAULT_EVAL_SIZE, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        torch.manual_seed(7)
+        expected = ref(x)
+        torch.manual_seed(7)
+        got = model(x)
+    assert torch.allclose(got, expected, atol=1e-5, rtol=0), f"max difference {(got - expected).abs().max():.3g}"
 
 
 def test_googlenet_key_order_still_differs():
