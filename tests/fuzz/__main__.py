@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .campaign import campaign
+from .strategies import shown
 
 
 def main() -> int:
@@ -20,7 +21,7 @@ def main() -> int:
         def progress(counts, failure=None, syntax=syntax):
             print(f"{syntax}: {sum(counts.values()):,} so far: {dict(counts)}", file=sys.stderr, flush=True)
             if failure is not None:
-                print(f"--- {failure[0]}\n{failure[1]}", file=sys.stderr, flush=True)
+                print(f"--- {failure[0]}\n{shown(failure[1])}", file=sys.stderr, flush=True)
 
         counts, failures, seconds = campaign(syntax, options.examples, options.seed, progress=progress)
         valid = counts["run"] + counts["meta"] + counts["failure"]
@@ -31,7 +32,7 @@ def main() -> int:
             if message[:80] in seen or len(seen) >= options.show:
                 continue
             seen.add(message[:80])
-            print(f"--- {message}\n{text}")
+            print(f"--- {message}\n{shown(text)}")
         failed += len(failures)
     return 1 if failed else 0
 

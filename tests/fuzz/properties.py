@@ -6,13 +6,21 @@
 (c) static shapes equal runtime shapes at every module (forward hooks), static params equal the module's (each
     module and the total), static mult-adds equal torchinfo's;
 (d) the module as compiled (in-place activations where netspec chose them, or the spec asked) gives the same
-    outputs and gradients as the same module with every in-place flag off.
+    outputs and gradients as the same module with every in-place flag off;
+(e) where the sample asks for it (strategies.Sample.checkpoint), a checkpoint of the module loads back as the
+    same weights and outputs, and a damaged, tampered or over-budget one is refused with a UsageError or
+    SpecError (a damage that changes nothing may load, as the original).
+
+A Sample with other files (the family of an `extends`) is read from a temporary folder that holds them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import tempfile
+from pathlib import Path
 
 import torch
 
@@ -27,8 +35,23 @@ BATCH = 2  # batch norm needs more than one value per channel in training
 
 def check_spec(text: str, syntax: str, mult_adds: bool = True) -> str:
     """'invalid' (located diagnostics), 'meta' or 'run' (which checks ran); AssertionError when a property fails."""
+    files = getattr(text, "files", None)
+    checkpoint = getattr(text, "checkpoint", None)
+    if not files and not checkpoint:
+        return _check(text, syntax, mult_adds, None, None)
+    with tempfile.TemporaryDirectory(prefix="netspec-fuzz-") as folder:
+        source: str | Path = str(text)
+        if files:
+            for name, body in files.items():
+                (Path(folder) / name).write_text(body, encoding="utf-8", errors="surrogatepass")
+            source = Path(folder) / f"main.{syntax}"
+            source.write_text(text, encoding="utf-8", errors="surrogatepass")
+        return _check(source, syntax, mult_adds, checkpoint, Path(folder))
+
+
+def _check(source, syntax: str, mult_adds: bool, checkpoint: str | None, folder: Path | None) -> str:
     try:
-        graph = analyse(text, format=syntax)
+        graph = analyse(source, format=syntax)
     except SpecError as exc:
         assert exc.diagnostics, "a SpecError without diagnostics"
         for d in exc.diagnostics:
@@ -70,7 +93,60 @@ def check_spec(text: str, syntax: str, mult_adds: bool = True) -> str:
         assert (a is None) == (b is None), f"in-place changes whether {name} gets a gradient"
         if a is not None:
             assert torch.allclose(a, b, rtol=1e-6, atol=1e-8, equal_nan=True), f"in-place changes the gradient of {name}"
+    if checkpoint is not None:
+        _checkpoint(graph, source, syntax, checkpoint, folder / "model.pt")
     return "run"
+
+
+def _checkpoint(graph, source, syntax: str, how: str, path: Path) -> None:
+    """(e): save the module (float32, seed 0) with its spec, damage the file as `how` says, load it back."""
+    from netspec.checkpoint import load_checkpoint, save_checkpoint
+
+    model = compile_graph(graph, seed=0)
+    save_checkpoint(path, model, source, format=syntax, input_shape=graph.input_shape, seed=0)
+    refused = (UsageError, SpecError)
+    if how == "budget":  # the budget is checked from the static count, before the module is allocated
+        if graph.root.params:
+            with contextlib.suppress(*refused):
+                load_checkpoint(path, max_params=graph.root.params - 1)
+                raise AssertionError("a checkpoint over the parameter budget loaded")
+        return
+    if how == "tamper":  # the file rewritten as torch.save writes it, one value changed: only the digest can tell
+        payload = torch.load(path, weights_only=True)
+        tensors = [t for t in payload["state_dict"].values() if t.numel() and t.is_floating_point()]
+        if not tensors:
+            return
+        tensors[0].view(-1)[0] += 1.0
+        torch.save(payload, path)
+        with contextlib.suppress(UsageError):
+            load_checkpoint(path)
+            raise AssertionError("a checkpoint whose weights were changed loaded")
+        return
+    if "@" in how:
+        kind, at = how.split("@")
+        data = bytearray(path.read_bytes())
+        index = min(int(float(at) * len(data)), len(data) - 1)
+        if kind == "flip":
+            data[index] ^= 0xFF
+        else:
+            del data[index:]
+        path.write_bytes(bytes(data))
+        try:
+            loaded = load_checkpoint(path)
+        except refused:
+            return
+    else:
+        loaded = load_checkpoint(path)
+    want, got = model.state_dict(), loaded.state_dict()
+    assert list(got) == list(want), "a checkpoint loads other tensor names"
+    for key in want:
+        assert got[key].dtype == want[key].dtype and torch.equal(got[key], want[key]), f"a checkpoint loads another {key}"
+    torch.manual_seed(4)
+    x = torch.randn(BATCH, *graph.input_shape)
+    model.eval(), loaded.eval()
+    with torch.no_grad():
+        for a, b in zip(_outputs(model(x)), _outputs(loaded(x)), strict=True):
+            assert torch.allclose(a, b, rtol=1e-6, atol=1e-7, equal_nan=True), "a checkpoint gives other outputs"
 
 
 def _outputs(out) -> list[torch.Tensor]:

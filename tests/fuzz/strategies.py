@@ -6,13 +6,19 @@ value a YAML list item holds) and an `ns()` method (its .ns text), and add a str
 the spec so far declares (params, blocks, whether we are at the top level) so a construct can refer to it.
 Layer calls come from the registry: every registered kind's own `example`, plus argument generators in `CALLS`
 for the kinds that shape the network most (their arguments are drawn, often wrong on purpose).
+
+What is not an entry is a declaration of the whole spec, with the same two writers: `Function` (`functions:`),
+`Choice` (a block argument that lists the values it accepts), `Init` (`init:`) and `Extends` (a preset on a
+family written in its own file, in either syntax). Their strategies are `DECLARATIONS`. A drawn spec is a
+`Sample`: its text, the other files it reads (the family of an `extends`) and the checkpoint check it gets
+(saved and loaded back intact, with a byte flipped, cut short, tampered with, or over the parameter budget).
 """
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from hypothesis import strategies as st
@@ -192,24 +198,119 @@ def _scalar(text: str) -> Any:
 
 
 @dataclass
+class Choice:
+    """A block argument that lists the values it accepts: `{choice: [...], default: d}`, `.ns` `a in [...] = d`."""
+
+    name: str
+    options: list[str]
+    default: str | None = None  # None: a required argument
+
+    def yaml(self) -> Any:
+        out: dict[str, Any] = {"choice": [_scalar(o) for o in self.options]}
+        if self.default is not None:
+            out["default"] = _scalar(self.default)
+        return out
+
+    def ns(self) -> str:
+        text = f"{self.name} in [{', '.join(self.options)}]"
+        return text + (f" = {self.default}" if self.default is not None else "")
+
+
+@dataclass
 class Block:
     name: str
     args: list[tuple[str, str | None]]  # (name, default text or None for required)
     body: Entry
+    choices: dict[str, Choice] = field(default_factory=dict)  # the arguments that list their values
+
+    def arg_yaml(self, arg: str, default: str | None) -> str:
+        if arg in self.choices:
+            return json.dumps(self.choices[arg].yaml())
+        return default if default is not None else "required"
+
+    def arg_ns(self, arg: str, default: str | None) -> str:
+        if arg in self.choices:
+            return self.choices[arg].ns()
+        return arg if default is None else f"{arg}={default}"
+
+
+@dataclass
+class Function:
+    """A value function: `functions: {"f(v, d=2)": body}` in YAML, `function f(v, d=2) = body` in .ns."""
+
+    name: str
+    args: list[tuple[str, str | None]]
+    body: str
+
+    def signature(self) -> str:
+        return f"{self.name}({', '.join(a if d is None else f'{a}={d}' for a, d in self.args)})"
+
+    def yaml(self) -> str:  # one line of the `functions:` mapping
+        return f"  {json.dumps(self.signature())}: {json.dumps(self.body)}"
+
+    def ns(self) -> str:
+        return f"function {self.signature()} = {self.body}"
+
+
+@dataclass
+class Init:
+    """One `init` entry: a layer kind or a module path (pattern), and an initialiser per tensor."""
+
+    key: str
+    tensors: dict[str, str]
+
+    def yaml(self) -> str:  # one line of the `init:` mapping (JSON is YAML: `*` starts no alias there)
+        return f"  {json.dumps(self.key)}: {json.dumps(self.tensors)}"
+
+    def ns(self) -> str:
+        key = self.key if self.key.isidentifier() else f"`{self.key}`"
+        return f"init {key}({', '.join(f'{t}={v}' for t, v in self.tensors.items())})"
+
+
+@dataclass
+class Extends:
+    """`extends`: the path the preset names, and the family it builds on, written in its own file (or none:
+    a library spec, or a path that is wrong on purpose)."""
+
+    path: str
+    base: "SpecTree | None" = None
+    base_syntax: str = "yaml"
+
+    def yaml(self) -> str:
+        return f"extends: {json.dumps(self.path)}"
+
+    def ns(self) -> str:
+        return f"extends {json.dumps(self.path)}"
+
+    def files(self) -> dict[str, str]:
+        if self.base is None:
+            return {}
+        return {f"base.{self.base_syntax}": self.base.yaml() if self.base_syntax == "yaml" else self.base.ns()}
 
 
 @dataclass
 class SpecTree:
     """A whole spec: header, params, blocks and the top-level entries (each named, as top-level entries are)."""
 
-    input: tuple[int, ...]
+    input: tuple[int, ...] | None  # None: a preset that keeps its family's
     params: dict[str, str]
     blocks: list[Block]
-    layers: list[Entry]
+    layers: list[Entry]  # empty: a preset that keeps its family's
     outputs: list[str] = field(default_factory=list)
+    functions: list[Function] = field(default_factory=list)
+    init: list[Init] = field(default_factory=list)
+    extends: Extends | None = None
+    name: str = "fuzzed"
 
     def yaml(self) -> str:
-        lines = ["name: fuzzed", f"input: {json.dumps(list(self.input))}"]
+        lines = [f"name: {self.name}"]
+        if self.extends is not None:
+            lines.append(self.extends.yaml())
+        if self.input is not None:
+            lines.append(f"input: {json.dumps(list(self.input))}")
+        if self.functions:
+            lines.append("functions:")
+            lines += [f.yaml() for f in self.functions]
         if self.params:
             lines.append("params:")
             lines += [f"  {k}: {v}" for k, v in self.params.items()]
@@ -221,26 +322,36 @@ class SpecTree:
                 lines.append(f"  {b.name}:")
                 if b.args:
                     lines.append("    args:")
-                    lines += [f"      {a}: {d if d is not None else 'required'}" for a, d in b.args]
+                    lines += [f"      {a}: {b.arg_yaml(a, d)}" for a, d in b.args]
                 body = b.body.yaml()
                 if isinstance(body, dict):
                     lines += _block_yaml(body, 4)
                 else:
                     lines += _block_yaml({"layers": body if isinstance(body, list) else [body]}, 4)
-        lines.append("layers:")
-        for e in self.layers:
-            lines += _block_yaml({e.name or "x": e.yaml()}, 2)
+        if self.layers:
+            lines.append("layers:")
+            for e in self.layers:
+                lines += _block_yaml({e.name or "x": e.yaml()}, 2)
+        if self.init:
+            lines.append("init:")
+            lines += [i.yaml() for i in self.init]
         return "\n".join(lines) + "\n"
 
     def ns(self) -> str:
-        lines = ["network fuzzed", "input " + "x".join(map(str, self.input))]
+        lines = [f"network {self.name}"]
+        if self.extends is not None:
+            lines.append(self.extends.ns())
+        if self.input is not None:
+            lines.append("input " + "x".join(map(str, self.input)))
+        lines += [f.ns() for f in self.functions]
         lines += [f"param {k} = {v}" for k, v in self.params.items()]
         if self.outputs:
             lines.append("outputs " + ", ".join(self.outputs))
         for b in self.blocks:
-            args = ", ".join(a if d is None else f"{a}={d}" for a, d in b.args)
+            args = ", ".join(b.arg_ns(a, d) for a, d in b.args)
             lines.append(f"block {b.name}({args}) = {b.body.ns()}" if b.args else f"block {b.name} = {b.body.ns()}")
         lines += [item_ns(e) for e in self.layers]
+        lines += [i.ns() for i in self.init]
         return "\n".join(lines) + "\n"
 
 
@@ -288,15 +399,20 @@ class Ctx:
 
     params: dict[str, str]
     blocks: list[Block]
-    block_args: list[str] = field(default_factory=list)
+    block_args: list[str] = field(default_factory=list)  # the enclosing block's size arguments
     rank: int = 3  # rank of the input shape (batch left out): picks 1-d, 2-d or 3-d layer kinds
     dims: dict = field(default_factory=lambda: {1: "1d", 2: "1d", 3: "2d", 4: "3d"})
     top: bool = False
+    functions: list[Function] = field(default_factory=list)
+    layer_args: list[str] = field(default_factory=list)  # the enclosing block's arguments that hold a layer
 
 
 def _size(draw, ctx: Ctx, low: int = 1, high: int = 16) -> str:
     """A size argument: mostly a literal, sometimes a param or block argument, sometimes an expression, rarely bad."""
-    names = [n for n, v in ctx.params.items() if v.isdigit()] + ctx.block_args
+    called = {f.name for f in ctx.functions}
+    names = [n for n, v in ctx.params.items() if v.isdigit() or v.split("(")[0] in called] + ctx.block_args
+    if ctx.functions and draw(st.integers(0, 5)) == 0:
+        return _function_call(draw, ctx, low, high)
     pick = draw(st.integers(0, 19))
     if pick < 13 or not names:
         return str(draw(st.integers(low, high)))
@@ -307,8 +423,16 @@ def _size(draw, ctx: Ctx, low: int = 1, high: int = 16) -> str:
     return draw(st.sampled_from(["0", "-1", "true", "'3'", "1.5", "10**20", "nope"]))
 
 
-def _dim() -> str:
-    return {1: "1d", 2: "2d", 3: "3d"}
+def _function_call(draw, ctx: Ctx, low: int = 1, high: int = 16) -> str:
+    """A call of one of the spec's functions: by position, by name, or (rarely) with one argument too many."""
+    fn = draw(st.sampled_from(ctx.functions))
+    values = [str(draw(st.integers(low, high))) for a, d in fn.args if d is None or draw(st.booleans())]
+    pick = draw(st.integers(0, 19))
+    if pick == 0:
+        values.append("1")
+    elif pick < 5:
+        values = [f"{a}={v}" for (a, _), v in zip(fn.args, values)]
+    return f"{fn.name}({', '.join(values)})"
 
 
 def _conv(draw, ctx: Ctx) -> str:
@@ -411,12 +535,29 @@ def _name(draw, ctx: Ctx) -> str | None:
     return draw(st.sampled_from(["a", "b", "conv", "body", "head", "x1", "stage"]))
 
 
+def _arg_value(draw, ctx: Ctx, block: Block, arg: str, low: int = 1, high: int = 16) -> str:
+    """A value for a block argument: one it lists (or, one time in six, one it does not), else a size."""
+    choice = block.choices.get(arg)
+    if choice is None:
+        return _size(draw, ctx, low, high)
+    if draw(st.integers(0, 5)):
+        picked = draw(st.sampled_from(choice.options))
+        return "leaky_relu(0.2)" if picked == "leaky_relu" and draw(st.booleans()) else picked
+    return draw(st.sampled_from(["reluu", "5", "'relu'", "silu(inplace=true)", "softplus", "7"]))
+
+
+def block_call(draw, ctx: Ctx, block: Block) -> str:
+    args = [_arg_value(draw, ctx, block, a) for a, d in block.args if d is None]
+    args += [f"{a}={_arg_value(draw, ctx, block, a, 1, 3)}" for a, d in block.args
+             if d is not None and draw(st.booleans())]
+    return f"{block.name}({', '.join(args)})" if args else block.name
+
+
 def call(draw, ctx: Ctx, depth: int) -> Entry:
+    if ctx.layer_args and draw(st.integers(0, 3)) == 0:  # in a block: the layer an argument holds
+        return Call(draw(st.sampled_from(ctx.layer_args)))
     if ctx.blocks and draw(st.integers(0, 4)) == 0:  # a block call
-        block = draw(st.sampled_from(ctx.blocks))
-        args = [_size(draw, ctx) for a, d in block.args if d is None]
-        args += [f"{a}={_size(draw, ctx, 1, 3)}" for a, d in block.args if d is not None and draw(st.booleans())]
-        return Call(f"{block.name}({', '.join(args)})" if args else block.name)
+        return Call(block_call(draw, ctx, draw(st.sampled_from(ctx.blocks))))
     return Call(_weighted(draw, CALLS)(draw, ctx))
 
 
@@ -465,9 +606,7 @@ def wrap(draw, ctx: Ctx, depth: int) -> Entry:
         return Wrap(word, seq(draw, ctx, depth))
     if word == "splice":
         body = draw(st.sampled_from([b for b in ctx.blocks] + [None]))
-        inner = Call(body.name + ("(" + ", ".join(_size(draw, ctx) for a, d in body.args if d is None) + ")"
-                                  if any(d is None for a, d in body.args) else "")) if body is not None else seq(draw, ctx, depth)
-        return Wrap(word, inner)
+        return Wrap(word, Call(block_call(draw, ctx, body)) if body is not None else seq(draw, ctx, depth))
     return Wrap(word, entry(draw, ctx, depth - 1), train_only=word == "output" and draw(st.booleans()))
 
 
@@ -481,7 +620,7 @@ def entry(draw, ctx: Ctx, depth: int) -> Entry:
     if depth <= 0:
         made = call(draw, ctx, 0)
     else:
-        inner = Ctx(ctx.params, ctx.blocks, ctx.block_args, ctx.rank, top=False)
+        inner = replace(ctx, top=False)
         made = _weighted(draw, CONSTRUCTS)(draw, ctx if ctx.top else inner, depth)
     if made.name is None and not ctx.top:
         made.name = _name(draw, ctx)
@@ -497,20 +636,43 @@ INPUTS = st.one_of(
 )
 
 
-@st.composite
-def spec_trees(draw) -> SpecTree:
-    shape = draw(INPUTS)
+def _params(draw, ctx: Ctx) -> dict[str, str]:
     params: dict[str, str] = {}
     for name in draw(st.lists(st.sampled_from(["width", "depth", "bn", "k"]), max_size=3, unique=True)):
         params[name] = "true" if name == "bn" else str(draw(st.integers(1, 6)))
-    ctx = Ctx(params, [], rank=len(shape))
-    for index in range(draw(st.integers(0, 2))):
-        args = draw(st.sampled_from([[], [("c", None)], [("c", None), ("s", "1")]]))
-        block_ctx = Ctx(params, list(ctx.blocks), [a for a, _ in args], ctx.rank)
-        body = draw(st.sampled_from([seq, residual, merge, counted]))(draw, block_ctx, 2)
-        body.name = None
-        ctx.blocks.append(Block(f"blk{index}", args, body))
-    top = Ctx(params, ctx.blocks, rank=ctx.rank, top=True)
+    if ctx.functions and draw(st.integers(0, 2)) == 0:  # a param made by a function
+        params["fw"] = _function_call(draw, ctx, 1, 8)
+    return params
+
+
+def _block(draw, ctx: Ctx, name: str) -> Block:
+    """A block with required, default and (sometimes) listed-value arguments; its body uses them."""
+    args = list(draw(st.sampled_from([[], [("c", None)], [("c", None), ("s", "1")]])))
+    choices: dict[str, Choice] = {}
+    layer_args: list[str] = []
+    sizes = [a for a, _ in args]
+    pick = draw(st.integers(0, 5))
+    if pick < 2:  # an argument holding a layer, from a list
+        options = draw(st.lists(st.sampled_from(["relu", "silu", "gelu", "identity", "tanh", "leaky_relu"]),
+                                min_size=1, max_size=3, unique=True))
+        default = draw(st.sampled_from([None, *options])) if pick == 0 else options[0]
+        choices["act"] = Choice("act", options, default)
+        args.append(("act", default))
+        layer_args.append("act")
+    elif pick == 2:  # a size from a list
+        options = draw(st.lists(st.sampled_from(["1", "2", "3", "5"]), min_size=1, max_size=3, unique=True))
+        choices["kk"] = Choice("kk", options, draw(st.sampled_from([None, *options])))
+        args.append(("kk", choices["kk"].default))
+        sizes.append("kk")
+    args.sort(key=lambda a: a[1] is not None)  # required ones first
+    block_ctx = replace(ctx, blocks=list(ctx.blocks), block_args=sizes, layer_args=layer_args, top=False)
+    body = draw(st.sampled_from([seq, residual, merge, counted]))(draw, block_ctx, 2)
+    body.name = None
+    return Block(name, args, body, choices)
+
+
+def _layers(draw, ctx: Ctx, shape) -> list[Entry]:
+    top = replace(ctx, top=True)
     layers = []
     for index in range(draw(st.integers(1, 4))):
         made = entry(draw, top, draw(st.integers(0, 3)))
@@ -520,9 +682,119 @@ def spec_trees(draw) -> SpecTree:
         layers.append(Call(draw(st.sampled_from(["flatten", f"adaptive_avgpool{ctx.dims[len(shape)]}(1)"])),
                            name=f"l{len(layers)}"))
         layers.append(Call(f"linear({draw(st.integers(1, 10))})", name=f"l{len(layers)}"))
+    return layers
+
+
+# ---- declarations: what a spec says besides its entries
+
+FUNCTION_BODIES = [  # over the arguments v (and d): formulas, and (the last three) some that go wrong on purpose
+    "v * 2", "max(1, v // 2)", "v + 1 if v < 4 else v", "int(v * 1.5)", "min(v, 8)", "v // d * d + d",
+    "max(d, v - d)", "v ** 2 // 4 + 1", "round(v / 3) + 1", "v", "abs(v - 3) + 1", "max(1, v * d // 4)",
+    "v // 0", "width", "v + '1'",
+]
+
+
+def functions(draw, ctx: Ctx) -> list[Function]:
+    """0-2 value functions; a later one may call an earlier one (or, rarely, itself: an eval-error)."""
+    made: list[Function] = []
+    for index in range(draw(st.integers(1, 2))):
+        name = f"f{index}" if draw(st.integers(0, 11)) else "max"  # `max`: a built-in's name
+        args = draw(st.sampled_from([[("v", None)], [("v", None), ("d", "2")], [("v", None), ("d", None)]]))
+        bodies = [b for b in FUNCTION_BODIES if "d" not in b.replace("width", "").replace("round", "") or len(args) > 1]
+        body = draw(st.sampled_from(bodies))
+        if made and draw(st.integers(0, 2)) == 0:
+            body = f"{draw(st.sampled_from(made)).name}(v) + 1"
+        elif draw(st.integers(0, 29)) == 0:
+            body = f"{name}(v)"
+        made.append(Function(name, args, body))
+    return made
+
+
+INITIALISERS = [  # for any tensor; then those that need a matrix or kernel; then wrong ones
+    "zeros", "ones", "constant(0.5)", "normal(0, 0.01)", "uniform(-0.1, 0.1)", "trunc_normal(std=0.02)",
+]
+MATRIX_INITIALISERS = ["kaiming_normal(mode=fan_out, nonlinearity=relu)", "kaiming_uniform", "xavier_normal",
+                       "xavier_uniform(gain=2)", "orthogonal"]
+BAD_INITIALISERS = ["normal(0, -1)", "constant", "nope", "kaiming_normal(mode=sideways)"]
+
+
+def _initialiser(draw, tensor: str) -> str:
+    pick = draw(st.integers(0, 19))
+    if pick == 0:
+        return draw(st.sampled_from(BAD_INITIALISERS + MATRIX_INITIALISERS))
+    if tensor == "weight" and pick < 10:
+        return draw(st.sampled_from(MATRIX_INITIALISERS))
+    return draw(st.sampled_from(INITIALISERS))
+
+
+def inits(draw, ctx: Ctx, layers: list[Entry]) -> list[Init]:
+    """1-2 `init` entries: a layer kind (mostly one the spec uses) or a module path or pattern."""
+    d = ctx.dims[ctx.rank]
+    names = [e.name for e in layers if e.name]
+    keys = [f"conv{d}", f"conv{d}", "linear", f"batchnorm{d}", f"conv_transpose{d}", "groupnorm", "layer_scale",
+            "relu", *(names[:2]), *(f"{n}.*" for n in names[:2]), "*", "*.0", "nope.*"]
+    made: list[Init] = []
+    for key in draw(st.lists(st.sampled_from(keys), min_size=1, max_size=2, unique=True)):
+        tensors = draw(st.lists(st.sampled_from(["weight", "weight", "bias"] + (["gamma"] if key == "*" else [])),
+                                min_size=1, max_size=2, unique=True))
+        if draw(st.integers(0, 19)) == 0:
+            tensors.append("gamma")
+        made.append(Init(key, {t: _initialiser(draw, t) for t in tensors}))
+    return made
+
+
+def extends(draw, base: SpecTree, base_ctx: Ctx, syntax: str) -> SpecTree:
+    """A preset on `base`: some params, a block or a function replaced, maybe its own input, layers or init."""
+    path = draw(st.sampled_from(["base", "base", "base", "base", "base", "base", "missing.yaml", "../base.yaml",
+                                 f"main.{syntax}", "netspec:lenet5", "netspec:nope"]))
+    base_syntax = draw(st.sampled_from(["yaml", "ns"]))
+    if path == "base":
+        path = f"base.{base_syntax}"
+    link = Extends(path, base if path.startswith("base.") else None, base_syntax)
+    params = {k: ("false" if v == "true" else str(draw(st.integers(1, 6))))
+              for k, v in base.params.items() if k != "fw" and draw(st.booleans())}
+    if draw(st.integers(0, 3)) == 0:
+        params["extra"] = str(draw(st.integers(1, 6)))
+    ctx = replace(base_ctx, params={**base.params, **params})
+    blocks = [_block(draw, replace(ctx, blocks=[b for b in base.blocks if b is not old]), old.name)
+              for old in base.blocks if draw(st.integers(0, 2)) == 0]
+    ctx = replace(ctx, blocks=[*(b for b in base.blocks if b.name not in {n.name for n in blocks}), *blocks])
+    funcs = [Function(f.name, f.args, draw(st.sampled_from(["v + 1", "v * 3", "v // 0"])))
+             for f in base.functions if draw(st.booleans())]
+    shape = base.input if draw(st.integers(0, 3)) else tuple(max(1, n + draw(st.integers(-2, 2))) for n in base.input)
+    layers = _layers(draw, replace(ctx, rank=len(shape or (1, 1, 1))), shape or (1, 1, 1)) \
+        if draw(st.integers(0, 2)) == 0 else []
+    init = inits(draw, ctx, layers or base.layers) if draw(st.integers(0, 3)) == 0 else []
+    return SpecTree(None if shape == base.input else shape, params, blocks, layers, functions=funcs, init=init,
+                    extends=link, name="preset")
+
+
+@st.composite
+def spec_trees(draw, syntax: str = "yaml") -> SpecTree:
+    shape = draw(INPUTS)
+    ctx = Ctx({}, [], rank=len(shape))
+    ctx.functions = functions(draw, ctx) if draw(st.integers(0, 4)) == 0 else []
+    ctx.params.update(_params(draw, ctx))
+    for index in range(draw(st.integers(0, 2))):
+        ctx.blocks.append(_block(draw, ctx, f"blk{index}"))
+    layers = _layers(draw, ctx, shape)
     taps = [e.name for e in layers if isinstance(e, Wrap) and e.word == "output"]
     outputs = ["main", *taps] if taps and draw(st.booleans()) else []
-    return SpecTree(shape, params, ctx.blocks, layers, outputs)
+    tree = SpecTree(shape, ctx.params, ctx.blocks, layers, outputs, ctx.functions)
+    for weight, declaration in DECLARATIONS:
+        if draw(st.integers(0, weight - 1)) == 0:
+            tree = declaration(draw, tree, ctx, syntax)
+    return tree
+
+
+def _with_init(draw, tree: SpecTree, ctx: Ctx, syntax: str) -> SpecTree:
+    return replace(tree, init=inits(draw, ctx, tree.layers))
+
+
+# (one in N, strategy) pairs: the declarations a drawn spec gets besides its entries, each with that chance;
+# a strategy takes the tree so far and returns the tree with the declaration. (`functions` are drawn first,
+# one spec in five, since params, blocks and entries call them; block `Choice`s come with blocks.)
+DECLARATIONS: list[tuple[int, Callable]] = [(5, _with_init), (8, extends)]
 
 
 def text_edits(text: str):
@@ -541,11 +813,46 @@ def text_edits(text: str):
     return edited()
 
 
+class Sample(str):
+    """A drawn spec's text (the spec read first), the other files it reads, and the checkpoint check it gets.
+
+    `files` maps a file name to its text, for the family an `extends` names: the spec is then read from a folder
+    holding them beside it (`main.yaml` or `main.ns`). `checkpoint` is None, "intact", "budget", "tamper",
+    "flip@F" or "truncate@F" (F in [0, 1): where in the checkpoint's bytes)."""
+
+    files: dict[str, str]
+    checkpoint: str | None
+
+    def __new__(cls, text: str, files: dict[str, str] | None = None, checkpoint: str | None = None) -> "Sample":
+        made = super().__new__(cls, text)
+        made.files = dict(files or {})
+        made.checkpoint = checkpoint
+        return made
+
+    def shown(self) -> str:
+        """The text, then each other file after a `# --- NAME` line, then the checkpoint check."""
+        parts = [str(self)] + [f"# --- {name}\n{text}" for name, text in self.files.items()]
+        return "".join(parts) + (f"# --- checkpoint: {self.checkpoint}\n" if self.checkpoint else "")
+
+
+def shown(text: str) -> str:
+    return text.shown() if isinstance(text, Sample) else text
+
+
+CHECKPOINTS = st.one_of(
+    st.sampled_from(["intact", "intact", "budget", "tamper"]),
+    st.builds(lambda how, at: f"{how}@{at / 10_000:.4f}", st.sampled_from(["flip", "flip", "truncate"]),
+              st.integers(0, 9_999)),
+)
+
+
 @st.composite
-def spec_texts(draw, syntax: str) -> str:
-    """A spec's text in `syntax` (yaml or ns): mostly as generated, one in eight with a text edit."""
-    tree = draw(spec_trees())
+def spec_texts(draw, syntax: str) -> Sample:
+    """A spec in `syntax` (yaml or ns): mostly as generated, one in eight with a text edit; about one in six gets a
+    checkpoint check (hypothesis draws small integers more often, so each "one in N" is a little more)."""
+    tree = draw(spec_trees(syntax))
     text = tree.yaml() if syntax == "yaml" else tree.ns()
     if draw(st.integers(0, 7)) == 0:
         text = draw(text_edits(text))
-    return text
+    checkpoint = draw(CHECKPOINTS) if draw(st.integers(0, 5)) == 0 else None
+    return Sample(text, tree.extends.files() if tree.extends is not None else {}, checkpoint)
