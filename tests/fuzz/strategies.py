@@ -427,10 +427,10 @@ def _function_call(draw, ctx: Ctx, low: int = 1, high: int = 16) -> str:
     """A call of one of the spec's functions: by position, by name, or (rarely) with one argument too many."""
     fn = draw(st.sampled_from(ctx.functions))
     values = [str(draw(st.integers(low, high))) for a, d in fn.args if d is None or draw(st.booleans())]
-    pick = draw(st.integers(0, 19))
-    if pick == 0:
+    pick = draw(st.integers(0, 59))  # drawn for many sizes of a spec: one in 60 is wrong
+    if pick == 30:
         values.append("1")
-    elif pick < 5:
+    elif pick < 12:
         values = [f"{a}={v}" for (a, _), v in zip(fn.args, values)]
     return f"{fn.name}({', '.join(values)})"
 
@@ -540,7 +540,7 @@ def _arg_value(draw, ctx: Ctx, block: Block, arg: str, low: int = 1, high: int =
     choice = block.choices.get(arg)
     if choice is None:
         return _size(draw, ctx, low, high)
-    if draw(st.integers(0, 5)):
+    if draw(st.integers(0, 9)):
         picked = draw(st.sampled_from(choice.options))
         return "leaky_relu(0.2)" if picked == "leaky_relu" and draw(st.booleans()) else picked
     return draw(st.sampled_from(["reluu", "5", "'relu'", "silu(inplace=true)", "softplus", "7"]))
@@ -698,10 +698,10 @@ def functions(draw, ctx: Ctx) -> list[Function]:
     """0-2 value functions; a later one may call an earlier one (or, rarely, itself: an eval-error)."""
     made: list[Function] = []
     for index in range(draw(st.integers(1, 2))):
-        name = f"f{index}" if draw(st.integers(0, 11)) else "max"  # `max`: a built-in's name
+        name = f"f{index}" if draw(st.integers(0, 29)) else "max"  # `max`: a built-in's name
         args = draw(st.sampled_from([[("v", None)], [("v", None), ("d", "2")], [("v", None), ("d", None)]]))
         bodies = [b for b in FUNCTION_BODIES if "d" not in b.replace("width", "").replace("round", "") or len(args) > 1]
-        body = draw(st.sampled_from(bodies))
+        body = draw(st.sampled_from(bodies[:-3] if draw(st.integers(0, 9)) != 5 else bodies[-3:]))
         if made and draw(st.integers(0, 2)) == 0:
             body = f"{draw(st.sampled_from(made)).name}(v) + 1"
         elif draw(st.integers(0, 29)) == 0:
@@ -719,7 +719,7 @@ BAD_INITIALISERS = ["normal(0, -1)", "constant", "nope", "kaiming_normal(mode=si
 
 
 def _initialiser(draw, tensor: str) -> str:
-    pick = draw(st.integers(0, 19))
+    pick = draw(st.integers(0, 39))
     if pick == 0:
         return draw(st.sampled_from(BAD_INITIALISERS + MATRIX_INITIALISERS))
     if tensor == "weight" and pick < 10:
@@ -731,22 +731,24 @@ def inits(draw, ctx: Ctx, layers: list[Entry]) -> list[Init]:
     """1-2 `init` entries: a layer kind (mostly one the spec uses) or a module path or pattern."""
     d = ctx.dims[ctx.rank]
     names = [e.name for e in layers if e.name]
-    keys = [f"conv{d}", f"conv{d}", "linear", f"batchnorm{d}", f"conv_transpose{d}", "groupnorm", "layer_scale",
-            "relu", *(names[:2]), *(f"{n}.*" for n in names[:2]), "*", "*.0", "nope.*"]
+    keys = [f"conv{d}", f"conv{d}", "linear", "linear", f"batchnorm{d}", f"conv_transpose{d}", "groupnorm",
+            "layer_scale", *(names[:2]), *(f"{n}.*" for n in names[:2]), "*"]
     made: list[Init] = []
     for key in draw(st.lists(st.sampled_from(keys), min_size=1, max_size=2, unique=True)):
-        tensors = draw(st.lists(st.sampled_from(["weight", "weight", "bias"] + (["gamma"] if key == "*" else [])),
-                                min_size=1, max_size=2, unique=True))
-        if draw(st.integers(0, 19)) == 0:
-            tensors.append("gamma")
+        if draw(st.integers(0, 39)) == 0:  # a kind without tensors, a path that matches nothing
+            key = draw(st.sampled_from(["relu", "nope.*", "*.0", "l9"]))
+        has = REGISTRY[key].param_names if key in REGISTRY else ("weight",)
+        tensors = draw(st.lists(st.sampled_from(has or ("weight",)), min_size=1, max_size=2, unique=True))
+        if draw(st.integers(0, 39)) == 0:
+            tensors.append(draw(st.sampled_from(["gamma", "bias"])))
         made.append(Init(key, {t: _initialiser(draw, t) for t in tensors}))
     return made
 
 
 def extends(draw, base: SpecTree, base_ctx: Ctx, syntax: str) -> SpecTree:
     """A preset on `base`: some params, a block or a function replaced, maybe its own input, layers or init."""
-    path = draw(st.sampled_from(["base", "base", "base", "base", "base", "base", "missing.yaml", "../base.yaml",
-                                 f"main.{syntax}", "netspec:lenet5", "netspec:nope"]))
+    path = "base" if draw(st.integers(0, 7)) else draw(st.sampled_from(
+        ["missing.yaml", "../base.yaml", f"main.{syntax}", "netspec:lenet5", "netspec:nope"]))
     base_syntax = draw(st.sampled_from(["yaml", "ns"]))
     if path == "base":
         path = f"base.{base_syntax}"
