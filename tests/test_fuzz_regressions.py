@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
+from netspec.compile import compile_graph
 from netspec.diagnostics import SpecError
 from netspec.pipeline import analyse
 from tests.fuzz.properties import check_spec
@@ -31,6 +33,9 @@ RUNS = {
                                   "  aux:\n    output:\n      if: false\n      then: conv2d(2, 1)\n  b: relu\n",
 }
 
+_FLAT_IN_FLAT = ("name: f\ninput: [4, {size}, {size}]\nblocks:\n  inner:\n    flat:\n      - a: conv2d({width}, 1)\n"
+                 "      - b: relu\nlayers:\n  - outer:\n      flat:\n        - inner\n        - inner\n")
+
 # Specs that must be refused with this diagnostic code (before: an internal error, or a failure in forward)
 REFUSED = {
     # every branch an `if` that is false: infer indexed an empty list
@@ -41,6 +46,24 @@ REFUSED = {
     "storage-overflow-output": ("network f\ninput 8x8x8\nupsample(scale_factor=10**7)\n", "too-large"),
     # torch's avg_pool3d needs the input (without padding) to be at least the kernel, ceil_mode or not
     "avgpool3d-small-input": ("network f\ninput 2x2x2x4\nl0: avgpool3d(3, stride=2, ceil_mode=true)\n", "spatial-too-small"),
+    # padding `same` pads one more after than before: circular wrapped more than once, reflect reached past the
+    # input (both validated, then failed in forward)
+    "circular-same-padding": ("network f\ninput 2x1x5\nconv2d(4, 4, padding=same, padding_mode=circular)\n",
+                              "invalid-value"),
+    "reflect-same-padding": ("network f\ninput 2x1x6\nconv2d(4, 3, padding=same, padding_mode=reflect)\n",
+                             "invalid-value"),
+    # a flat block called twice in a flat module: both copies were one module, so the static count was twice the
+    # module's (40 and 20), and where the copies see other widths torch refused the shared weight (on the meta
+    # device: "Invalid channel dimensions")
+    "flat-in-flat-count": (_FLAT_IN_FLAT.format(width=4, size=8), "duplicate-name"),
+    "flat-in-flat-channels": (_FLAT_IN_FLAT.format(width=8, size=300), "duplicate-name"),
+    # residual body layers named like the residual module's own attributes: replaced by None, or a str child
+    "residual-body-named-shortcut_name": ("name: f\ninput: [4, 8, 8]\nlayers:\n  - r:\n      residual:\n"
+                                          "        body:\n          - shortcut_name: conv2d(4, 3, padding=1)\n",
+                                          "invalid-name"),
+    "residual-body-named-after_name": ("name: f\ninput: [4, 8, 8]\nlayers:\n  - r:\n      residual:\n"
+                                       "        body:\n          - after_name: conv2d(4, 3, padding=1)\n"
+                                       "        after: relu\n", "invalid-name"),
 }
 
 
@@ -56,3 +79,16 @@ def test_fuzzer_finding_refused(name):
         analyse(text, format="ns" if text.startswith("network") else "yaml")
     assert caught.value.diagnostics[0].code == code
     assert caught.value.diagnostics[0].loc is not None
+
+
+@pytest.mark.parametrize("name", ["inplace-on-input", "inplace-after-one-branch-add", "inplace-after-empty-dense"])
+def test_the_callers_input_is_untouched_without_autograd(name):
+    """A tensor without requires_grad (inference, torch.no_grad) is the case torch does not refuse: an in-place
+    first layer changed the caller's tensor silently."""
+    graph = analyse(RUNS[name])
+    model = compile_graph(graph, seed=0).eval()
+    x = torch.randn(2, *graph.input_shape)
+    before = x.clone()
+    with torch.no_grad():
+        model(x)
+    assert torch.equal(x, before)
