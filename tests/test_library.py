@@ -23,7 +23,8 @@ ARCH = REPO / "architectures"
 # torchvision's classifiers that the library has presets for (docs/library.md), and the seed networks
 TORCHVISION_NAMES = {
     "alexnet", "densenet121", "densenet161", "densenet169", "densenet201", "googlenet", "inception_v3",
-    "efficientnet_b0",
+    "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4", "efficientnet_b5",
+    "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l",
     "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "mobilenet_v2",
     "mobilenet_v3_large", "mobilenet_v3_small",
     "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf",

@@ -28,6 +28,7 @@ FAMILIES = LIBRARY / "families"
 # torchvision 0.29.1 with torchinfo 1.8.0, batch 1, eval mode (the reference figures table):
 # name -> (input C, H, W), params, mult-adds. googlenet and inception_v3 include their auxiliary
 # heads in the params; in eval mode those do not run, so their mult-adds are not counted.
+# EfficientNet's inputs are the crop sizes of torchvision's weights for each model (240 for B1, 600 for B7).
 FIGURES = {
     "alexnet": ((3, 224, 224), 61_100_840, 714_682_664),
     "vgg11": ((3, 224, 224), 132_863_336, 7_616_525_288),
@@ -59,6 +60,16 @@ FIGURES = {
     "mobilenet_v2": ((3, 224, 224), 3_504_872, 300_809_384),
     "mobilenet_v3_large": ((3, 224, 224), 5_483_032, 216_621_520),
     "efficientnet_b0": ((3, 224, 224), 5_288_548, 385_867_108),
+    "efficientnet_b1": ((3, 240, 240), 7_794_184, 686_880_040),
+    "efficientnet_b2": ((3, 288, 288), 9_109_994, 1_087_613_434),
+    "efficientnet_b3": ((3, 300, 300), 12_233_232, 1_827_249_768),
+    "efficientnet_b4": ((3, 380, 380), 19_341_616, 4_393_926_264),
+    "efficientnet_b5": ((3, 456, 456), 30_389_784, 10_266_598_808),
+    "efficientnet_b6": ((3, 528, 528), 43_040_704, 19_067_871_568),
+    "efficientnet_b7": ((3, 600, 600), 66_347_960, 37_746_269_112),
+    "efficientnet_v2_s": ((3, 384, 384), 21_458_488, 8_365_807_216),
+    "efficientnet_v2_m": ((3, 480, 480), 54_139_356, 24_582_821_236),
+    "efficientnet_v2_l": ((3, 480, 480), 118_515_272, 56_080_332_136),
     "mobilenet_v3_small": ((3, 224, 224), 2_542_856, 56_527_424),
     "mnasnet0_5": ((3, 224, 224), 2_218_512, 104_477_592),
     "mnasnet0_75": ((3, 224, 224), 3_170_208, 215_523_912),
@@ -277,7 +288,7 @@ def test_auxiliary_outputs_in_train_mode(name):
         assert torch.allclose(a, b, atol=1e-5, rtol=0), f"output {index}: max difference {(a - b).abs().max():.3g}"
 
 
-@pytest.mark.parametrize("name", ["efficientnet_b0"])
+@pytest.mark.parametrize("name", ["efficientnet_b0", pytest.param("efficientnet_v2_s", marks=pytest.mark.slow)])
 def test_stochastic_depth_in_train_mode_matches_torchvision(name):
     """Each unit that keeps the shape drops its body with torchvision's probability for that unit (the
     schedule grows with the unit's index); the draws come in the same order, so one seed gives the same output."""
