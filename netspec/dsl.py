@@ -783,6 +783,10 @@ def _hint(text: str, offset: int, statement: int, token: Token | None, open_brac
         return f" ('{name}' is a keyword; to use it as a name, write it in backticks: `{name}`)"
     if re.search(r"\b(repeat|dense)\s+[^\s(\[{]+\s*$", before) and kind in _CONTINUATION | {"MINUS", "PLUS"}:
         return " (a count that is more than a number or a name goes in parentheses: `repeat (n * 2) ...`)"
+    if kind == "NAME" and token is not None and str(token) not in KEYWORDS:
+        near = did_you_mean(str(token), _CLAUSES)
+        if near:  # `residual { ... } shortcutt auto`: a clause keyword misspelt
+            return f"{near[:-1]} an entry's clauses are {', '.join(_CLAUSES)})"
     closes = {"RPAR": "(", "RSQB": "[", "RBRACE": "{"}
     if kind in closes and open_brackets and open_brackets[-1][0] != closes[kind]:
         char, where = open_brackets[-1]

@@ -42,6 +42,13 @@ class _TooLarge(Exception):
     pass
 
 
+class _Failed(g.Seq):
+    """Stands where an entry that was reported as wrong would be; never leaves resolve (it raises first)."""
+
+
+_EMPTY = g.Seq(None, "", None)  # what `single` returns for a block whose body gives no entries (a false `if`)
+
+
 DEFER = object()  # what `arguments` returns for a layer whose arguments need the shape reaching it
 
 
@@ -218,11 +225,19 @@ class _Resolver:
         self.nodes = 0
         self.depth = 0  # entries being resolved, one inside the other (see entry)
         self.block_stack: list[str] = []
+        self.failed = 0  # entries reported as wrong, standing as _Failed
         self.reported: set[tuple] = set()  # (code, IR path) already reported, for errors that repeat per copy
         self.validated: dict[tuple, Any] = {}  # (kind, arguments) -> validated Args
         self.locs: dict[tuple, Any] = {}  # IR path -> source location, looked up once
+        self.called: dict[str, list[str]] = {}  # block -> its arguments that its body calls as layers
+        self.calls: dict[str, list] = {}  # expression text -> names it calls that may be unknown (see unknown_calls)
         self.base = {**{n: Later(n) for n in SHAPE_NAMES}, **(functions or {}), **params}  # what every block body sees
         self.deferring = False  # True while a layer's own arguments are evaluated: they may use in_channels
+        # Module paths for messages, as the _Namer will give them: a spliced sequence numbers its items from
+        # where the splice stands in the enclosing one (`splice_into`, for the next entry only), and inside
+        # a `flat` module names are its direct children and unnamed layers get generated names (`flat_scope`).
+        self.splice_into: tuple[str, int] | None = None
+        self.flat_scope: dict | None = None
 
     def loc(self, cpath: tuple):
         found = self.locs.get(cpath)
@@ -242,7 +257,25 @@ class _Resolver:
 
     # ---- evaluation helpers -------------------------------------------------------------------
 
+    def unknown_calls(self, raw: Any, env: Mapping[str, Any], mpath: str, cpath: tuple) -> None:
+        """Report a call in expression text of a name nothing answers to (no built-in or spec function, layer
+        kind, block, initialiser or argument) as `unknown-function` where it is written, and stop its
+        evaluation quietly: left to run, it is a value no one can use, reported far from the typo."""
+        calls = self.calls.get(raw)
+        if calls is None:
+            calls = self.calls[raw] = [(n, c) for n, c in called_names(parse_expr(raw))
+                                       if n not in FUNCTIONS and n not in REGISTRY and n not in INITIALIZERS
+                                       and n not in self.spec.blocks]
+        for name, column in calls:
+            if name not in env:
+                self.errors.error("unknown-function", f"'{name}' is not a function"
+                                  f"{did_you_mean(name, _function_names(env))}; {_known_functions(self.spec.functions)}",
+                                  mpath or "(root)", _shift(self.loc(cpath), column))
+                raise ExprError(f"unknown function '{name}'", code=POISONED)
+
     def value(self, raw: Any, env: Mapping[str, Any], mpath: str, cpath: tuple) -> Any:
+        if isinstance(raw, str):
+            self.unknown_calls(raw, env, mpath, cpath)
         try:
             value = _eval_value(raw, env)
             if isinstance(value, Later) and not self.deferring:
@@ -322,9 +355,11 @@ class _Resolver:
         """The graph nodes one IR entry contributes: none for a false `if`, several for a `splice`.
 
         Nodes keep their explicit name (or None); `_Namer` gives index names and paths at the end,
-        once splices and conditions have settled each entry's position. `mpath` is for messages only.
+        once splices and conditions have settled each entry's position. `mpath` is for messages only,
+        and is the path the _Namer will give (see `child_path`).
         """
         self.count(cpath)
+        into, self.splice_into = self.splice_into, None  # meant for this entry, not for the ones inside it
         if isinstance(node, s.If):
             try:
                 cond = self.value(node.cond, env, mpath, cpath + ("cond",))
@@ -338,9 +373,13 @@ class _Resolver:
                 return []
             if node.name is not None and chosen.name is None:
                 chosen = chosen.model_copy(update={"name": node.name})  # `bn: {if: ..., then: batchnorm2d}`
+            self.splice_into = into
             return self.entry(chosen, env, mpath, cpath + (key,))
         if isinstance(node, s.Splice):
             spliced: list[g.Node] = []
+            parent, _, position = mpath.rpartition(".")
+            if self.flat_scope is None and node.name is None and position.isdigit():
+                self.splice_into = (parent, int(position))  # its items are numbered where it stands
             for inner in self.entry(node.body, env, mpath, cpath + ("body",)):
                 if isinstance(inner, g.Seq):
                     spliced.extend(inner.items)
@@ -353,7 +392,13 @@ class _Resolver:
                 if node.name is None:
                     self.error("missing-key", "an output needs a name: write `aux1: {output: ...}`", mpath, cpath)
                     return []
-            inner_nodes = self.entry(node.body, env, mpath, cpath + ("body",))
+            scope = self.flat_scope
+            if isinstance(node, s.Flat) and (scope is None or mpath != scope["path"]):  # a module of its own
+                self.flat_scope = {"path": mpath, "names": set(), "count": {}}
+            try:
+                inner_nodes = self.entry(node.body, env, mpath, cpath + ("body",))
+            finally:
+                self.flat_scope = scope
             one = self.as_one(inner_nodes, node.name, cpath)
             if isinstance(node, s.Output):
                 one.tap, one.train_only = True, node.train_only
@@ -363,8 +408,11 @@ class _Resolver:
             else:
                 one.flat = True
             return [one]
-        built = self.single(node, env, mpath, cpath)
-        return [built] if built is not None else []
+        built = self.single(node, env, mpath, cpath, into)
+        if built is None:  # reported: it keeps its place, so that the paths of the entries after it stay right
+            self.failed += 1
+            return [_Failed(node.name, "", self.loc(cpath))]
+        return [] if built is _EMPTY else [built]
 
     def as_one(self, nodes: list[g.Node], name: str | None, cpath: tuple) -> g.Node:
         """A single node for a place that takes one (an `after`, an output, a flat body)."""
@@ -374,41 +422,68 @@ class _Resolver:
             return nodes[0]
         return g.Seq(name, "", self.loc(cpath), items=nodes)
 
-    def single(self, node: s.Entry, env, mpath: str, cpath: tuple) -> g.Node | None:
+    def single(self, node: s.Entry, env, mpath: str, cpath: tuple, into: tuple[str, int] | None = None) -> g.Node | None:
         loc = self.loc(cpath)
         name = node.name
         if isinstance(node, s.Call):
-            return self.call(node, env, mpath, cpath)
+            return self.call(node, env, mpath, cpath, into)
         if isinstance(node, s.Seq):
-            return g.Seq(name, "", loc, items=self.sequence(node.items, env, mpath, cpath + ("items",)))
+            return g.Seq(name, "", loc, items=self.sequence(node.items, env, *(into or (mpath, 0)), cpath + ("items",)))
         if isinstance(node, s.Merge):
-            branches = self.sequence(node.branches, env, mpath, cpath + ("branches",))
+            branches = self.sequence(node.branches, env, mpath, 0, cpath + ("branches",))
             return g.Merge(name, "", loc, mode=node.op, branches=branches)
         if isinstance(node, s.Residual):
-            body = self.sequence(node.body, env, mpath, cpath + ("body",))
+            body = self.sequence(node.body, env, mpath, 0, cpath + ("body",))
             shortcut = None
             mode = node.shortcut if isinstance(node.shortcut, str) else "explicit"
             if isinstance(node.shortcut, list):
-                items = self.sequence(node.shortcut, env, _join(mpath, node.shortcut_name), cpath + ("shortcut",))
+                items = self.sequence(node.shortcut, env, self.child_path(mpath, node.shortcut_name, 0), 0,
+                                      cpath + ("shortcut",))
                 shortcut = g.Seq(node.shortcut_name, "", self.loc(cpath + ("shortcut",)), items=items)
             after = None
             if node.after is not None:
-                after_nodes = self.entry(node.after, env, _join(mpath, "after"), cpath + ("after",))
+                after_nodes = self.entry(node.after, env, self.child_path(mpath, node.after.name or "after", 0),
+                                         cpath + ("after",))
                 if after_nodes:
                     after = self.as_one(after_nodes, node.after.name or "after", cpath + ("after",))
             return g.Residual(name, "", loc, body=body, shortcut_mode=mode, shortcut=shortcut,
                               shortcut_name=node.shortcut_name, after=after)
         if isinstance(node, (s.Repeat, s.Dense)):
-            return self.repeat(node, env, mpath, cpath)
+            return self.repeat(node, env, mpath, cpath, into)
         raise AssertionError(f"unknown IR node {type(node).__name__}")
 
-    def sequence(self, items: list[s.Entry], env, mpath: str, cpath: tuple) -> list[g.Node]:
+    def sequence(self, items: list[s.Entry], env, mpath: str, start: int, cpath: tuple) -> list[g.Node]:
+        """The nodes of `items`, the children of the node at `mpath`; unnamed ones are numbered from `start`
+        (not 0 where the sequence is spliced into another)."""
         out: list[g.Node] = []
         for index, item in enumerate(items):
-            out.extend(self.entry(item, env, _join(mpath, item.name or str(index)), cpath + (index,)))
+            out.extend(self.entry(item, env, self.child_path(mpath, item.name, start + len(out)), cpath + (index,)))
         return out
 
-    def repeat(self, node: s.Repeat | s.Dense, env, mpath: str, cpath: tuple) -> g.Node | None:
+    def child_path(self, parent: str, name: str | None, position: int) -> str:
+        """The module path of a child of `parent` named `name`, or else at `position`, as the _Namer gives it:
+        inside a flat module a named entry is a child of the flat module and an unnamed one is data flow."""
+        scope = self.flat_scope
+        if scope is None:
+            return _join(parent, name if name is not None else str(position))
+        if name is None:
+            return scope["path"]
+        scope["names"].add(name)
+        return _join(scope["path"], name)
+
+    def generated_name(self, op: str) -> str:
+        """The name an unnamed layer gets in the current flat module (`relu_2`), as the _Namer gives it."""
+        scope = self.flat_scope
+        assert scope is not None
+        n = scope["count"].get(op, 0) + 1
+        while f"{op}_{n}" in scope["names"]:
+            n += 1
+        scope["count"][op] = n
+        scope["names"].add(f"{op}_{n}")
+        return _join(scope["path"], f"{op}_{n}")
+
+    def repeat(self, node: s.Repeat | s.Dense, env, mpath: str, cpath: tuple,
+               into: tuple[str, int] | None = None) -> g.Node | None:
         count = self.int_value(node.count, env, mpath, cpath + ("count",), f"{node.op} count")
         if count is None:
             return None
@@ -423,6 +498,7 @@ class _Resolver:
                        "(raise it with --max-nodes / max_nodes=)", mpath, cpath + ("count",))
             raise _TooLarge
         copies: list[g.Node] = []
+        parent, offset = into or (mpath, 0)
         start = self.nodes
         for i in range(count):
             if i == 1 and self.nodes + (self.nodes - start) * (count - 1) > self.max_nodes:
@@ -433,7 +509,7 @@ class _Resolver:
             local = {**env, "i": i}
             item = self.override(inner, first, mpath, cpath) if i == 0 and first else inner
             copy_name = self.names(node.names, i, local, mpath, cpath) if node.names is not None else None
-            built = self.entry(item, local, _join(mpath, copy_name or str(i)), cpath + (inner_key,))
+            built = self.entry(item, local, self.child_path(parent, copy_name, offset + len(copies)), cpath + (inner_key,))
             if copy_name is not None:
                 built = [self.as_one(built, copy_name, cpath)] if built else []
             copies.extend(built)
@@ -461,7 +537,7 @@ class _Resolver:
             kwargs[key] = value
         return call.model_copy(update={"kwargs": kwargs})
 
-    def call(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Node | None:
+    def call(self, node: s.Call, env, mpath: str, cpath: tuple, into: tuple[str, int] | None = None) -> g.Node | None:
         if node.target in env and node.target not in self.params:  # a block argument holding a layer or block
             passed = env[node.target]
             if passed is POISON:
@@ -480,9 +556,11 @@ class _Resolver:
             node = node.model_copy(update={"target": passed.name, "args": [*passed.args, *node.args],
                                            "kwargs": {**dict(passed.kwargs), **node.kwargs}})
         if node.target in REGISTRY:
+            if self.flat_scope is not None and mpath == self.flat_scope["path"]:  # unnamed, in a flat module
+                mpath = self.generated_name(node.target)
             return self.layer(node, env, mpath, cpath)
         if node.target in self.spec.blocks:
-            return self.block(node, env, mpath, cpath)
+            return self.block(node, env, mpath, cpath, into)
         choices = [*REGISTRY, *self.spec.blocks]
         self.error(
             "unknown-layer",
@@ -634,7 +712,29 @@ class _Resolver:
                   f"{did_you_mean(str(got), [str(c) for c in choices])}", mpath, where)
         return False
 
-    def block(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Node | None:
+    def called_args(self, name: str) -> list[str]:
+        """The arguments of block `name` that its body calls as layers, in declaration order (found once)."""
+        found = self.called.get(name)
+        if found is None:
+            block = self.spec.blocks[name]
+            inside = _called_in(block.body, {a.name for a in block.args})
+            found = self.called[name] = [a.name for a in block.args if a.name in inside]
+        return found
+
+    def callable_value(self, name: str, value: Any, target: str, where: tuple, mpath: str) -> bool:
+        """Does argument `name`, which block `target`'s body calls as a layer, hold a layer kind or block? A word
+        or call that names neither is reported at the call, where the value was written (a number or none is
+        left to the body, where an `if` may keep it from being called)."""
+        word = value.name if isinstance(value, (Symbol, CallValue)) else None
+        if word is None or word in REGISTRY or word in self.spec.blocks:
+            return True
+        shown = f"{word}(...)" if isinstance(value, CallValue) and (value.args or value.kwargs) else f"'{word}'"
+        self.error("unknown-layer", f"block '{target}' calls its argument '{name}' as a layer, but it holds {shown}, "
+                   f"which is not a layer kind or block{did_you_mean(word, [*REGISTRY, *self.spec.blocks])}; pass one, "
+                   f"such as `{name}=relu` or `{name}=conv2d(64, 1)`", mpath, where)
+        return False
+
+    def block(self, node: s.Call, env, mpath: str, cpath: tuple, into: tuple[str, int] | None = None) -> g.Node | None:
         block = self.spec.blocks[node.target]
         if node.target in self.block_stack:
             chain = " -> ".join([*self.block_stack, node.target])
@@ -668,19 +768,42 @@ class _Resolver:
             if ok and arg.choices is not None and not self.allowed(arg, local[arg.name], node, paths.get(arg.name, cpath),
                                                                    mpath, index):
                 ok = False
+        for name in self.called_args(node.target):
+            where = paths.get(name) or ("blocks", node.target, "args", names.index(name), "default")
+            if ok and not self.callable_value(name, local[name], node.target, where, mpath):
+                ok = False
         if not ok:
             return None
         self.block_stack.append(node.target)
+        self.splice_into = into  # a block spliced: its body is
         try:
             nodes = self.entry(block.body, local, mpath, ("blocks", node.target, "body"))
         finally:
             self.block_stack.pop()
         if not nodes:
-            return None
+            return _EMPTY
         one = self.as_one(nodes, node.name if node.name is not None else None, cpath)
         if not isinstance(one, g.Layer):  # a block of one layer is shown as that layer
             one.block, one.block_args = node.target, tuple(local[a.name] for a in block.args)
         return one
+
+
+def _called_in(body: Any, names: set[str]) -> set[str]:
+    """Which of `names` a block body calls as an entry (`- act`, `unit(16)`)."""
+    found: set[str] = set()
+    stack = [body]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, s.Call):
+            if value.target in names:
+                found.add(value.target)
+        elif isinstance(value, BaseModel):
+            stack.extend(getattr(value, f) for f in type(value).model_fields)
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+    return found
 
 
 def _choice_name(value: Any) -> Any:
@@ -838,7 +961,7 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
     resolver = _Resolver(parsed, env, errors, functions, max_nodes or MAX_NODES)
     root = None
     try:
-        items = resolver.sequence(spec.layers, resolver.base, "", ("layers",))
+        items = resolver.sequence(spec.layers, resolver.base, "", 0, ("layers",))
         root = g.Seq("", "", parsed.locations.find(("layers",)).loc, items=items)
         _check_outputs_on_top(root, errors)
         _Namer(errors).visit(root, "")
@@ -847,6 +970,7 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
     outputs = _outputs(spec, root, errors, parsed.locations)
     plan = _init_plan(spec, {**functions, **env}, errors, parsed.locations)
     errors.raise_if_any()
+    assert not resolver.failed, "an entry failed without a diagnostic"
     assert root is not None
     init_locs = {k: parsed.locations.find(("init", k)).loc for k in spec.init}
     return g.Graph(spec.name, shape, root, env, outputs, plan, init_locs)

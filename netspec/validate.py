@@ -494,6 +494,11 @@ class _Normalizer:
             if not structures:
                 self.check_keys(rest, ("args", "doc", "layers", *STRUCTURES), rpath, "a block")
                 return None
+            if len(structures) == 1:  # keys that are neither the block's nor its structure's: listed with both
+                allowed = ("args", "doc", *_STRUCTURE_KEYS[structures[0]])
+                self.check_keys({k: v for k, v in rest.items() if k not in allowed}, allowed, rpath,
+                                f"a block whose body is {structures[0]}")
+                rest = {k: v for k, v in rest.items() if k in allowed}
             body = self.entry(rest, rpath, cpath + ("body",))
             # errors in the body belong at its structure key, not at the block's first line
             self.record(cpath + ("body",), rpath + (structures[0],), self.src.find(rpath + (structures[0],), key=True))

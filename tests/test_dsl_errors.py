@@ -25,7 +25,7 @@ LOCATED = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+):(?P<col>\d+): error\[(?P
 # The kinds of syntax error the issue asks a golden for, and the others the parser tells apart.
 SYNTAX_KINDS = {"unexpected-token", "unexpected-character", "unexpected-end-of-file", "unclosed-bracket",
                 "mismatched-bracket", "keyword-as-name", "clause-on-its-own-line", "repeat-count", "block-body",
-                "non-ascii-digit"}
+                "non-ascii-digit", "misspelt-clause"}
 
 
 def _diff(expected: str, got: str) -> str:

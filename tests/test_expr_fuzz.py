@@ -7,14 +7,17 @@ fuzzed as soon as it is in the grammar), choosing among each rule's alternatives
 depth, only among those that end soonest. (hypothesis.extra.lark.from_lark reads the same grammar, but on
 this recursive grammar most of its draws overrun, about 0.1 s per example.)
 
-CI runs 2,000 grammar examples and 500 targeted ones; NETSPEC_FUZZ_EXAMPLES=50000 runs more locally.
+CI runs 2,000 grammar examples and 500 targeted ones; NETSPEC_FUZZ_EXAMPLES=50000 runs more locally, and
+NETSPEC_FUZZ_REPORT=FILE writes the run's figures there as JSON (cases, values, errors by code, the slowest).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
+from collections import Counter
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -117,18 +120,40 @@ def _need(expansion) -> int:
 grammar_text = st.integers(0, 2**63).map(grammar_text_from)
 
 
+REPORT = os.environ.get("NETSPEC_FUZZ_REPORT")
+FIGURES: dict[str, Counter] = {}  # test -> outcome -> cases (for NETSPEC_FUZZ_REPORT)
+SLOWEST: dict[str, tuple[float, str]] = {}
+
+
 def _run(text: str) -> tuple[float, object]:
     start = time.perf_counter()
+    outcome = "value"
     try:
         value = eval_text(text, ENV)
-    except ExprError:
-        value = None
-    return time.perf_counter() - start, value
+    except ExprError as exc:
+        value, outcome = None, f"error[{exc.code}]"
+    elapsed = time.perf_counter() - start
+    if REPORT:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].split(" ")[0]
+        FIGURES.setdefault(test, Counter())[outcome] += 1
+        if elapsed > SLOWEST.get(test, (0.0, ""))[0]:
+            SLOWEST[test] = (elapsed, text)
+    return elapsed, value
+
+
+def teardown_module() -> None:
+    if REPORT:
+        figures = {test: {"cases": sum(c.values()), "outcomes": dict(c.most_common()),
+                          "slowest_s": round(SLOWEST.get(test, (0.0, ""))[0], 4), "slowest": SLOWEST.get(test, (0.0, ""))[1][:300]}
+                   for test, c in FIGURES.items()}
+        Path(REPORT).write_text(json.dumps({"examples": EXAMPLES, "tests": figures}, indent=1), encoding="utf-8")
 
 
 def _check(text: str) -> None:
     elapsed, value = _run(text)
     if elapsed >= 1.0:  # a busy machine can stall any one case; a costly expression is slow every time
+        if REPORT:
+            FIGURES.setdefault("retried after 1 s", Counter())[text[:300]] += 1
         elapsed, value = _run(text)
     assert elapsed < 1.0, f"{text!r} took {elapsed:.2f} s"
     assert value is None or isinstance(value, (int, float, str, bool, list, dict, Symbol, CallValue, Later, Function))
