@@ -109,6 +109,21 @@ class Dense(Node):
 
 
 @dataclass
+class Pending(Node):
+    """An entry whose arguments, count or condition use the sizes of the tensor reaching it (`in_channels`):
+    resolve leaves it here, and infer, once it knows that tensor, calls `expand` for the node it stands for and
+    makes this node that one in place (so that whatever holds this node, its parent, holds the real one)."""
+
+    expand: Any = None  # (this node, {in_channels: .., in_height: .., in_width: ..}, errors) -> Node or None
+
+    def become(self, real: Node) -> None:
+        kept = {"name": self.name, "path": self.path, "tap": self.tap, "train_only": self.train_only,
+                "virtual": self.virtual, "flat": self.flat or real.flat}
+        self.__class__ = type(real)  # type: ignore[assignment]
+        self.__dict__ = {**real.__dict__, **kept}
+
+
+@dataclass
 class Graph:
     name: str
     input_shape: Shape

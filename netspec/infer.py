@@ -32,6 +32,14 @@ def _hw(shape: Shape) -> str:
     return "x".join(str(d) for d in shape[1:])
 
 
+def _sizes(shape: Shape) -> dict[str, int]:
+    """The names an entry's expressions use for the tensor reaching it: in_channels, in_height, in_width."""
+    sizes = {"in_channels": shape[0] if shape else 0}
+    if len(shape) == 3:
+        sizes.update(in_height=shape[1], in_width=shape[2])
+    return sizes
+
+
 class _Inferrer:
     def __init__(self, errors: Collector):
         self.errors = errors
@@ -48,13 +56,15 @@ class _Inferrer:
                       f"the {MAX_TENSOR_VALUES:.3g} any tensor can have here; use a smaller input or size")
 
     def run(self, node: g.Node, shape: Shape) -> Shape:
+        while isinstance(node, g.Pending):  # an entry that waited for this shape: resolved now, in place (an `if`
+            real = node.expand(node, _sizes(shape), self.errors)  # may choose an entry that waits for it too)
+            if real is None:
+                raise _Stop
+            node.become(real)
         node.in_shape = shape
         if isinstance(node, g.Layer):
             if node.args is None:  # arguments that use the incoming sizes: bind them now
-                sizes = {"in_channels": shape[0] if shape else 0}
-                if len(shape) == 3:
-                    sizes.update(in_height=shape[1], in_width=shape[2])
-                node.args = node.pending(sizes, self.errors)
+                node.args = node.pending(_sizes(shape), self.errors)
                 if node.args is None:
                     raise _Stop
             self.within_limit(node, shape, "the tensor reaching this layer")

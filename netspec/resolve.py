@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from typing import Any, Mapping
 
 from pydantic import BaseModel, ValidationError
@@ -40,6 +41,10 @@ MAX_GRAPH_DEPTH = 150  # nesting of entries with blocks expanded; real networks 
 
 class _TooLarge(Exception):
     pass
+
+
+class _Wait(Exception):
+    """An entry's own expression uses the sizes of the tensor reaching it, which infer has not found yet."""
 
 
 class _Failed(g.Seq):
@@ -153,7 +158,8 @@ def _hint(name: str, env: Mapping[str, Any], later: Any = ()) -> str:
     if name == "i" and "i" not in env:
         return " (`i` is bound only in the arguments of a repeat or dense entry; pass it on as a block argument)"
     if name in SHAPE_NAMES:
-        return f" (`{name}` is known only in a layer's own arguments, where it is a size of the tensor reaching it)"
+        return (f" (`{name}` is a size of the tensor reaching an entry, known in a layer's or block's arguments, a "
+                "block's defaults, a repeat count and an if condition, not in params)")
     if name in later:
         return f" ('{name}' is declared after this param; a param may only use the params above it)"
     return did_you_mean(name, _names(env, name))
@@ -203,6 +209,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _sized(env: Mapping[str, Any], sizes: Mapping[str, int] | None) -> Mapping[str, Any]:
+    """`env` with the sizes of the incoming tensor bound, where nothing else (a param, an argument) has their name."""
+    if not sizes:
+        return env
+    return {**env, **{k: v for k, v in sizes.items() if isinstance(env.get(k), Later)}}
+
+
 def _has_symbol(value: Any) -> Symbol | None:
     if isinstance(value, Symbol):
         return value
@@ -238,6 +251,12 @@ class _Resolver:
         # a `flat` module names are its direct children and unnamed layers get generated names (`flat_scope`).
         self.splice_into: tuple[str, int] | None = None
         self.flat_scope: dict | None = None
+        # An entry's own expressions (an if condition, a repeat count, a block call's arguments and defaults) may
+        # use the sizes of the tensor reaching it. Until infer knows them the entry waits (`may_wait`: such a use
+        # raises _Wait, and the entry becomes a g.Pending); infer then resolves it again with `sizes` bound.
+        self.may_wait = False
+        self.sizes: dict[str, int] | None = None  # for the entry being resolved again, read by it alone
+        self.shaped: tuple[str, ...] = ()  # the sizes bound where a Later is evaluated, for its message
 
     def loc(self, cpath: tuple):
         found = self.locs.get(cpath)
@@ -282,11 +301,16 @@ class _Resolver:
                 raise ExprError(f"'{value.name}' is known once shapes are inferred", code=DEFERRED)
             return value
         except ExprError as exc:
-            if exc.code == DEFERRED and not self.deferring:
+            if exc.code == DEFERRED and not self.deferring and not self.may_wait:
                 name = exc.args[0].split("'")[1]
-                self.errors.error("unknown-name", f"`{name}` can be used only in a layer's own arguments, where it "
-                                  "is a size of the tensor reaching that layer; compute other values from params",
-                                  mpath or "(root)", self.loc(cpath))
+                if self.shaped:
+                    message = (f"`{name}` is not defined here: the tensor reaching this entry has no height or width "
+                               f"(it has only {', '.join(self.shaped)})")
+                else:
+                    message = (f"`{name}` cannot be used here: it is a size of the tensor reaching an entry, known in "
+                               "a layer's or block's arguments, a block's defaults, a repeat count and an if "
+                               "condition; compute other values from params")
+                self.errors.error("unknown-name", message, mpath or "(root)", self.loc(cpath))
             elif exc.code not in (POISONED, DEFERRED):  # a bad param is reported where it is defined
                 column = exc.column
                 message = str(exc)
@@ -299,7 +323,9 @@ class _Resolver:
     def int_value(self, raw: Any, env, mpath: str, cpath: tuple, what: str, minimum: int = 0) -> int | None:
         try:
             value = self.value(raw, env, mpath, cpath)
-        except ExprError:
+        except ExprError as exc:
+            if exc.code == DEFERRED and self.may_wait:
+                raise _Wait from None
             return None
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -316,7 +342,11 @@ class _Resolver:
         local = {**env, "i": index}
 
         def one(match: re.Match) -> str:
-            return str(eval_text(match.group(1), local))
+            value = eval_text(match.group(1), local)
+            if isinstance(value, Later):  # the copies are named before any shape is known
+                raise ExprError(f"`{value.name}` cannot name a copy: names are given before shapes are known",
+                                code="unknown-name")
+            return str(value)
 
         try:
             name = re.sub(r"\{([^{}]*)\}", one, pattern)
@@ -361,10 +391,14 @@ class _Resolver:
         self.count(cpath)
         into, self.splice_into = self.splice_into, None  # meant for this entry, not for the ones inside it
         if isinstance(node, s.If):
+            sizes, self.sizes = self.sizes, None
             try:
-                cond = self.value(node.cond, env, mpath, cpath + ("cond",))
-            except ExprError:
-                return []
+                with self.own(sizes):
+                    cond = self.value(node.cond, _sized(env, sizes), mpath, cpath + ("cond",))
+            except ExprError as exc:
+                if exc.code == DEFERRED and sizes is None:
+                    return self.waiting(node, env, mpath, cpath)
+                return [self.failure(node, cpath)]
             if isinstance(cond, Symbol):
                 self.error("unknown-name", f"unknown name '{cond.name}'{did_you_mean(cond.name, env)}", mpath, cpath + ("cond",))
                 return []
@@ -383,6 +417,10 @@ class _Resolver:
             for inner in self.entry(node.body, env, mpath, cpath + ("body",)):
                 if isinstance(inner, g.Seq):
                     spliced.extend(inner.items)
+                elif isinstance(inner, g.Pending):
+                    self.error("invalid-entry", "a spliced entry's arguments, count or condition cannot use "
+                               "in_channels, in_height or in_width (the numbering of what follows depends on it); "
+                               "compute the value from params", mpath, cpath)
                 else:
                     self.error("invalid-entry", "splice takes a sequence (a list, a block of layers, or a repeat), "
                                f"got {inner.op}", mpath, cpath)
@@ -408,11 +446,58 @@ class _Resolver:
             else:
                 one.flat = True
             return [one]
-        built = self.single(node, env, mpath, cpath, into)
-        if built is None:  # reported: it keeps its place, so that the paths of the entries after it stay right
-            self.failed += 1
-            return [_Failed(node.name, "", self.loc(cpath))]
+        try:
+            built = self.single(node, env, mpath, cpath, into)
+        except _Wait:
+            return self.waiting(node, env, mpath, cpath)
+        if built is None:
+            return [self.failure(node, cpath)]
         return [] if built is _EMPTY else [built]
+
+    def failure(self, node: s.Entry, cpath: tuple) -> g.Node:
+        """What stands for an entry reported as wrong: it keeps its place, so the paths after it stay right."""
+        self.failed += 1
+        return _Failed(node.name, "", self.loc(cpath))
+
+    @contextmanager
+    def own(self, sizes: dict[str, int] | None):
+        """While an entry's own expressions are evaluated: a use of the incoming sizes waits for them when they
+        are not known (`sizes` None), and is an error naming the ones there are when they are."""
+        saved = self.may_wait, self.shaped
+        self.may_wait, self.shaped = sizes is None, tuple(sizes or ())
+        try:
+            yield
+        finally:
+            self.may_wait, self.shaped = saved
+
+    def waiting(self, node: s.Entry, env, mpath: str, cpath: tuple) -> list[g.Node]:
+        """A g.Pending for `node`, which infer resolves again once it knows the shape reaching it."""
+        if self.flat_scope is not None:
+            self.error("invalid-entry", "inside a flat module an entry's arguments, count or condition cannot use "
+                       "in_channels, in_height or in_width (the module's layout must be known first); pass the "
+                       "size as an argument", mpath, cpath)
+            return [self.failure(node, cpath)]
+        stack, depth = list(self.block_stack), self.depth
+
+        def expand(pending: g.Pending, sizes: dict[str, int], errors: Collector) -> g.Node | None:
+            saved = self.errors, self.block_stack, self.depth
+            self.errors, self.block_stack, self.depth = errors, list(stack), depth - 1
+            self.sizes, self.failed, before = sizes, 0, len(errors.items)
+            try:
+                nodes = self.entry(node, env, mpath, cpath)
+            except _TooLarge:
+                return None
+            finally:
+                self.errors, self.block_stack, self.depth = saved
+                self.sizes = None
+            if len(errors.items) > before:
+                return None
+            assert not self.failed, "an entry failed without a diagnostic"
+            one = self.as_one(nodes, pending.name, cpath)  # an `if` that gives nothing keeps its place, empty
+            _Namer(errors).visit(one, pending.path)
+            return one
+
+        return [g.Pending(node.name, "", self.loc(cpath), expand=expand)]
 
     def as_one(self, nodes: list[g.Node], name: str | None, cpath: tuple) -> g.Node:
         """A single node for a place that takes one (an `after`, an output, a flat body)."""
@@ -484,7 +569,9 @@ class _Resolver:
 
     def repeat(self, node: s.Repeat | s.Dense, env, mpath: str, cpath: tuple,
                into: tuple[str, int] | None = None) -> g.Node | None:
-        count = self.int_value(node.count, env, mpath, cpath + ("count",), f"{node.op} count")
+        sizes, self.sizes = self.sizes, None
+        with self.own(sizes):
+            count = self.int_value(node.count, _sized(env, sizes), mpath, cpath + ("count",), f"{node.op} count")
         if count is None:
             return None
         inner_key = "block" if isinstance(node, s.Repeat) else "layer"
@@ -648,15 +735,20 @@ class _Resolver:
         finally:
             self.deferring = False
         if got is DEFER:  # uses in_channels & co: the infer pass binds the arguments once the shape is known
-            layer.pending = lambda sizes, errors: self.bind_later(kind, node, {**env, **sizes}, mpath, cpath, errors)
+            layer.pending = lambda sizes, errors: self.bind_later(kind, node, _sized(env, sizes), mpath, cpath, errors,
+                                                                  tuple(sizes))
             return layer
         layer.args = self.bind(kind, node, env, got, mpath, cpath)
         return layer if layer.args is not None else None
 
-    def bind_later(self, kind, node: s.Call, env, mpath: str, cpath: tuple, errors: Collector):
+    def bind_later(self, kind, node: s.Call, env, mpath: str, cpath: tuple, errors: Collector, shaped: tuple = ()):
         """Evaluate and validate a deferred layer's arguments, reporting into the infer pass's errors."""
         self.errors = errors
-        got = self.arguments(node, arg_names(kind), kind.positional, env, mpath, cpath, kind.name)
+        self.shaped = shaped
+        try:
+            got = self.arguments(node, arg_names(kind), kind.positional, env, mpath, cpath, kind.name)
+        finally:
+            self.shaped = ()
         return None if got is None or got is DEFER else self.bind(kind, node, env, got, mpath, cpath)
 
     def bind(self, kind, node: s.Call, env, got, mpath: str, cpath: tuple):
@@ -744,14 +836,19 @@ class _Resolver:
             self.error("too-deep", f"blocks nest more than {MAX_BLOCK_DEPTH} calls deep", mpath, cpath)
             return None
         names = [a.name for a in block.args]
-        got = self.arguments(node, names, tuple(names), env, mpath, cpath, f"block '{node.target}'")
+        sizes, self.sizes = self.sizes, None
+        with self.own(sizes):
+            got = self.arguments(node, names, tuple(names), _sized(env, sizes), mpath, cpath, f"block '{node.target}'")
         if got is None:
             return None
-        if got is DEFER:  # a block argument used in_channels & co: `value` has said why that cannot be
+        if got is DEFER:  # an argument uses in_channels & co: wait for them (or `value` has said why it cannot)
+            if sizes is None:
+                raise _Wait
             return None
         values, paths = got
         local = dict(self.base)
         ok = True
+        wait = False
         for index, arg in enumerate(block.args):
             if arg.name in values:
                 local[arg.name] = values[arg.name]
@@ -761,9 +858,17 @@ class _Resolver:
                 ok = False
             else:
                 try:
-                    local[arg.name] = self.value(arg.default, local, mpath, ("blocks", node.target, "args", index, "default"))
-                except ExprError:
-                    ok = False
+                    with self.own(sizes):
+                        local[arg.name] = self.value(arg.default, _sized(local, sizes), mpath,
+                                                     ("blocks", node.target, "args", index, "default"))
+                except ExprError as exc:
+                    if sizes is None and (exc.code == DEFERRED or (wait and exc.code == POISONED)):
+                        wait = True  # a default uses in_channels & co (or one that does): wait for them
+                        local[arg.name] = POISON
+                    else:
+                        ok = False
+        if ok and wait:
+            raise _Wait
         for index, arg in enumerate(block.args):
             if ok and arg.choices is not None and not self.allowed(arg, local[arg.name], node, paths.get(arg.name, cpath),
                                                                    mpath, index):

@@ -339,16 +339,17 @@ def test_layer_arguments_may_use_the_incoming_sizes():
     assert same(netspec.parse(to_ns(netspec.parse(text)), format="ns"), netspec.parse(text))
 
 
-@pytest.mark.parametrize("where", [
-    "params: {c: in_channels * 2}\nlayers: ['conv2d(c, 3)']",
-    "blocks:\n  b: {args: [c], layers: ['conv2d(c, 1)']}\nlayers: [b(in_channels)]",
-    "layers: [{repeat: in_channels, block: relu}]",
+@pytest.mark.parametrize("where, says", [
+    ("params: {c: in_channels * 2}\nlayers: ['conv2d(c, 3)']", "not in params"),
+    ("layers: [{repeat: 2, names: 'u{in_channels}', block: relu}]", "names are given before shapes are known"),
+    ("layers: [flatten, 'linear(in_height)']", "has no height or width (it has only in_channels)"),
 ])
-def test_incoming_sizes_are_refused_outside_layer_arguments(where):
+def test_incoming_sizes_are_refused_where_no_tensor_has_them(where, says):
+    """Params and copy names are settled before any shape is known; a flat tensor has no height."""
     with pytest.raises(netspec.SpecError) as info:
         analyse(f"input: [3, 8, 8]\n{where}\n")
     assert [d.code for d in info.value.diagnostics] == ["unknown-name"]
-    assert "layer's own arguments" in str(info.value)
+    assert says in str(info.value)
 
 
 def test_init_by_module_path_overrides_init_by_kind():
