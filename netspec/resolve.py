@@ -32,7 +32,7 @@ from .expr import (
 from .initializers import INITIALIZERS, NEEDS_MATRIX
 from .layers import REGISTRY, arg_names
 from .names import module_name_problem
-from .validate import ParsedSpec
+from .validate import ParsedSpec, misspelt_structure
 
 MAX_NODES = 20_000  # default budget of entries after expansion (ResNet-1202 expands to about 4,200); raise with max_nodes
 MAX_BLOCK_DEPTH = 32  # nested block calls
@@ -648,13 +648,18 @@ class _Resolver:
             return self.layer(node, env, mpath, cpath)
         if node.target in self.spec.blocks:
             return self.block(node, env, mpath, cpath, into)
-        choices = [*REGISTRY, *self.spec.blocks]
-        self.error(
-            "unknown-layer",
-            f"unknown layer or block '{node.target}'{did_you_mean(node.target, choices)}",
-            mpath, cpath,
-        )
+        self.error("unknown-layer", f"unknown layer or block '{node.target}'{self.entry_hint(node.target, env)}",
+                   mpath, cpath)
         return None
+
+    def entry_hint(self, target: str, env) -> str:
+        """The "did you mean" for an entry naming nothing: the layer kinds, blocks and arguments holding a layer
+        that it is close to, or the structure keyword it is a slip of (`residul`, written without its body)."""
+        near = misspelt_structure(target)
+        if near is not None:
+            return f" (did you mean '{near}'? that is a structure keyword, written with its body)"
+        held = [k for k, v in env.items() if isinstance(v, (Symbol, CallValue)) and k not in self.params]
+        return did_you_mean(target, [*REGISTRY, *self.spec.blocks, *held])
 
     def arguments(self, node: s.Call, names: list[str], positional: tuple[str, ...], env, mpath: str, cpath: tuple,
                   what: str) -> tuple[dict[str, Any], dict[str, tuple]] | None:
