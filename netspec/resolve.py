@@ -401,7 +401,7 @@ class _Resolver:
                 return [self.failure(node, cpath)]
             if isinstance(cond, Symbol):
                 self.error("unknown-name", f"unknown name '{cond.name}'{did_you_mean(cond.name, env)}", mpath, cpath + ("cond",))
-                return []
+                return [self.failure(node, cpath)]
             chosen, key = (node.then, "then") if cond else (node.else_, "else")
             if chosen is None:
                 return []
