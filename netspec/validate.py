@@ -357,7 +357,8 @@ class _Normalizer:
             return {"op": op, "branches": branches}
         if op == "if":
             if "then" not in raw:
-                self.error("missing-key", "`if` needs `then`: the entry used when the condition holds", rpath)
+                self.error("missing-key", "`if` needs `then`: the entry used when the condition holds", rpath,
+                           loc=self.src.find(brpath, key=True))  # at `if:`, also where a block's `args:` come first
                 return None
             node = {"op": "if", "cond": self.value(body, brpath, cpath + ("cond",)),
                     "then": self.entry(raw["then"], rpath + ("then",), cpath + ("then",))}
@@ -397,7 +398,8 @@ class _Normalizer:
         # repeat and dense: a count plus the thing repeated
         inner = "block" if op == "repeat" else "layer"
         if inner not in raw:
-            self.error("missing-key", f"{op} needs `{inner}`: the entry to {op}", rpath)
+            self.error("missing-key", f"{op} needs `{inner}`: the entry to {op}", rpath,
+                       loc=self.src.find(brpath, key=True))  # at `repeat:`, also where a block's `args:` come first
             return None
         node = {
             "op": op,
