@@ -102,10 +102,9 @@ def grammar_text_from(seed: int) -> str:
         options = RULES[symbol.name]
         budget -= 1
         if budget <= 0:  # spent: from here on, only the alternatives that end soonest
-            fewest = min(_need(x) for x in options)
-            options = [x for x in options if _need(x) == fewest]
+            options = SOONEST[symbol.name]
         elif symbol.name == "atom" and rng.random() < 0.5:  # reach the compound atoms more often than 1 in 10
-            options = [x for x in options if len(x) > 1] or options
+            options = COMPOUND_ATOMS
         expansion = rng.choice(options)
         stack.extend(reversed(expansion))
     return "".join(out)
@@ -113,6 +112,10 @@ def grammar_text_from(seed: int) -> str:
 
 def _need(expansion) -> int:
     return max((ENDS[s.name] if isinstance(s, NonTerminal) else 0 for s in expansion), default=0)
+
+
+SOONEST = {name: [x for x in options if _need(x) == min(map(_need, options))] for name, options in RULES.items()}
+COMPOUND_ATOMS = [x for x in RULES["atom"] if len(x) > 1] or RULES["atom"]
 
 
 # hypothesis draws one seed per example; the text follows from it (one draw, where a choice per rule costs
