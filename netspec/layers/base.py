@@ -23,7 +23,7 @@ class LayerArgs(BaseModel):
     """Base for every kind's argument schema: unknown arguments are errors, and a value's type is taken as
     written: `true` is not the size 1, and the text '3' is not the number 3 (pydantic alone would convert both)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @field_validator("*", mode="before")
     @classmethod
