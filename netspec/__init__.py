@@ -28,13 +28,17 @@ from .usage import check_params
 __version__ = "0.1.0"
 
 
-def parse(source: Source, format: str | None = None, *, link: bool = True) -> Spec:
+def parse(source: Source, format: str | None = None, *, link: bool = True, max_nodes: int | None = None,
+          max_bytes: int | None = None) -> Spec:
     """Read and validate a spec (a path, or spec text) into the Spec IR. Raises SpecError.
+
+    `max_bytes` (default 1 MiB) is the largest file read; `max_nodes` (default 20,000) the node budget, which
+    raises the limits on values and tokens in the file in proportion (see `load`).
 
     With `link` (the default) a spec that `extends` another comes back merged with it, ready to vary;
     `link=False` gives the file's own content, as written.
     """
-    return (_parse_linked if link else _parse)(source, format).spec
+    return (_parse_linked if link else _parse)(source, format, max_nodes=max_nodes, max_bytes=max_bytes).spec
 
 
 def load(
@@ -45,6 +49,7 @@ def load(
     input_shape: tuple[int, ...] | None = None,
     max_params: int | None = DEFAULT_MAX_PARAMS,
     max_nodes: int | None = None,
+    max_bytes: int | None = None,
     format: str | None = None,
     freeze: Sequence[str] = (),
     params: dict[str, Any] | None = None,
@@ -57,11 +62,14 @@ def load(
     name is also an option's (say `seed`) goes in `params={...}`. `weights` names a state_dict file
     on disk (torchvision's `.pth`, say) to load into the module strictly; nothing is downloaded.
     `freeze` names modules (paths or globs such as `features.*`) whose parameters get `requires_grad=False`.
+    The size budgets, as `max_params`, are raised on purpose: `max_nodes` (default 20,000 entries after blocks and
+    repeats are expanded; the limits on values and tokens in the file grow with it) and `max_bytes` (default
+    1 MiB, the largest file read).
     """
     check_params(params)
     module = _build(source, {**(params or {}), **more_params}, input_shape=input_shape,
                     device="cpu" if weights is not None else device, seed=seed, max_params=max_params, format=format,
-                    max_nodes=max_nodes)
+                    max_nodes=max_nodes, max_bytes=max_bytes)
     if freeze:
         from .summary import frozen
 
@@ -117,7 +125,8 @@ def diff(a: Source, b: Source, *, params_a: dict[str, Any] | None = None, params
 def summarize(
     source: Source, *, input_shape: tuple[int, ...] | None = None, format: str | None = None,
     batch_size: int = 1, dtype: str = "float32", columns: Sequence[str] | str = DEFAULT_COLUMNS,
-    depth: int | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None, params: dict[str, Any] | None = None, **more_params: Any,
+    depth: int | None = None, freeze: Sequence[str] = (), max_nodes: int | None = None, max_bytes: int | None = None,
+    params: dict[str, Any] | None = None, **more_params: Any,
 ) -> Summary:
     """Static summary (rows and totals) of a spec, without torch. Params as for `load`.
 
@@ -125,7 +134,7 @@ def summarize(
     `depth` what `print(summary)` shows, `freeze` the modules counted as non-trainable.
     """
     check_params(params)
-    graph = analyse(source, {**(params or {}), **more_params}, input_shape, format, max_nodes)
+    graph = analyse(source, {**(params or {}), **more_params}, input_shape, format, max_nodes, max_bytes)
     return summarize_graph(graph, batch_size=batch_size, dtype=dtype, columns=columns, depth=depth, freeze=freeze)
 
 

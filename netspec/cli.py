@@ -91,7 +91,10 @@ SetOption = typer.Option(None, "--set", "-s", metavar="NAME=VALUE", help="Overri
 InputOption = typer.Option(None, "--input", "-i", metavar="CxHxW", help="Input shape of one sample, e.g. 3x224x224.")
 DepthOption = typer.Option(None, "--depth", "-d", min=1, metavar="N", help="Show rows down to this nesting depth only.")
 MaxNodesOption = typer.Option(None, "--max-nodes", min=1, metavar="N",
-                              help="Budget of entries after repeats and blocks are expanded (default 20,000).")
+                              help="Budget of entries after repeats and blocks are expanded (default 20,000); "
+                                   "raises the limits on values and tokens in a file in proportion.")
+MaxBytesOption = typer.Option(None, "--max-bytes", min=1, metavar="N",
+                              help="Largest spec file read, in bytes (default 1,048,576).")
 FormatOption = typer.Option(Format.table, "--format", "-f", metavar="table|json|markdown|csv",
                             help="How to print the summary.")
 BatchOption = typer.Option(1, "--batch", "-b", min=1, metavar="N", help="Batch size for the memory figures.")
@@ -180,6 +183,7 @@ def check(
     specs: List[Path] = typer.Argument(..., metavar="SPEC...", help="Spec files to validate."),
     max_params: int = typer.Option(None, "--max-params", min=1, metavar="N", help="Parameter budget (default 500,000,000)."),
     max_nodes: int = MaxNodesOption,
+    max_bytes: int = MaxBytesOption,
 ) -> None:
     """Validate specs (syntax, names, arguments, every shape, the parameter budget) without building anything."""
     from .pipeline import DEFAULT_MAX_PARAMS, check_budget, parse_linked, typed_graph
@@ -188,7 +192,7 @@ def check(
         failures: list[SpecError] = []
         for spec in specs:
             try:
-                parsed = parse_linked(spec)
+                parsed = parse_linked(spec, max_nodes=max_nodes, max_bytes=max_bytes)
                 graph = typed_graph(parsed, max_nodes=max_nodes)
                 check_budget(graph, max_params or DEFAULT_MAX_PARAMS, parsed.locations.sources)
                 typer.echo(f"{escaped(str(spec))}: ok ({graph.root.params:,} params, output {graph.root.out_shape})")
@@ -209,6 +213,7 @@ def summary(
     depth: Optional[int] = DepthOption,
     format: Format = FormatOption,
     max_nodes: int = MaxNodesOption,
+    max_bytes: int = MaxBytesOption,
     batch: int = BatchOption,
     dtype: Dtype = DtypeOption,
     columns: str = ColumnsOption,
@@ -219,7 +224,7 @@ def summary(
     from .summary import summarize_graph
 
     def action() -> None:
-        graph = analyse(spec, _overrides(set_), _input_shape(input), max_nodes=max_nodes)
+        graph = analyse(spec, _overrides(set_), _input_shape(input), max_nodes=max_nodes, max_bytes=max_bytes)
         summary = summarize_graph(graph, batch_size=batch, dtype=dtype.value, columns=columns, freeze=freeze or ())
         typer.echo(summary.render(format.value, depth))
 
@@ -241,6 +246,7 @@ def build(
     depth: Optional[int] = DepthOption,
     format: Format = FormatOption,
     max_nodes: int = MaxNodesOption,
+    max_bytes: int = MaxBytesOption,
     batch: int = BatchOption,
     dtype: Dtype = DtypeOption,
     columns: str = ColumnsOption,
@@ -261,7 +267,7 @@ def build(
     def action() -> None:
         check_seed(seed)
         overrides = _overrides(set_)
-        parsed = parse_linked(spec)
+        parsed = parse_linked(spec, max_nodes=max_nodes, max_bytes=max_bytes)
         graph = typed_graph(parsed, overrides, _input_shape(input), max_nodes)
         check_budget(graph, max_params or DEFAULT_MAX_PARAMS, parsed.locations.sources)
         check_activations(graph, max_activations or DEFAULT_MAX_ACTIVATIONS, parsed)

@@ -24,6 +24,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, VisitError
 from lark.lark import PostLex
 from pydantic import ValidationError
 
+from . import budgets
 from .diagnostics import Collector, Diagnostic, Loc, SpecError, did_you_mean
 from .expr import FUNCTIONS, ExprError, parse_expr
 from .layers import REGISTRY, arg_names
@@ -815,15 +816,17 @@ def _deepest(tree: Tree) -> tuple[int, Tree]:
 def _check_tokens(text: str, file: str, sources: dict[str, str]) -> None:
     """Refuse a text of more than MAX_TOKENS tokens (comments not counted), at the first token over."""
     count = 0
+    max_tokens = budgets.current().cap(MAX_TOKENS)
     for match in _TOKEN.finditer(text):
         if match.group().startswith("#"):
             continue
         count += 1
-        if count > MAX_TOKENS:
+        if count > max_tokens:
             line = text.count("\n", 0, match.start()) + 1
             column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
-            raise SpecError([Diagnostic("too-large", f"the spec has more than {MAX_TOKENS:,} tokens (names, numbers "
-                                        "and symbols); a network this large is written with blocks and repeat", "",
+            raise SpecError([Diagnostic("too-large", f"the spec has more than {max_tokens:,} tokens (names, numbers "
+                                        "and symbols); a network this large is written with blocks and repeat "
+                                        "(or a larger --max-nodes / max_nodes= raises this limit in proportion)", "",
                                         Loc(file, line, column))], sources)
 
 
@@ -832,8 +835,10 @@ def parse_ns(text: str, file: str = "<string>", default_name: str = "network") -
     text = text[1:] if text.startswith("\ufeff") else text
     sources = {file: text}
     size = len(text.encode("utf-8", errors="replace"))
-    if size > MAX_BYTES:
-        raise SpecError([Diagnostic("file-too-large", f"spec is {size:,} bytes; the limit is {MAX_BYTES:,} bytes",
+    max_bytes = budgets.current().bytes(MAX_BYTES)
+    if size > max_bytes:
+        raise SpecError([Diagnostic("file-too-large", f"spec is {size:,} bytes; the limit is {max_bytes:,} bytes "
+                                    "(raise it with --max-bytes / max_bytes=)",
                                     "", Loc(file, 1, 1))], sources)
     _check_tokens(text, file, sources)
     try:

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Union
 
+from . import budgets
 from . import graph as g
 from . import library
 from .diagnostics import Collector, Diagnostic, Loc, SpecError, UsageError, escaped
@@ -84,9 +85,10 @@ def read_source(source: str | os.PathLike, format: str | None = None) -> tuple[s
     if fmt is None and not path.is_dir():
         raise UsageError(f"{escaped(str(path))}: unknown spec format '{escaped(path.suffix)}'; use .yaml, .yml or .ns")
     try:
-        data = read_regular(path, MAX_BYTES)
+        data = read_regular(path, budgets.current().bytes(MAX_BYTES))
     except FileTooLarge as exc:
-        raise SpecError([Diagnostic("file-too-large", str(exc), "", Loc(str(path), 1, 1))]) from None
+        raise SpecError([Diagnostic("file-too-large", f"{exc} (raise it with --max-bytes / max_bytes=)", "",
+                                    Loc(str(path), 1, 1))]) from None
     except FileProblem as exc:
         raise UsageError(f"{escaped(str(path))}: {exc}") from None
     try:
@@ -108,8 +110,13 @@ def _is_file(text: str) -> bool:
 
 
 @_gc_paused
-def parse(source: Source, format: str | None = None) -> ParsedSpec:
-    """Source (path, text, Spec) -> ParsedSpec: the first two passes."""
+def parse(source: Source, format: str | None = None, *, max_nodes: int | None = None,
+          max_bytes: int | None = None) -> ParsedSpec:
+    """Source (path, text, Spec) -> ParsedSpec: the first two passes, under the size budgets (netspec/budgets.py)."""
+    if max_nodes is not None or max_bytes is not None:
+        check_budgets(max_nodes, max_bytes)
+        with budgets.within(max_nodes, max_bytes):
+            return parse(source, format)
     if isinstance(source, ParsedSpec):
         return source
     if isinstance(source, Spec):
@@ -138,7 +145,7 @@ def parse_text(text: str, file: str = "<string>", format: str = "yaml") -> Parse
     changed on disk is parsed afresh whatever its modification time says. Each caller gets its own
     ParsedSpec and Locations (the Spec is frozen), so one caller's changes never reach another.
     """
-    key = (text, file, format, _registry_key())
+    key = (text, file, format, _registry_key(), budgets.current().key())
     hit = _parsed.get(key)
     if hit is None:
         hit = _parse_text(text, file, format)  # a SpecError is raised, never cached
@@ -173,26 +180,38 @@ def _parse_text(text: str, file: str, format: str) -> ParsedSpec:
     return parsed
 
 
+def check_budgets(max_nodes: Any = None, max_bytes: Any = None) -> None:
+    """The size budgets of the API and the command line: None (the default) or a positive whole number."""
+    budgets.check_budget_value("max_nodes", max_nodes)
+    budgets.check_budget_value("max_bytes", max_bytes)
+
+
 @_gc_paused
-def parse_linked(source: Source, format: str | None = None) -> ParsedSpec:
-    """Source -> ParsedSpec with every `extends` merged in."""
-    return link(parse(source, format), read=parse)
+def parse_linked(source: Source, format: str | None = None, *, max_nodes: int | None = None,
+                 max_bytes: int | None = None) -> ParsedSpec:
+    """Source -> ParsedSpec with every `extends` merged in (each file read under the same budgets)."""
+    check_budgets(max_nodes, max_bytes)
+    with budgets.within(max_nodes, max_bytes):
+        return link(parse(source, format), read=parse)
 
 
 @_gc_paused
 def typed_graph(parsed: ParsedSpec, params: Mapping[str, Any] | None = None,
                 input_shape: tuple[int, ...] | None = None, max_nodes: int | None = None) -> g.Graph:
     """ParsedSpec -> typed Graph: resolve, then infer."""
+    check_budgets(max_nodes)
     return infer(resolve(parsed, params, input_shape, max_nodes), Collector(sources=dict(parsed.locations.sources)))
 
 
 @_gc_paused
 def analyse(source: Source, params: Mapping[str, Any] | None = None,
             input_shape: tuple[int, ...] | None = None, format: str | None = None,
-            max_nodes: int | None = None) -> g.Graph:
+            max_nodes: int | None = None, max_bytes: int | None = None) -> g.Graph:
     """Source -> typed Graph: everything that needs no torch."""
     check_build_arguments(params, input_shape, format=format)
-    return typed_graph(parse_linked(source, format), params, input_shape, max_nodes)
+    check_budgets(max_nodes, max_bytes)
+    with budgets.within(max_nodes, max_bytes):
+        return typed_graph(parse_linked(source, format), params, input_shape, max_nodes)
 
 
 def check_budget(graph: g.Graph, max_params: int | None, sources: dict[str, str] | None = None) -> None:
@@ -225,10 +244,11 @@ def check_activations(graph: g.Graph, max_values: int | None, parsed: ParsedSpec
 
 def build(source: Source, params: Mapping[str, Any] | None = None, *, input_shape: tuple[int, ...] | None = None,
           device: Any = None, seed: int | None = None, max_params: int | None = DEFAULT_MAX_PARAMS,
-          format: str | None = None, max_nodes: int | None = None):
+          format: str | None = None, max_nodes: int | None = None, max_bytes: int | None = None):
     """Source -> nn.Module: the whole pipeline."""
     check_build_arguments(params, input_shape, seed, max_params, format)
-    with paused_gc():
+    check_budgets(max_nodes, max_bytes)
+    with paused_gc(), budgets.within(max_nodes, max_bytes):
         parsed = link(parse(source, format), read=parse)               # text -> tree -> Spec, extends merged
         graph = infer(resolve(parsed, params, input_shape, max_nodes),   # Spec -> Graph -> typed Graph
                       Collector(sources=dict(parsed.locations.sources)))

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ValidationError
 
+from . import budgets
 from . import graph as g
 from . import spec as s
 from .diagnostics import Collector, SpecError, UsageError, did_you_mean, plain_message
@@ -1068,7 +1069,7 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
                 errors.error("invalid-value", f"input must be positive whole numbers, got {values}", "input", where.loc)
         except ExprError as exc:
             errors.error(exc.code, str(exc), "input", where.loc)
-    resolver = _Resolver(parsed, env, errors, functions, max_nodes or MAX_NODES)
+    resolver = _Resolver(parsed, env, errors, functions, max_nodes or budgets.current().max_nodes or MAX_NODES)
     root = None
     try:
         items = resolver.sequence(spec.layers, resolver.base, "", 0, ("layers",))

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from . import budgets
 from .diagnostics import Diagnostic, Loc, SpecError
 
 MAX_BYTES = 1 << 20  # 1 MiB: the largest spec file read
@@ -261,10 +262,13 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
     def fail(code: str, message: str, loc: Loc | None) -> SpecError:
         return SpecError([Diagnostic(code, message, "", loc)], {file: text})
 
+    budget = budgets.current()
+    max_bytes, max_nodes = budget.bytes(MAX_BYTES), budget.cap(MAX_NODES)
     size = len(text.encode("utf-8", errors="replace"))
-    if size > MAX_BYTES:
+    if size > max_bytes:
         return_loc = Loc(file, 1, 1)
-        raise fail("file-too-large", f"spec is {size:,} bytes; the limit is {MAX_BYTES:,} bytes", return_loc)
+        raise fail("file-too-large", f"spec is {size:,} bytes; the limit is {max_bytes:,} bytes (raise it with "
+                   "--max-bytes / max_bytes=)", return_loc)
 
     loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     sources = SourceMap(file)
@@ -280,8 +284,9 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
         """Attach a finished value to its parent; return its path."""
         nonlocal nodes
         nodes += count
-        if nodes > MAX_NODES:
-            raise fail("too-large", f"spec expands to more than {MAX_NODES:,} values (aliases included)", loc)
+        if nodes > max_nodes:
+            raise fail("too-large", f"spec expands to more than {max_nodes:,} values (aliases included); a larger "
+                       "--max-nodes / max_nodes= raises this limit in proportion", loc)
         if not stack:
             root.append(value)
             path: Path = ()

@@ -1,0 +1,78 @@
+"""The size budgets a parse runs under (file bytes, nodes), and the front ends' caps derived from them.
+
+Every cap on the size of a spec is enforced before any work that grows faster than the spec: the file's
+bytes when it is read, the YAML reader's values and the `.ns` tokens before anything is parsed as an
+expression, and the expanded nodes while resolve expands blocks and repeats. Two of them are budgets a user
+raises on purpose, as `--max-params` raises the parameter budget:
+
+    max_bytes   the largest spec file read (default 1 MiB)                    --max-bytes / max_bytes=
+    max_nodes   entries after blocks and repeats are expanded (default 20,000)   --max-nodes / max_nodes=
+
+The front ends' own caps (YAML values, values written, `.ns` tokens) are sized for the default node budget,
+so a hostile file is refused in milliseconds; a larger node budget raises each of them in proportion, so a
+100,000-layer spec is analysed when asked for (max_nodes=800_000 admits a flat .ns spec of 100,000 layers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+DEFAULT_MAX_NODES = 20_000  # ResNet-1202 expands to about 4,200, RegNetY-128GF to a few hundred
+DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB: the largest bundled spec is under 20 KB
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The budgets of one parse: None means the default."""
+
+    max_nodes: int | None = None
+    max_bytes: int | None = None
+
+    def bytes(self, default: int) -> int:
+        """The file-size cap: the budget when one was given, else the front end's default."""
+        return self.max_bytes if self.max_bytes is not None else default
+
+    def cap(self, default: int) -> int:
+        """A front end's cap sized for the default node budget, raised in proportion to a larger one."""
+        if self.max_nodes is None or self.max_nodes <= DEFAULT_MAX_NODES:
+            return default
+        return default * self.max_nodes // DEFAULT_MAX_NODES
+
+    def key(self) -> tuple:
+        """What a cached parse depends on (a text admitted under a large budget is refused under a small one)."""
+        return (self.max_nodes, self.max_bytes)
+
+
+_current: contextvars.ContextVar[Budget] = contextvars.ContextVar("netspec_budget", default=Budget())
+
+
+def current() -> Budget:
+    """The budget of the parse running now (the defaults outside any `within`)."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def within(max_nodes: int | None = None, max_bytes: int | None = None) -> Iterator[Budget]:
+    """Run the enclosed parses under these budgets; None keeps the one in force (an outer call's, or the default)."""
+    outer = _current.get()
+    budget = Budget(max_nodes if max_nodes is not None else outer.max_nodes,
+                    max_bytes if max_bytes is not None else outer.max_bytes)
+    token = _current.set(budget)
+    try:
+        yield budget
+    finally:
+        _current.reset(token)
+
+
+def check_budget_value(name: str, value: Any) -> None:
+    """A size budget is None (the default) or a positive whole number."""
+    from .diagnostics import UsageError
+    from .usage import _what
+
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise UsageError(f"{name} is a positive whole number (or None for the default); got {_what(value)}")
