@@ -299,6 +299,8 @@ def _check_magnitude(value: Any) -> Any:
 
 def _number(text: str) -> int | float:
     """A number literal, within the same magnitude limit as computed values."""
+    if len(text) < 19 and text.isdigit() and text.isascii():  # the common case: plain digits, below 10**18
+        return int(text)
     text = text.replace("_", "")
     if len(text) > 40:
         raise ExprError(f"number {text[:12]}... is too large (the limit is 1e18)", code="eval-error")

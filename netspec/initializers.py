@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, PositiveFloat
 
 
 class _InitArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built when first used
 
 
 class NoArgs(_InitArgs):

@@ -42,12 +42,31 @@ _STRUCTURE_KEYS = {
 IRPath = tuple[Any, ...]
 
 
-@dataclass
 class Located:
-    """Where an IR path came from: a file position and the path as the user wrote it."""
+    """Where an IR path came from: a file position and the path as the user wrote it.
 
-    loc: Loc | None
-    shown: str
+    The written path may be given as its parts (a tuple), joined into text only when a message reads it: most
+    values of a valid spec are never named in a message, and joining each costs more than recording it."""
+
+    __slots__ = ("loc", "_shown")
+
+    def __init__(self, loc: Loc | None, shown: str | tuple) -> None:
+        self.loc = loc
+        self._shown = shown
+
+    @property
+    def shown(self) -> str:
+        if not isinstance(self._shown, str):
+            self._shown = _shown(self._shown)
+        return self._shown
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Located):
+            return NotImplemented
+        return (self.loc, self.shown) == (other.loc, other.shown)
+
+    def __repr__(self) -> str:
+        return f"Located(loc={self.loc!r}, shown={self.shown!r})"
 
 
 @dataclass
@@ -94,7 +113,7 @@ class _Normalizer:
 
     def record(self, cpath: IRPath, rpath: tuple, loc: Loc | None = None) -> Loc | None:
         loc = loc or self.src.find(rpath)
-        self.locations.table[cpath] = Located(loc, _shown(rpath))
+        self.locations.table[cpath] = Located(loc, rpath)  # the path joined only if a message names it
         return loc
 
     def error(self, code: str, message: str, rpath: tuple, key: bool = False, loc: Loc | None = None) -> None:

@@ -1,0 +1,327 @@
+"""The benchmark suite: every measurement of docs/performance.md in one run, each beside its reference.
+
+    python benchmarks/suite.py                    # everything (about 10 minutes on 2 busy cores)
+    python benchmarks/suite.py --quick            # fewer rounds and sizes: a smoke run of a minute or two
+    python benchmarks/suite.py --write            # and rewrite the figures section of docs/performance.md
+    python benchmarks/suite.py --only startup scale
+
+Sections (each prints a Markdown table; every ratio is taken in this run, against a reference timed in the
+same rounds):
+  startup    whole `netspec summary` / `netspec check` processes against `python -c pass` and
+             `python -c "import yaml"`: wall time and the CPU time of the process (children's rusage)
+  summarize  netspec.summarize from a file against torchinfo.summary on the torchvision model, with a real
+             forward pass and on the meta device; totals compared
+  load       netspec.load against the torchvision constructor, on the CPU and on the meta device
+  forward    the compiled module against the torchvision model, forward and forward+backward, eval and
+             train, outputs compared (the torchvision weights loaded into netspec's module)
+  scale      parse + validate + resolve + infer per layer at 1,000 / 10,000 / 100,000 plain layers, both
+             syntaxes (the node budget raised with max_nodes=, as a user raises --max-nodes)
+
+Every figure is the median of interleaved rounds: each round times netspec and its reference back to back,
+so a change of machine load reaches both alike. On a shared machine wall time mostly measures the other
+jobs; the CPU time of the process (time.process_time, or the children's rusage for whole processes) is the
+steadier figure of the work done, and the tables give both where they differ in meaning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DOC = REPO / "docs" / "performance.md"
+BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
+sys.path.insert(0, str(HERE))
+
+
+def median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1e3
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ---- startup ---------------------------------------------------------------------------------------------------
+
+
+def netspec_command() -> list[str]:
+    script = Path(sys.executable).with_name("netspec")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "netspec.cli"]
+
+
+def run_process(argv: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one whole process; fails loudly if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr}")
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def bundled_specs() -> list[str]:
+    return sorted(str(p.relative_to(REPO)) for p in (REPO / "architectures").rglob("*") if p.suffix in (".yaml", ".ns")
+                  and "examples" not in p.parts)
+
+
+def startup(rounds: int) -> str:
+    env_note = "" if not os.environ.get("PYTHONDONTWRITEBYTECODE") else " (PYTHONDONTWRITEBYTECODE is set: modules compiled in every process)"
+    ns = netspec_command()
+    specs = bundled_specs()
+    commands = {
+        "`python -c pass`": [sys.executable, "-c", "pass"],
+        '`python -c "import yaml"`': [sys.executable, "-c", "import yaml"],
+        "`netspec summary architectures/googlenet.yaml`": [*ns, "summary", "architectures/googlenet.yaml"],
+        f"`netspec check` of all {len(specs)} bundled specs, one process": [*ns, "check", *specs],
+    }
+    for argv in commands.values():  # warm the file cache and the byte-code caches
+        run_process(argv)
+    walls: dict[str, list[float]] = {k: [] for k in commands}
+    cpus: dict[str, list[float]] = {k: [] for k in commands}
+    for _ in range(rounds):
+        for name, argv in commands.items():
+            wall, cpu = run_process(argv)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    ref_wall = statistics.median(walls['`python -c "import yaml"`'])
+    ref_cpu = statistics.median(cpus['`python -c "import yaml"`'])
+    rows = [[name, f"{median_ms(walls[name]):.0f} ms", f"{median_ms(cpus[name]):.0f} ms",
+             f"{statistics.median(walls[name]) / ref_wall:.2f}", f"{statistics.median(cpus[name]) / ref_cpu:.2f}"]
+            for name in commands]
+    return (f"Whole processes, median of {rounds} interleaved rounds{env_note}:\n\n"
+            + table(["command", "wall", "CPU", "wall ÷ import yaml", "CPU ÷ import yaml"], rows))
+
+
+# ---- summarize vs torchinfo ------------------------------------------------------------------------------------
+
+
+def summarize(rounds: int, models: list[str]) -> str:
+    import torch
+    import torchinfo
+
+    import netspec
+    from netspec import library
+    from summarize_vs_torchinfo import ARCH, torchvision_model
+
+    torch.set_num_threads(1)
+    rows = []
+    for name in models:
+        source = ARCH / "torchvision" / f"{name}.yaml"
+        source = str(source) if source.exists() else f"netspec:{name}"
+        if library.find(source) is None and not os.path.exists(source):
+            rows.append([name, "not in the library yet", "", "", "", "", ""])
+            continue
+        real, meta = torchvision_model(name, False), torchvision_model(name, True)
+        ours = netspec.summarize(source)  # the first call fills the per-process parse cache
+        x = torch.zeros((1, *ours.input_shape))
+        t_ns, t_real, t_meta = [], [], []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            ours = netspec.summarize(source)
+            t_ns.append(time.perf_counter() - start)
+            with torch.no_grad():
+                start = time.perf_counter()
+                stats = torchinfo.summary(real, input_data=x, verbose=0)
+                t_real.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                meta_stats = torchinfo.summary(meta, input_data=x.to("meta"), verbose=0)
+                t_meta.append(time.perf_counter() - start)
+        same = (ours.total_params == stats.total_params == meta_stats.total_params
+                and ours.total_mult_adds == stats.total_mult_adds)
+        a, b, c = median_ms(t_ns), median_ms(t_real), median_ms(t_meta)
+        rows.append([name, f"{a:.1f} ms", f"{b:.0f} ms", f"{c:.0f} ms", f"{b / a:.0f}", f"{c / a:.0f}",
+                     "identical" if same else "DIFFER"])
+    return (f"`netspec.summarize(file)` against `torchinfo.summary` on the torchvision model, median of {rounds} "
+            "interleaved rounds, 1 torch thread:\n\n"
+            + table(["model", "netspec", "torchinfo, real", "torchinfo, meta", "real ÷ netspec", "meta ÷ netspec",
+                     "totals"], rows))
+
+
+# ---- load vs the torchvision constructor ----------------------------------------------------------------------
+
+
+def load(rounds: int, models: list[str]) -> str:
+    import torch
+    import torchvision
+
+    import netspec
+
+    torch.set_num_threads(1)
+    rows = []
+    for name in models:
+        spec = str(REPO / "architectures" / "torchvision" / f"{name}.yaml")
+        ctor = getattr(torchvision.models, name)
+        for device in ("cpu", "meta"):
+            netspec.load(spec, device=device)
+            ours, theirs = [], []
+            for _ in range(rounds):
+                with torch.device(device):
+                    start = time.perf_counter()
+                    ctor(weights=None)
+                    theirs.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                netspec.load(spec, device=device)
+                ours.append(time.perf_counter() - start)
+            a, b = median_ms(ours), median_ms(theirs)
+            rows.append([name, device, f"{a:.1f} ms", f"{b:.1f} ms", f"{a / b:.2f}"])
+    return (f"`netspec.load` against the torchvision constructor (weights initialised), median of {rounds} "
+            "interleaved rounds, 1 torch thread:\n\n"
+            + table(["model", "device", "netspec.load", "torchvision", "netspec ÷ torchvision"], rows))
+
+
+# ---- forward and backward --------------------------------------------------------------------------------------
+
+
+def forward(rounds: int, models: list[str], batch: int) -> str:
+    import torch
+    import torchvision
+
+    import netspec
+
+    torch.set_num_threads(1)
+    rows = []
+    for name in models:
+        spec = str(REPO / "architectures" / "torchvision" / f"{name}.yaml")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = getattr(torchvision.models, name)(weights=None)
+        ours = netspec.load(spec, seed=0)
+        ours.load_state_dict(theirs.state_dict())  # the same weights: the outputs must agree
+        x = torch.randn(batch, *ours.input_shape, generator=torch.Generator().manual_seed(0))
+        for mode in ("eval", "train"):
+            for what in ("forward", "forward+backward"):
+                for model in (ours, theirs):
+                    model.train(mode == "train")
+                times: dict[int, list[float]] = {0: [], 1: []}
+                outs = []
+                for _ in range(rounds):
+                    for i, model in enumerate((ours, theirs)):
+                        start = time.perf_counter()
+                        if what == "forward":
+                            with torch.no_grad():
+                                out = model(x)
+                        else:
+                            out = model(x)
+                            out = out[0] if isinstance(out, tuple) else out
+                            out.sum().backward()
+                            model.zero_grad(set_to_none=True)
+                        times[i].append(time.perf_counter() - start)
+                        if len(outs) < 2:
+                            outs.append((out[0] if isinstance(out, tuple) else out).detach())
+                same = "—"
+                if mode == "eval":
+                    same = "equal" if torch.allclose(outs[0], outs[1], rtol=1e-4, atol=1e-5) else "DIFFER"
+                a, b = median_ms(times[0]), median_ms(times[1])
+                rows.append([name, mode, what, f"{a:.0f} ms", f"{b:.0f} ms", f"{a / b:.2f}", same])
+    return (f"The compiled module against the torchvision model with the same weights, batch {batch}, median of "
+            f"{rounds} interleaved rounds, 1 torch thread (outputs compared in eval mode):\n\n"
+            + table(["model", "mode", "pass", "netspec", "torchvision", "netspec ÷ torchvision", "outputs"], rows))
+
+
+# ---- scaling ---------------------------------------------------------------------------------------------------
+
+
+def scale(sizes: list[int], rounds: int) -> str:
+    import gc
+
+    from netspec.diagnostics import SpecError
+    from netspec.pipeline import analyse, clear_caches
+    from scale import ns_spec, yaml_spec
+
+    rows = []
+    for fmt in ("yaml", "ns"):
+        first = None
+        for n in sizes:
+            text = (yaml_spec if fmt == "yaml" else ns_spec)("plain", n)
+            walls, cpus, found = [], [], 0
+            for _ in range(rounds):
+                clear_caches()
+                gc.collect()
+                wall, cpu = time.perf_counter(), time.process_time()
+                try:
+                    graph = analyse(text, format=fmt, max_nodes=max(8 * n, 20_000), max_bytes=64 * n + (1 << 20))
+                    found = sum(1 for node in graph.walk() if not node.children)
+                except SpecError as exc:
+                    found = -len(exc.diagnostics)
+                cpus.append(time.process_time() - cpu)
+                walls.append(time.perf_counter() - wall)
+            per_cpu = statistics.median(cpus) / n * 1e6
+            first = first or per_cpu
+            note = "" if found == n else " (refused)"
+            rows.append([fmt, f"{n:,}{note}", f"{statistics.median(walls):.2f} s", f"{statistics.median(walls) / n * 1e6:.1f} µs",
+                         f"{per_cpu:.1f} µs", f"{per_cpu / first:.2f}"])
+    return (f"parse + validate + resolve + infer of a spec of plain layers (`conv2d(8, 3, padding=1)` and `relu` "
+            f"alternating), median of {rounds} round(s); the last column is the CPU time per layer divided by that at "
+            f"{sizes[0]:,} layers (a linear pass stays near 1):\n\n"
+            + table(["syntax", "layers", "wall, total", "wall per layer", "CPU per layer", "CPU per layer ÷ first"], rows))
+
+
+# ---- the run ---------------------------------------------------------------------------------------------------
+
+SECTIONS = ("startup", "summarize", "load", "forward", "scale")
+
+
+def machine() -> str:
+    import torch
+
+    load1, load5, _ = os.getloadavg()
+    return (f"Python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} CPU cores, "
+            f"load average {load1:.1f} (1 min) / {load5:.1f} (5 min) when the run started, "
+            f"{time.strftime('%Y-%m-%d', time.gmtime())}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and sizes")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--write", action="store_true", help=f"rewrite the figures in {DOC.relative_to(REPO)}")
+    args = parser.parse_args()
+    quick = args.quick
+    header = machine()
+    print(header, flush=True)
+    parts = [f"Measured with `python benchmarks/suite.py{' --quick' if quick else ''}`: {header}."]
+    titles = {"startup": "Start-up", "summarize": "Static summaries against torchinfo", "load": "Building",
+              "forward": "Running", "scale": "How the static passes scale"}
+    for section in args.only:
+        started = time.perf_counter()
+        if section == "startup":
+            body = startup(3 if quick else 9)
+        elif section == "summarize":
+            body = summarize(3 if quick else 11, ["resnet152", "densenet201", "googlenet"] if quick else
+                             ["resnet152", "densenet201", "googlenet", "vgg16", "mobilenet_v2", "efficientnet_b0",
+                              "regnet_y_400mf"])
+        elif section == "load":
+            body = load(3 if quick else 7, ["resnet50", "densenet121"])
+        elif section == "forward":
+            body = forward(2 if quick else 5, ["resnet18"] if quick else ["resnet18", "densenet121"], 2 if quick else 4)
+        else:
+            body = scale([1_000, 10_000] if quick else [1_000, 10_000, 100_000], 1 if quick else 3)
+        text = f"### {titles[section]}\n\n{body}\n\n({time.perf_counter() - started:.0f} s)"
+        print("\n" + text, flush=True)
+        parts.append(text)
+    if args.write:
+        doc = DOC.read_text(encoding="utf-8")
+        if BEGIN not in doc or END not in doc:
+            raise SystemExit(f"{DOC}: no {BEGIN} ... {END} section to rewrite")
+        head, rest = doc.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        DOC.write_text(head + BEGIN + "\n" + "\n\n".join(parts) + "\n" + END + tail, encoding="utf-8")
+        print(f"\nwrote {DOC.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
