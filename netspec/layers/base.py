@@ -28,12 +28,20 @@ class LayerArgs(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_conversion(cls, value: Any, info: ValidationInfo) -> Any:
-        field = cls.model_fields.get(info.field_name or "")
-        if field is not None:
-            problem = _unconvertible(value, _admits(field.annotation))
+        key = (cls, info.field_name or "")
+        admits = _ADMITS.get(key)
+        if admits is None:  # what a field's type admits, worked out once per class and field
+            field = cls.model_fields.get(key[1])
+            admits = _ADMITS[key] = _admits(field.annotation) if field is not None else _ANYTHING
+        if admits is not _ANYTHING:
+            problem = _unconvertible(value, admits)
             if problem:
                 raise ValueError(problem)
         return value
+
+
+_ANYTHING = (True, True, frozenset())  # a name that is not a field: left to pydantic
+_ADMITS: dict[tuple[type, str], tuple[bool, bool, frozenset]] = {}
 
 
 def _admits(annotation: Any) -> tuple[bool, bool, frozenset]:
