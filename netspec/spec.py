@@ -22,7 +22,8 @@ SHORTCUT_MODES = ("auto", "identity", "conv", "when_same")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # built on first use, once for the whole recursive Entry union (not once per model at import)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class _Node(_Model):
@@ -202,6 +203,3 @@ class Spec(_Model):
         """A copy with another input shape, such as `with_input(1, 28, 28)`."""
         return self.model_copy(update={"input": list(shape)})
 
-
-for _model in (Seq, Merge, Residual, Repeat, Dense, If, Splice, Output, Flat, BlockDef, FunctionDef, Spec):
-    _model.model_rebuild()
