@@ -312,7 +312,7 @@ def _fail(message: str) -> ExprError:
     return ExprError(message, code="eval-error")
 
 
-def _size(value: Any, limit: int = MAX_LIST) -> int:
+def item_count(value: Any, limit: int = MAX_LIST) -> int:
     """Items in `value`, nested ones counted (a number is 1), counting stopped a little past `limit`."""
     if isinstance(value, str):
         return max(1, len(value))
@@ -641,7 +641,7 @@ class _Eval:
     def list(self, kids, env):
         items = [self.run(k, env) for k in kids if k is not None]
         if len(items) > 1:
-            self.items(sum(_size(v) for v in items))
+            self.items(sum(item_count(v) for v in items))
         return items
 
     def dict(self, kids, env):
@@ -649,7 +649,7 @@ class _Eval:
         for pair in kids:
             key = self.run(pair.children[0], env)
             out[_key(key)] = self.run(pair.children[1], env)
-        self.items(_size(out))
+        self.items(item_count(out))
         return out
 
     def neg(self, kids, env):
@@ -665,7 +665,7 @@ class _Eval:
         if op == "*" and isinstance(right, list) and not isinstance(left, list):
             return self.repeat(right, left)
         if op == "+" and isinstance(left, list) and isinstance(right, list):
-            self.items(_size(left) + _size(right))
+            self.items(item_count(left) + item_count(right))
             return left + right
         if op == "+" and isinstance(left, str) and isinstance(right, str) \
                 and not isinstance(left, Symbol) and not isinstance(right, Symbol):
@@ -679,7 +679,7 @@ class _Eval:
             if not times.is_integer():
                 raise _fail(f"a list can be repeated a whole number of times, not {times}")
             times = int(times)
-        self.items((_size(items) - 1) * max(times, 0))
+        self.items((item_count(items) - 1) * max(times, 0))
         return items * times
 
     def pow(self, kids, env):
@@ -725,7 +725,7 @@ class _Eval:
         for v in (left, right):
             if v is POISON or isinstance(v, Later):
                 _special(v, op)
-        self.charge(min(_size(left), _size(right)))
+        self.charge(min(item_count(left), item_count(right)))
         try:
             return _COMPARE[op](left, right)
         except TypeError:
@@ -793,7 +793,7 @@ class _Eval:
         total = 1
         for local in self.bindings(kids[1:], env):
             value = self.run(kids[0], local)
-            added = _size(value)
+            added = item_count(value)
             total += added
             self.grow(total, added)
             out.append(value)
@@ -805,7 +805,7 @@ class _Eval:
         for local in self.bindings(kids[2:], env):
             key = _key(self.run(kids[0], local))
             value = self.run(kids[1], local)
-            added = _size(value) + 1
+            added = item_count(value) + 1
             total += added
             self.grow(total, added)
             out[key] = value

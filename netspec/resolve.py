@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import re
 from contextlib import contextmanager
 from typing import Any, Mapping
@@ -14,6 +15,7 @@ from . import spec as s
 from .diagnostics import Collector, SpecError, UsageError, did_you_mean, plain_message
 from .expr import (
     FUNCTIONS,
+    MAX_LIST,
     DEFERRED,
     POISON,
     POISONED,
@@ -27,6 +29,7 @@ from .expr import (
     UnknownName,
     called_names,
     eval_text,
+    item_count,
     make_functions,
     parse_expr,
 )
@@ -189,8 +192,11 @@ def _shift(loc, column: int | None):
 def _eval_value(raw: Any, env: Mapping[str, Any]) -> Any:
     if isinstance(raw, str):
         return eval_text(raw, env)
-    if isinstance(raw, list):
-        return [_eval_value(v, env) for v in raw]
+    if isinstance(raw, list):  # a list written as a list, items evaluated one by one: capped as [...] is
+        out = [_eval_value(v, env) for v in raw]
+        if len(out) > 1 and sum(item_count(v) for v in out) > MAX_LIST:  # `[s, s]` doubles a shared list
+            raise ExprError(f"a list, dict or string would have more than {MAX_LIST:,} items", code="eval-error")
+        return out
     return raw
 
 
@@ -946,9 +952,12 @@ class _Namer:
     def __init__(self, errors: Collector):
         self.errors = errors
 
-    def claim(self, table: dict[str, g.Node], name: str, node: g.Node, parent_path: str) -> None:
+    def claim(self, table: dict[str, g.Node], name: str, node: g.Node, parent_path: str, flat: bool = False) -> None:
         problem = module_name_problem(name)
-        if problem is not None:  # a Spec built in Python, not read by a front end that checks names
+        if problem is None and flat and keyword.iskeyword(name):  # torch.fx writes `self.class(x)`: not Python
+            problem = (f"'{name}' cannot name a module inside `flat`: it is a Python keyword, and the flat module's "
+                       f"generated code reaches its children as attributes; rename it, e.g. '{name}_'")
+        if problem is not None:  # a Spec built in Python, not read by a front end that checks names (or a keyword)
             self.errors.error("invalid-name", problem, _join(parent_path, name), node.loc)
         if name in table:
             where = f"'{parent_path}'" if parent_path else "the network's top level"
@@ -983,7 +992,7 @@ class _Namer:
                             n += 1
                         flat_scope["count"][child.op] = n
                         child.name = f"{child.op}_{n}"
-                    self.claim(names, child.name, child, flat_scope["path"])
+                    self.claim(names, child.name, child, flat_scope["path"], flat=True)
                     self.visit(child, _join(flat_scope["path"], child.name))
                 else:  # an unnamed container in a flat module: data flow only
                     child.virtual = True

@@ -231,6 +231,124 @@ PROBES += [
 ]
 
 
+# ---- expressions whose cost or size is bounded before they are computed ----------------------------------------
+def _params_yaml(lines: list[str]) -> str:
+    return "params:\n" + "".join(f"  {line.replace(' = ', ': ', 1)}\n" for line in lines)
+
+
+def _params_ns(lines: list[str]) -> str:
+    return "".join(f"param {line}\n" for line in lines)
+
+
+DOUBLING = ["a0 = [1, 1]"] + [f"a{i} = a{i - 1} + a{i - 1}" for i in range(1, 41)]  # 2**41 items if computed
+SHARING = ["s0 = [3]"] + [f"s{i} = [s{i - 1}, s{i - 1}]" for i in range(1, 41)]  # 2**40 leaves, shared
+EXPRESSIONS = [  # (class, YAML entry, .ns entry, YAML position, .ns position, message after the position)
+    ("zero-to-a-negative-power", '"conv2d(0 ** -1, 3)"', "conv2d(0 ** -1, 3)", "4:13", "3:8",
+     "error[eval-error]: 0: division by zero (0 to a negative power)"),
+    ("tiny-float-to-a-negative-power", '"conv2d(int(1e-300 ** -64), 3)"', "conv2d(int(1e-300 ** -64), 3)", "4:13",
+     "3:8", "error[eval-error]: 0: 1e-300 ** -64 is too large (the limit is 1e18)"),
+    ("sum-of-lists-past-the-cap", '"conv2d(len(sum([[1] * 1000] * 1000, [])), 3)"',
+     "conv2d(len(sum([[1] * 1000] * 1000, [])), 3)", "4:13", "3:8",
+     "error[eval-error]: 0: a list, dict or string would have more than 10,000 items"),
+    ("round-to-minus-10-to-the-18", '"conv2d(round(5, -10 ** 18), 3)"', "conv2d(round(5, -10 ** 18), 3)", "4:13", "3:8",
+     "error[eval-error]: 0: round(): ndigits must be between -30 and 30, got -1000000000000000000"),
+]
+for _id, _y, _n, _yat, _nat, _message in EXPRESSIONS:
+    PROBES += [Probe(f"yaml-{_id}", _text("t.yaml", _yaml_layers(_y)), 1, f"t.yaml:{_yat}: {_message}"),
+               Probe(f"ns-{_id}", _text("t.ns", _ns_layers(_n)), 1, f"t.ns:{_nat}: {_message}")]
+_ZERO = "division by zero (0 to a negative power)"
+_ITEMS = "a list, dict or string would have more than 10,000 items"
+PROBES += [
+    Probe("yaml-zero-to-a-negative-power-in-input", _text("t.yaml", 'name: hostile\ninput: [3, "0 ** -1", 8]\n'
+                                                                     "layers: [relu]\n"), 1,
+          f"t.yaml:2:8: error[eval-error]: input: {_ZERO}"),
+    Probe("ns-zero-to-a-negative-power-in-input", _text("t.ns", "network hostile\ninput [3, 0 ** -1, 8]\nrelu\n"), 1,
+          f"t.ns:2:7: error[eval-error]: input: {_ZERO}"),
+    Probe("yaml-zero-to-a-negative-power-in-init",
+          _text("t.yaml", _yaml_layers('"conv2d(4, 3)"') + 'init:\n  conv2d: {weight: "constant(0 ** -1)"}\n'), 1,
+          f"t.yaml:6:20: error[eval-error]: init.conv2d.weight: {_ZERO}"),
+    Probe("ns-zero-to-a-negative-power-in-init",
+          _text("t.ns", _ns_layers("conv2d(4, 3)", "init conv2d(weight=constant(0 ** -1))")), 1,
+          f"t.ns:4:20: error[eval-error]: init.conv2d.weight: {_ZERO}"),
+    Probe("yaml-zero-to-a-negative-power-in-names",
+          _text("t.yaml", _yaml_layers('u: {repeat: 2, block: relu, names: "u{0 ** -1}"}')), 1,
+          f"t.yaml:4:40: error[eval-error]: u: in names 'u{{0 ** -1}}': {_ZERO}"),
+    Probe("ns-zero-to-a-negative-power-in-names", _text("t.ns", _ns_layers('u: repeat 2 names "u{0 ** -1}" relu')), 1,
+          f"t.ns:3:19: error[eval-error]: u: in names 'u{{0 ** -1}}': {_ZERO}"),
+    Probe("yaml-5000-digit-integer", _text("t.yaml", _yaml_layers('"conv2d(' + "9" * 5000 + ', 3)"')), 1,
+          "t.yaml:4:6: error[bad-expression]: layers.0: expression is longer than 2000 characters"),
+    Probe("ns-5000-digit-integer", _text("t.ns", _ns_layers("conv2d(" + "9" * 5000 + ", 3)")), 1,
+          "t.ns:3:8: error[eval-error]: number 999999999999... is too large (the limit is 1e18)"),
+    Probe("yaml-list-doubled-through-params",
+          _text("t.yaml", _yaml_layers('"conv2d(len(a40), 3)"').replace("layers:", _params_yaml(DOUBLING) + "layers:")),
+          1, f"t.yaml:17:8: error[eval-error]: params.a13: {_ITEMS}"),
+    Probe("ns-list-doubled-through-params", _text("t.ns", _ns_layers(_params_ns(DOUBLING) + "conv2d(len(a40), 3)")),
+          1, f"t.ns:16:7: error[eval-error]: params.a13: {_ITEMS}"),
+    # written as lists (not list expressions), each level two references to the one before: 2**40 leaves
+    Probe("yaml-nested-shared-lists-as-kernel",
+          _text("t.yaml", _yaml_layers('"conv2d(4, s40)"').replace("layers:", _params_yaml(SHARING) + "layers:")),
+          1, f"t.yaml:16:8: error[eval-error]: params.s12: {_ITEMS}"),
+    Probe("ns-nested-shared-lists-as-kernel", _text("t.ns", _ns_layers(_params_ns(SHARING) + "conv2d(4, s40)")),
+          1, f"t.ns:15:7: error[eval-error]: params.s12: {_ITEMS}"),
+]
+
+
+# ---- depth: nesting counted across block calls -------------------------------------------------------------------
+def _chained_blocks(syntax: str, blocks: int = 31, depth: int = 55) -> str:
+    """`blocks` blocks, each a list nested `depth` deep around a call of the one before: about 1,700 levels."""
+    bodies = [f"{'[' * depth}{'relu' if i == 0 else f'b{i - 1}'}{']' * depth}" for i in range(blocks)]
+    if syntax == "yaml":
+        return (YAML_HEAD + "blocks:\n" + "".join(f"  b{i}:\n    layers: {b}\n" for i, b in enumerate(bodies))
+                + f"layers:\n  - b{blocks - 1}\n")
+    return NS_HEAD + "".join(f"block b{i} = {b}\n" for i, b in enumerate(bodies)) + f"b{blocks - 1}\n"
+
+
+PROBES += [
+    Probe("yaml-31-blocks-of-55-nested-lists", _text("t.yaml", _chained_blocks("yaml")), 1,
+          r"/^t\.yaml:61:50: error\[too-deep\]: (0\.)+0: .*/"),
+    Probe("ns-31-blocks-of-55-nested-lists", _text("t.ns", _chained_blocks("ns")), 1,
+          r"/^t\.ns:31:50: error\[too-deep\]: (0\.)+0: .*/"),
+]
+
+
+# ---- names that torch's containers already use (or that the flat module's generated code cannot) ---------------
+def _shadow(name: str) -> str:
+    return (f"'{name}' cannot be a module name: it would shadow the attribute '{name}' that torch's modules already "
+            f"have; rename it, e.g. '{name.strip('_')}_'")
+
+
+for _name in ["forward", "state_dict", "_modules", "training", "__class__", "__dict__", "add_module", "taps",
+              "input_shape", "spec_name"]:
+    PROBES += [
+        Probe(f"yaml-layer-named-{_name}", _text("t.yaml", YAML_HEAD + f"layers:\n  - {_name}: conv2d(4, 3)\n"), 1,
+              f"t.yaml:4:5: error[invalid-name]: layers.0.{_name}: {_shadow(_name)}"),
+        Probe(f"ns-layer-named-{_name}", _text("t.ns", NS_HEAD + f"`{_name}`: conv2d(4, 3)\n"), 1,
+              f"t.ns:3:1: error[invalid-name]: {_shadow(_name)}"),
+    ]
+_KEYWORD = ("f.class: 'class' cannot name a module inside `flat`: it is a Python keyword, and the flat module's "
+            "generated code reaches its children as attributes; rename it, e.g. 'class_'")
+PROBES += [
+    Probe("yaml-concat-branch-named-values",
+          _text("t.yaml", YAML_HEAD + "layers:\n  - c:\n      concat:\n        values: conv2d(4, 1)\n"
+                                      "        other: conv2d(4, 1)\n"), 1,
+          f"t.yaml:6:9: error[invalid-name]: layers.0.c.concat.values: {_shadow('values')}"),
+    Probe("ns-concat-branch-named-values",
+          _text("t.ns", NS_HEAD + "c: concat { values: conv2d(4, 1) other: conv2d(4, 1) }\n"), 1,
+          f"t.ns:3:13: error[invalid-name]: {_shadow('values')}"),
+    Probe("yaml-flat-child-named-graph",
+          _text("t.yaml", YAML_HEAD + "layers:\n  - f:\n      flat:\n        - graph: conv2d(4, 1)\n        - relu\n"), 1,
+          f"t.yaml:6:11: error[invalid-name]: layers.0.f.flat.0.graph: {_shadow('graph')}"),
+    Probe("ns-flat-child-named-graph", _text("t.ns", NS_HEAD + "f: flat [`graph`: conv2d(4, 1) relu]\n"), 1,
+          f"t.ns:3:10: error[invalid-name]: {_shadow('graph')}"),
+    # torch accepts the name; torch.fx's generated forward (`self.class(x)`) did not compile: an internal error in build
+    Probe("yaml-flat-child-named-class",
+          _text("t.yaml", YAML_HEAD + "layers:\n  - f:\n      flat:\n        - class: conv2d(4, 1)\n        - relu\n"), 1,
+          f"t.yaml:6:11: error[invalid-name]: {_KEYWORD}", command="build"),
+    Probe("ns-flat-child-named-class", _text("t.ns", NS_HEAD + "f: flat [`class`: conv2d(4, 1) relu]\n"), 1,
+          f"t.ns:3:10: error[invalid-name]: {_KEYWORD}", command="build"),
+]
+
+
 def _first_line(run) -> str:
     text = run.stderr if run.rc else run.stdout
     return text.splitlines()[0] if text else ""
@@ -277,4 +395,10 @@ def test_the_corpus_covers_both_syntaxes_for_each_class():
     classes = {re.sub(r"^(yaml|ns)-", "", p.id) for p in PROBES}
     both = {c for c in classes if f"yaml-{c}" in {p.id for p in PROBES} and f"ns-{c}" in {p.id for p in PROBES}}
     assert {"flat-in-flat", "link-to-dev-zero", "link-to-dev-urandom", "fifo", "symlink-loop", "extends-nul", "extends-fifo",
-            "boolean-kernel", "text-kernel", "full-width-digit", "escape-in-name"} <= both
+            "boolean-kernel", "text-kernel", "full-width-digit", "escape-in-name", "zero-to-a-negative-power",
+            "zero-to-a-negative-power-in-input", "zero-to-a-negative-power-in-init",
+            "zero-to-a-negative-power-in-names", "tiny-float-to-a-negative-power", "5000-digit-integer",
+            "list-doubled-through-params", "nested-shared-lists-as-kernel", "sum-of-lists-past-the-cap",
+            "round-to-minus-10-to-the-18", "31-blocks-of-55-nested-lists", "layer-named-forward",
+            "layer-named-state_dict", "concat-branch-named-values", "flat-child-named-graph",
+            "flat-child-named-class"} <= both
