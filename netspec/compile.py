@@ -37,6 +37,8 @@ def _fresh(node: g.Node | None) -> bool:
 
 def _build(node: g.Node, layers: dict[nn.Module, tuple[str, str]], after: g.Node | None = None) -> nn.Module:
     """The module for `node`; `after` is the sibling whose output it receives (None: it gets its parent's input)."""
+    if isinstance(node, g.Param):
+        return _parameter(node)
     if node.flat:
         return _build_flat(node, layers)
     if isinstance(node, g.Layer):
@@ -70,6 +72,15 @@ def _build(node: g.Node, layers: dict[nn.Module, tuple[str, str]], after: g.Node
     raise AssertionError(f"unknown graph node {type(node).__name__}")
 
 
+def _parameter(node: g.Param) -> nn.Parameter:
+    """A parameter's tensor, initialised as it declares (under the build's seed, in build order)."""
+    from .initializers import init_tensor
+
+    tensor = nn.Parameter(torch.empty(node.shape))
+    init_tensor(tensor, *node.init)
+    return tensor
+
+
 def _named(nodes: list[g.Node], layers: dict[nn.Module, tuple[str, str]],
            chained: bool = True) -> "OrderedDict[str, nn.Module]":
     """Modules for siblings; in a sequence (`chained`) each knows the one whose output it receives: the last
@@ -94,6 +105,9 @@ def _build_flat(node: g.Node, layers: dict[nn.Module, tuple[str, str]]) -> nn.Mo
     graph = fx.Graph()
 
     def trace(n: g.Node, value: fx.Node, root: bool = False) -> fx.Node:
+        if isinstance(n, g.Param):  # a tensor of the flat module itself
+            holder.register_parameter(n.name, _parameter(n))
+            return graph.get_attr(n.name)
         if not (root or n.virtual):  # a child module of the flat module
             holder.add_module(n.name, _build(n, layers))
             return graph.call_module(n.name, (value,))

@@ -168,6 +168,9 @@ class _Builder:
             box = self.box(into, [node.kind.label(node.args)], _role(node), node.in_shape, node.out_shape, node.path)
             self.edge(src, box.id, style)
             return _Port(box.id, node.out_shape)
+        if isinstance(node, g.Param):  # a tensor of its module: it reads nothing, so no edge comes in
+            box = self.box(into, [f"parameter {shape_text(node.shape)}"], "other", (), node.out_shape, node.path)
+            return _Port(box.id, node.out_shape)
         if not self.expanded(level):
             return self.collapsed(node, src, into, style)
         here = into

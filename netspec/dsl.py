@@ -49,7 +49,7 @@ ARG_ALIASES = {"s": "stride", "p": "padding"}  # for layer kinds that have the l
 KEYWORDS = frozenset({
     "network", "extends", "input", "param", "outputs", "function", "block", "init",
     "concat", "add", "mul", "residual", "shortcut", "as", "after", "repeat", "first", "names", "dense",
-    "if", "then", "else", "splice", "output", "train_only", "flat",
+    "if", "then", "else", "splice", "output", "train_only", "flat", "parameter",
     "or", "and", "not",  # the expression grammar's own
 })
 MAX_NESTING = 100  # parse-tree levels; far above any real spec, well below Python's recursion limit
@@ -419,6 +419,37 @@ class _Lower(Transformer):
             piece.locs[("train_only",)] = self._loc(children[0])
         return piece
 
+    def shape_dims(self, meta, children) -> Piece:  # 768x1x1
+        token = children[0]
+        dims, locs, column = [], {(): self._loc(token)}, token.column
+        for i, part in enumerate(str(token).split("x")):
+            dims.append(self._number(Token("NUMBER", part, line=token.line, column=column)))
+            locs[(i,)] = Loc(self.file, token.line, column)
+            column += len(part) + 1
+        return Piece(dims, locs)
+
+    def shape_list(self, meta, children) -> Piece:  # [dim, 1, 1]
+        items = [self._value(k) for k in children if isinstance(k, Tree)]
+        locs = {(): self._loc(meta)}
+        for i, item in enumerate(items):
+            locs.update(_under((i,), item.locs))
+        return Piece([item.data for item in items], locs)
+
+    def shape_expr(self, meta, children) -> Piece:  # (shape_of_the_scale), an expression giving the list
+        return self._value(children[0])
+
+    def p_init(self, meta, children) -> Piece:
+        return self._value(children[0])
+
+    def e_parameter(self, meta, children) -> Piece:
+        shape = children[0]
+        node: dict[str, Any] = {"op": "parameter", "shape": shape.data}
+        locs = {**_under(("shape",), shape.locs), (): self._loc(meta)}
+        if len(children) > 1:
+            node["init"] = children[1].data
+            locs.update(_under(("init",), children[1].locs))
+        return Piece(node, locs)
+
     # ---- declarations ---------------------------------------------------------------------------
 
     def network(self, meta, children) -> tuple:
@@ -648,7 +679,8 @@ _DESCRIBED = {
     "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/', '//' or '%'", "_POW": "'**'",
     "$END": "the end of the file",
 }
-_ENTRY = {"NAME", "BACKTICK", "LSQB", "CONCAT", "ADD", "MUL", "RESIDUAL", "REPEAT", "DENSE", "IF", "SPLICE", "OUTPUT", "FLAT"}
+_ENTRY = {"NAME", "BACKTICK", "LSQB", "CONCAT", "ADD", "MUL", "RESIDUAL", "REPEAT", "DENSE", "IF", "SPLICE", "OUTPUT", "FLAT",
+          "PARAMETER"}
 _VALUE = {"NAME", "NUMBER", "STRING", "BACKTICK", "LSQB", "LPAR", "LBRACE", "MINUS", "PLUS", "NOT"}
 _DECLARATION = {"NETWORK", "EXTENDS", "INPUT", "PARAM", "OUTPUTS", "FUNCTION", "BLOCK", "INIT", "DSTRING"}
 _CONTINUATION = {"ADD_OP", "MUL_OP", "COMP_OP", "_POW", "MINUS", "PLUS", "IF", "OR", "AND", "IN", "NOT", "FOR", "LSQB", "LPAR"}

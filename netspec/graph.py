@@ -58,6 +58,20 @@ class Layer(Node):
 
 
 @dataclass
+class Param(Node):
+    """A learnable tensor of the module that holds this node (spec.Parameter): a branch of add or mul that
+    gives the tensor itself. `out_shape` is its shape per sample (leading 1s beyond the input's rank are the
+    batch); `shape` is the tensor's own."""
+
+    shape: Shape = ()
+    init: Any = None  # (initialiser name, validated args), as in Graph.init
+
+    @property
+    def op(self) -> str:
+        return "parameter"
+
+
+@dataclass
 class Seq(Node):
     items: list[Node] = field(default_factory=list)
 

@@ -77,6 +77,8 @@ class _Inferrer:
             node.params = node.kind.count_params(node.args, shape, out)
             node.mult_adds = node.kind.mult_adds(node.args, shape, out, node.params)
             return out
+        if isinstance(node, g.Param):
+            return self.parameter(node, shape)
         if isinstance(node, g.Seq):
             out = shape
             for child in node.items:
@@ -102,6 +104,19 @@ class _Inferrer:
         node.params = sum(c.params for c in node.children)
         node.mult_adds = sum(c.mult_adds for c in node.children if c.counted)
         return out
+
+    def parameter(self, node: g.Param, shape: Shape) -> Shape:
+        """A parameter's shape per sample: torch aligns shapes from the right, so dimensions beyond the input's
+        rank must be leading 1s, which stand for the batch (ViT's (1, L, D) beside an (L, D) input)."""
+        extra = len(node.shape) - len(shape)
+        if extra > 0 and any(d != 1 for d in node.shape[:extra]):
+            self.fail(node, "rank-mismatch", f"parameter '{node.name}' of shape {_fmt(node.shape)} has more dimensions "
+                      f"than its input {_fmt(shape)}; only leading 1s may stand for the batch")
+        self.within_limit(node, node.shape, "this parameter")
+        node.out_shape = tuple(node.shape[max(extra, 0):])
+        node.params = math.prod(node.shape)
+        node.mult_adds = 0  # it is read, not computed (torchinfo counts no mult-adds for a module's own tensor)
+        return node.out_shape
 
     def merge(self, node: g.Merge, shape: Shape) -> Shape:
         if not node.branches:  # every branch was an `if` whose condition is false and has no `else`

@@ -68,6 +68,16 @@ INITIALIZERS: dict[str, tuple[type[_InitArgs], tuple[str, ...], str]] = {
 _TORCH_NAMES = {"value": "val"}  # our argument name -> torch.nn.init's, where they differ
 
 
+def init_tensor(tensor: Any, name: str, args: BaseModel) -> None:
+    """Fill `tensor` in place with initialiser `name` and its validated arguments."""
+    import torch
+    import torch.nn.init as nn_init
+
+    kwargs = {_TORCH_NAMES.get(k, k): v for k, v in args.model_dump().items()}
+    with torch.no_grad():
+        getattr(nn_init, INITIALIZERS[name][2])(tensor, **kwargs)
+
+
 def apply_init(module: Any, plan: dict[str, dict[str, tuple[str, BaseModel]]], layers: dict[Any, tuple[str, str]]) -> None:
     """Initialise the layers `plan` names: keys that are layer kinds first, then module paths and
     path patterns (`classifier.1`, `*.downsample.0`) in the order written, so the more specific wins.
@@ -95,6 +105,5 @@ def apply_init(module: Any, plan: dict[str, dict[str, tuple[str, BaseModel]]], l
                         tensor = getattr(tensor, part, None)
                     if tensor is None:  # e.g. bias=false: nothing to initialise
                         continue
-                    kwargs = {_TORCH_NAMES.get(k, k): v for k, v in args.model_dump().items()}
-                    getattr(nn_init, INITIALIZERS[init_name][2])(tensor, **kwargs)
+                    init_tensor(tensor, init_name, args)
 

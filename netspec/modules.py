@@ -52,26 +52,44 @@ class Concat(nn.ModuleDict):
         return torch.cat([branch(x) for branch in self.values()], dim=1)
 
 
-class Add(nn.ModuleDict):
+class _Elementwise(nn.ModuleDict):
+    """Parallel branches on one input, combined element-wise. A branch may be a parameter of this module
+    (an nn.Parameter under the branch's name, which gives itself, broadcast over the batch)."""
+
+    def __init__(self, branches: "OrderedDict[str, nn.Module | nn.Parameter]"):
+        super().__init__()
+        for name, branch in branches.items():
+            if isinstance(branch, nn.Parameter):
+                self.register_parameter(name, branch)
+            else:
+                self.add_module(name, branch)
+        self.branch_names = tuple(branches)
+
+    def outputs(self, x: torch.Tensor):
+        for name in self.branch_names:
+            yield self._parameters[name] if name in self._parameters else self._modules[name](x)
+
+
+class Add(_Elementwise):
     """Parallel branches on one input, summed element-wise."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        branches = iter(self.values())
-        out = next(branches)(x)
+        branches = self.outputs(x)
+        out = next(branches)
         for branch in branches:
-            out = out + branch(x)
+            out = out + branch
         return out
 
 
-class Mul(nn.ModuleDict):
+class Mul(_Elementwise):
     """Parallel branches on one input, multiplied element-wise with torch's broadcasting: a (N, C, 1, 1) gate
     times a (N, C, H, W) map gives (N, C, H, W) (squeeze-and-excitation)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        branches = iter(self.values())
-        out = next(branches)(x)
+        branches = self.outputs(x)
+        out = next(branches)
         for branch in branches:
-            out = out * branch(x)
+            out = out * branch
         return out
 
 

@@ -21,7 +21,8 @@ from .diagnostics import UsageError
 from .dsl import IDENTIFIER, KEYWORDS, canonical_arg, canonical_target, read_count, read_value
 from .expr import ExprError, parse_expr
 from .layers import REGISTRY
-from .spec import STRUCTURES, Call, Dense, Entry, Flat, If, Merge, Output, Repeat, Residual, Seq, Spec, Splice
+from .spec import (STRUCTURES, Call, Dense, Entry, Flat, If, Merge, Output, Parameter, Repeat, Residual, Seq, Spec,
+                   Splice)
 from .validate import TYPE_WORDS
 from .yaml_source import _plain_scalar
 
@@ -278,6 +279,10 @@ class _Ns:
         if isinstance(e, (Splice, Flat, Output)):
             head = e.op + (" train_only" if isinstance(e, Output) and e.train_only else "") + " "
             return head + self.inner(e.body, indent, column + len(head))
+        if isinstance(e, Parameter):
+            shape = self.value(e.shape) if isinstance(e.shape, list) else f"({self.value(e.shape)})"
+            init = "" if e.init == Parameter.model_fields["init"].default else f" init {self.count(e.init)}"
+            return f"parameter {shape}{init}"
         raise AssertionError(f"unknown IR node {type(e).__name__}")
 
     # ---- the whole spec -------------------------------------------------------------------------
@@ -463,6 +468,11 @@ class _Yaml:
             return out
         if isinstance(e, (Splice, Flat)):
             return {e.op: self.entry(e.body)}
+        if isinstance(e, Parameter):
+            out = {"parameter": self.value(e.shape)}
+            if e.init != Parameter.model_fields["init"].default:
+                out["init"] = self.value(e.init)
+            return out
         raise AssertionError(f"unknown IR node {type(e).__name__}")
 
     def entry(self, e: Entry) -> Any:

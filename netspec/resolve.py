@@ -542,7 +542,38 @@ class _Resolver:
                               shortcut_name=node.shortcut_name, after=after)
         if isinstance(node, (s.Repeat, s.Dense)):
             return self.repeat(node, env, mpath, cpath, into)
+        if isinstance(node, s.Parameter):
+            return self.parameter(node, env, mpath, cpath)
         raise AssertionError(f"unknown IR node {type(node).__name__}")
+
+    def parameter(self, node: s.Parameter, env, mpath: str, cpath: tuple) -> g.Param | None:
+        """A learnable tensor of the enclosing module: its name, its shape (whole numbers >= 1), its initialiser."""
+        if node.name is None:
+            self.error("missing-key", "a parameter needs a name, its key in the state_dict: write "
+                       "`scale: {parameter: [64, 1, 1]}`", mpath, cpath)
+            return None
+        try:
+            shape = self.value(node.shape, env, mpath, cpath + ("shape",))
+        except ExprError:
+            return None
+        shape = [int(d) if isinstance(d, float) and d.is_integer() else d for d in shape] \
+            if isinstance(shape, (list, tuple)) else shape
+        if not isinstance(shape, list) or not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1
+                                                           for d in shape):
+            self.error("invalid-value", f"a parameter's shape is a list of whole numbers >= 1, such as [64, 1, 1]; "
+                       f"got {_plain(shape)!r}", mpath, cpath + ("shape",))
+            return None
+        where = cpath + ("init",)
+        try:
+            value = self.value(node.init, env, mpath, where)
+        except ExprError:
+            return None
+        try:
+            init = initialiser(value, vector=len(shape) < 2, what="this parameter")
+        except InitProblem as problem:
+            self.error(problem.code, str(problem), mpath, where)
+            return None
+        return g.Param(node.name, "", self.loc(cpath), shape=tuple(shape), init=init)
 
     def sequence(self, items: list[s.Entry], env, mpath: str, start: int, cpath: tuple) -> list[g.Node]:
         """The nodes of `items`, the children of the node at `mpath`; unnamed ones are numbered from `start`
@@ -1031,30 +1062,44 @@ def _init_plan(spec: s.Spec, env, errors: Collector, locations) -> dict[str, dic
             except ExprError as exc:
                 errors.error(exc.code, str(exc), path, twhere.loc)
                 continue
-            if isinstance(value, Symbol):
-                value = CallValue(value.name, (), ())
-            if not isinstance(value, CallValue) or value.name not in INITIALIZERS:
-                got = value.name if isinstance(value, CallValue) else repr(value)
-                errors.error("unknown-init", f"unknown initialiser {got}{did_you_mean(str(got), INITIALIZERS)}; "
-                             f"known: {', '.join(INITIALIZERS)}", path, twhere.loc)
-                continue
-            if value.name in NEEDS_MATRIX and any(tensor in kind.vector_params for kind in kinds):
-                errors.error("invalid-value", f"{value.name} needs a weight matrix or kernel (2 or more dimensions), "
-                             f"but {kind_name}.{tensor} is a vector; use zeros, ones, constant, normal or uniform",
-                             path, twhere.loc)
-                continue
-            schema, positional, _ = INITIALIZERS[value.name]
-            if len(value.args) > len(positional):
-                errors.error("too-many-args", f"{value.name} takes at most {len(positional)} positional arguments",
-                             path, twhere.loc)
-                continue
-            kwargs = {**dict(zip(positional, value.args)), **dict(value.kwargs)}
             try:
-                plan.setdefault(kind_name, {})[tensor] = (value.name, schema.model_validate({k: _plain(v) for k, v in kwargs.items()}))
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                errors.error("invalid-value", f"{value.name}: {'.'.join(map(str, err['loc']))}: {plain_message(err)}", path, twhere.loc)
+                vector = any(tensor in kind.vector_params for kind in kinds)
+                plan.setdefault(kind_name, {})[tensor] = initialiser(value, vector, f"{kind_name}.{tensor}")
+            except InitProblem as problem:
+                errors.error(problem.code, str(problem), path, twhere.loc)
     return plan
+
+
+class InitProblem(Exception):
+    """An initialiser that cannot be used, with its error code."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+def initialiser(value: Any, vector: bool, what: str) -> tuple[str, Any]:
+    """An evaluated initialiser (`normal(0, 0.01)`, a bare `zeros`) as (name, validated args); `vector`: the
+    tensor `what` has one dimension, which the fan-computing initialisers cannot take. Raises InitProblem."""
+    if isinstance(value, Symbol):
+        value = CallValue(value.name, (), ())
+    if not isinstance(value, CallValue) or value.name not in INITIALIZERS:
+        got = value.name if isinstance(value, CallValue) else repr(value)
+        raise InitProblem(f"unknown initialiser {got}{did_you_mean(str(got), INITIALIZERS)}; "
+                          f"known: {', '.join(INITIALIZERS)}", code="unknown-init")
+    if value.name in NEEDS_MATRIX and vector:
+        raise InitProblem(f"{value.name} needs a weight matrix or kernel (2 or more dimensions), "
+                          f"but {what} is a vector; use zeros, ones, constant, normal or uniform", code="invalid-value")
+    schema, positional, _ = INITIALIZERS[value.name]
+    if len(value.args) > len(positional):
+        raise InitProblem(f"{value.name} takes at most {len(positional)} positional arguments", code="too-many-args")
+    kwargs = {**dict(zip(positional, value.args)), **dict(value.kwargs)}
+    try:
+        return value.name, schema.model_validate({k: _plain(v) for k, v in kwargs.items()})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InitProblem(f"{value.name}: {'.'.join(map(str, err['loc']))}: {plain_message(err)}",
+                          code="invalid-value") from None
 
 
 def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
@@ -1085,6 +1130,7 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
         root = g.Seq("", "", parsed.locations.find(("layers",)).loc, items=items)
         _check_outputs_on_top(root, errors)
         _Namer(errors).visit(root, "")
+        _check_parameters(root, errors)
     except _TooLarge:
         pass
     outputs = _outputs(spec, root, errors, parsed.locations)
@@ -1094,6 +1140,25 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
     assert root is not None
     init_locs = {k: parsed.locations.find(("init", k)).loc for k in spec.init}
     return g.Graph(spec.name, shape, root, env, outputs, plan, init_locs)
+
+
+def _check_parameters(node: g.Node, errors: Collector) -> None:
+    """A parameter gives a tensor, not a layer's output: it is a branch of add or mul, beside one that reads the input."""
+    branches = node.children
+    for child in branches:
+        if isinstance(child, g.Param):
+            if not (isinstance(node, g.Merge) and node.mode in ("add", "mul")):
+                inside = "a concat (its tensor has no batch dimension to join along)" if isinstance(node, g.Merge) \
+                    else ("a sequence" if isinstance(node, g.Seq) else f"a {node.op}")
+                errors.error("invalid-entry", f"parameter '{child.name}' is in {inside}; a parameter is a branch of "
+                             "add or mul, beside a branch that reads the input (`identity`, or the layers it scales)",
+                             child.path, child.loc)
+            elif all(isinstance(b, g.Param) for b in branches):
+                errors.error("invalid-entry", f"this {node.mode} has only parameters; give it a branch that reads "
+                             "the input (`identity`)", node.path or "(root)", node.loc)
+                break
+        else:
+            _check_parameters(child, errors)
 
 
 def _check_outputs_on_top(root: g.Seq, errors: Collector) -> None:

@@ -101,6 +101,8 @@ def _structures() -> list[dict[str, Any]]:
         _structure("output", ENTRY_OR_ENTRIES, "an extra output (auxiliary head, feature tap)",
                    train_only={"type": "boolean"}),
         _structure("flat", ENTRY_OR_ENTRIES, "one module holding every named entry below it directly"),
+        _structure("parameter", VALUE, "a learnable tensor of the enclosing module, of this shape: a branch of add "
+                   "or mul", init={"type": "string", "description": "an initialiser, as under `init:` (zeros)"}),
     ]
 
 
@@ -150,7 +152,7 @@ def json_schema() -> dict[str, Any]:
             **{s["required"][0]: s["properties"][s["required"][0]] for s in _structures()},
             "block": ENTRY_OR_ENTRIES, "first": {"type": "object"}, "names": {"type": "string"},
             "layer": ENTRY_OR_ENTRIES, "then": ENTRY_OR_ENTRIES, "else": ENTRY_OR_ENTRIES,
-            "train_only": {"type": "boolean"},
+            "train_only": {"type": "boolean"}, "init": {"type": "string"},
         },
         "additionalProperties": False,
     }

@@ -17,7 +17,7 @@ MODULE_NAME_PATTERN = r"^[^.]+$"  # a module: any text torch accepts (netspec.na
 Value = Any  # int | float | bool | None | str (an expression) | list[Value]
 
 # Keys that introduce a structure (not a layer or block call) in an entry.
-STRUCTURES = ("concat", "add", "mul", "residual", "repeat", "dense", "if", "splice", "output", "flat")
+STRUCTURES = ("concat", "add", "mul", "residual", "repeat", "dense", "if", "splice", "output", "flat", "parameter")
 SHORTCUT_MODES = ("auto", "identity", "conv", "when_same")
 
 
@@ -116,8 +116,18 @@ class Flat(_Node):
     body: "Entry"
 
 
+class Parameter(_Node):
+    """A learnable tensor of the enclosing module, under the entry's name (ConvNeXt's `layer_scale`, not a child
+    module's `weight`). It is a branch of `add` or `mul`, and gives itself whatever the input, broadcast over
+    the batch. `init` is an initialiser, as under the spec's `init:`."""
+
+    op: Literal["parameter"] = "parameter"
+    shape: Value  # a list of sizes (expressions), or one expression giving such a list
+    init: Value = "zeros"
+
+
 Entry = Annotated[
-    Union[Call, Seq, Merge, Residual, Repeat, Dense, If, Splice, Output, Flat], Field(discriminator="op")
+    Union[Call, Seq, Merge, Residual, Repeat, Dense, If, Splice, Output, Flat, Parameter], Field(discriminator="op")
 ]
 
 

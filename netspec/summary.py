@@ -271,7 +271,7 @@ def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float3
         if node is graph.root or node.virtual:
             continue
         leaf = not node.children
-        if leaf:
+        if leaf and not isinstance(node, g.Param):  # a parameter is read, not written by the forward pass
             activations += math.prod(node.out_shape)
             if node.params and id(node) in running:
                 grad_values += math.prod(node.out_shape)

@@ -25,7 +25,8 @@ from .yaml_source import RawDoc, read_yaml
 
 TOP_KEYS = ("name", "description", "extends", "input", "params", "functions", "blocks", "layers", "outputs", "init")
 TYPE_WORDS = ("int", "float", "bool", "str", "list", "required")
-_TAGS = {"call", "seq", "concat", "add", "mul", "residual", "repeat", "dense", "if", "splice", "output", "flat"}
+_TAGS = {"call", "seq", "concat", "add", "mul", "residual", "repeat", "dense", "if", "splice", "output", "flat",
+         "parameter"}
 _STRUCTURE_KEYS = {
     "concat": ("concat",),
     "add": ("add",),
@@ -37,6 +38,7 @@ _STRUCTURE_KEYS = {
     "splice": ("splice",),
     "output": ("output", "train_only"),
     "flat": ("flat",),
+    "parameter": ("parameter", "init"),
 }
 
 IRPath = tuple[Any, ...]
@@ -387,6 +389,11 @@ class _Normalizer:
             return node
         if op in ("splice", "flat"):
             return {"op": op, "body": self.entry(body, brpath, cpath + ("body",))}
+        if op == "parameter":  # a learnable tensor: `layer_scale: {parameter: [dim, 1, 1], init: constant(1e-6)}`
+            node = {"op": "parameter", "shape": self.value(body, brpath, cpath + ("shape",))}
+            if "init" in raw:
+                node["init"] = self.value(raw["init"], rpath + ("init",), cpath + ("init",))
+            return node
         if op == "output":
             node = {"op": "output", "body": self.entry(body, brpath, cpath + ("body",))}
             if "train_only" in raw:

@@ -139,3 +139,136 @@ def test_names_near_keywords_stay_names(name):
     text = f"name: m\ninput: [16, 8, 8]\nlayers:\n  - {name}:\n      - relu\n      - identity\n"
     graph = analyse(text)
     assert graph.root.items[0].name == name
+
+
+# ---- parameter: a tensor of the enclosing module ----------------------------------------------
+
+SCALED_YAML = """\
+name: scaled
+input: [16, 8, 8]
+params: {scale: 0.5}
+layers:
+  - conv2d(16, 1)
+  - block:
+      flat:
+        residual:
+          body:
+            - mul:
+                - gamma:
+                    parameter: [16, 1, 1]
+                    init: constant(scale)
+                - f: ["conv2d(16, 3, padding=1)", relu]
+          shortcut: identity
+  - bias:
+      add:
+        x: identity
+        beta: {parameter: [16, 8, 8], init: ones}
+"""
+
+SCALED_NS = """\
+network scaled
+input 16x8x8
+param scale = 0.5
+
+conv2d(16, 1)
+`block`: flat residual {
+  mul { gamma: parameter [16, 1, 1] init constant(scale)  f: [conv2d(16, 3, padding=1) relu] }
+} shortcut identity
+bias: add { x: identity  beta: parameter 16x8x8 init ones }
+"""
+
+
+class HandScaled(nn.Module):
+    """What the spec says, by hand: a block owning its scale `gamma` (ConvNeXt's CNBlock.layer_scale), and a
+    learnable per-position bias owned by the add."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(16, 16, 1)
+        self.gamma = nn.Parameter(torch.full((16, 1, 1), 0.5))
+        self.f = nn.Conv2d(16, 16, 3, padding=1)
+        self.beta = nn.Parameter(torch.ones(16, 8, 8))
+
+    def forward(self, x):
+        x = self.conv(x)
+        x = self.gamma * torch.relu(self.f(x)) + x
+        return x + self.beta
+
+
+@pytest.mark.parametrize("text, fmt", [(SCALED_YAML, "yaml"), (SCALED_NS, "ns")])
+def test_parameter_is_a_tensor_of_the_enclosing_module(text, fmt):
+    model = netspec.load(text, format=fmt, seed=0).eval()
+    # a module's own tensors come before its children's in torch's state_dict
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "block.gamma", "block.f.0.weight", "block.f.0.bias",
+                                        "bias.beta"]
+    assert isinstance(model.block.gamma, nn.Parameter) and isinstance(model.bias.beta, nn.Parameter)
+    assert torch.equal(model.block.gamma.detach(), torch.full((16, 1, 1), 0.5))  # init: constant(scale)
+    assert torch.equal(model.bias.beta.detach(), torch.ones(16, 8, 8))
+    hand = HandScaled().eval()
+    for p in hand.parameters():
+        torch.nn.init.normal_(p)  # values other than the initial ones: the load must carry them
+    names = {"0.weight": "conv.weight", "0.bias": "conv.bias", "block.gamma": "gamma", "block.f.0.weight": "f.weight",
+             "block.f.0.bias": "f.bias", "bias.beta": "beta"}
+    model.load_state_dict({ours: hand.state_dict()[theirs] for ours, theirs in names.items()}, strict=True)
+    x = torch.randn(2, 16, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(model(x), hand(x), atol=1e-6)
+    graph = analyse(text, format=fmt)
+    params = {n.path: (n.op, n.out_shape, n.params, n.mult_adds) for n in graph.walk() if n.op == "parameter"}
+    assert params == {"block.gamma": ("parameter", (16, 1, 1), 16, 0), "bias.beta": ("parameter", (16, 8, 8), 1024, 0)}
+    assert graph.root.params == sum(p.numel() for p in hand.parameters())
+    import torchinfo
+
+    stats = torchinfo.summary(model, (1, 16, 8, 8), verbose=0)
+    assert stats.total_params == graph.root.params and stats.total_mult_adds == graph.root.mult_adds
+
+
+def test_parameter_round_trips_between_syntaxes():
+    from_yaml = parse_text(SCALED_YAML, "s.yaml", "yaml").spec
+    from_ns = parse_text(SCALED_NS, "s.ns", "ns").spec
+    assert from_yaml == from_ns
+    assert parse_text(to_ns(from_yaml), "x.ns", "ns").spec == from_yaml
+    assert parse_text(to_yaml(from_ns), "x.yaml", "yaml").spec == from_ns
+    # the default initialiser (zeros) is left out; a shape given by one expression is kept as one
+    text = "network z\ninput 4x2x2\nparam s = [4, 1, 1]\n\nmul { identity  w: parameter (s) }\n"
+    spec = parse_text(text, "z.ns", "ns").spec
+    assert spec.layers[0].branches[1].shape == "s" and spec.layers[0].branches[1].init == "zeros"
+    assert "parameter (s)\n" in to_ns(spec) or "parameter (s) }" in to_ns(spec)
+    assert parse_text(to_yaml(spec), "z.yaml", "yaml").spec == spec
+
+
+def test_parameter_with_a_leading_batch_dimension():
+    """torch aligns shapes from the right: a (1, L, D) tensor (ViT's position embedding) beside an (L, D)
+    input is one per sample, broadcast over the batch; its state_dict shape stays (1, L, D)."""
+    text = "network pos\ninput 5x8\n\nadd { identity  pos_embedding: parameter 1x5x8 init normal(0, 0.02) }\n"
+    graph = analyse(text, format="ns")
+    assert graph.root.out_shape == (5, 8)
+    model = netspec.load(text, format="ns", seed=0)
+    assert tuple(model.state_dict()["0.pos_embedding"].shape) == (1, 5, 8)
+    x = torch.randn(3, 5, 8)
+    assert torch.equal(model(x), x + model[0].pos_embedding)
+
+
+def test_parameter_initialisers_are_seeded():
+    text = "network r\ninput 4x2x2\n\nmul { identity  w: parameter [4, 1, 1] init normal(0, 0.02) }\n"
+    a, b = (netspec.load(text, format="ns", seed=3)[0].w for _ in range(2))
+    assert torch.equal(a, b) and a.std() > 0
+
+
+@pytest.mark.parametrize("layers, code, words", [
+    ("[{concat: [identity, {w: {parameter: [4, 2, 2]}}]}]", "invalid-entry", "is in a concat"),
+    ("[{mul: [identity, {parameter: [4, 1, 1]}]}]", "missing-key", "a parameter needs a name"),
+    ("[{mul: [{v: {parameter: [4, 1, 1]}}, {w: {parameter: [4, 1, 1]}}]}]", "invalid-entry", "only parameters"),
+    ("[{mul: [identity, {w: {parameter: [4, 0, 1]}}]}]", "invalid-value", "whole numbers >= 1"),
+    ("[{mul: [identity, {w: {parameter: [4, 1, 1], init: gaussian}}]}]", "unknown-init", "unknown initialiser"),
+    ("[{mul: [identity, {w: {parameter: [4], init: kaiming_normal}}]}]", "invalid-value", "is a vector"),
+    ("[{mul: [identity, {w: {parameter: [2, 4, 1, 1]}}]}]", "rank-mismatch", "only leading 1s"),
+    ("[{mul: [identity, {w: {parameter: [8, 1, 1]}}]}]", "shape-mismatch", "broadcast"),
+])
+def test_parameter_misuse_is_a_located_error(layers, code, words):
+    text = f"name: m\ninput: [4, 2, 2]\nlayers: {layers}\n"
+    with pytest.raises(SpecError) as err:
+        analyse(text)
+    diagnostic = err.value.diagnostics[0]
+    assert diagnostic.code == code and words in diagnostic.message, str(err.value)
+    assert diagnostic.loc is not None and diagnostic.loc.line == 3

@@ -90,6 +90,10 @@ FIGURES = {
     "regnet_y_16gf": ((3, 224, 224), 83_590_140, 15_911_656_860),
     "regnet_y_32gf": ((3, 224, 224), 145_046_770, 32_279_741_650),
     "regnet_y_128gf": ((3, 224, 224), 644_812_894, 127_518_311_422),
+    "convnext_tiny": ((3, 224, 224), 28_589_128, 322_371_592),
+    "convnext_small": ((3, 224, 224), 50_223_688, 411_391_240),
+    "convnext_base": ((3, 224, 224), 88_591_464, 646_530_408),
+    "convnext_large": ((3, 224, 224), 197_767_336, 1_263_822_376),
 }
 # Params without the auxiliary heads (aux_logits=False), from the same table.
 PARAMS_WITHOUT_AUX = {"googlenet": 6_624_904, "inception_v3": 23_834_568}
@@ -103,9 +107,10 @@ CLASSES = 1000
 KEY_ORDER_DIFFERS = {"googlenet"}
 
 NAMES = list(FIGURES)
-# Models too big to fill with real weights in the suite (RegNetY-32GF and -128GF: 145M and 645M params): their
-# keys, shapes and strict load are checked on the meta device; their family's forward is checked on the others.
-META_ONLY = {"regnet_y_32gf", "regnet_y_128gf"}
+# Models too big to fill with real weights in the suite (RegNetY-32GF and -128GF: 145M and 645M params;
+# ConvNeXt-Large: 198M): their keys, shapes and strict load are checked on the meta device; their family's
+# forward is checked on the others.
+META_ONLY = {"regnet_y_32gf", "regnet_y_128gf", "convnext_large"}
 
 
 def _heavy(name: str) -> bool:
@@ -116,8 +121,9 @@ def _heavy(name: str) -> bool:
 # The heavy ones (VGG, the deep and wide ResNets, the big DenseNets, Inception v3) are marked slow.
 MODELS = [pytest.param(n, marks=pytest.mark.slow) if _heavy(n) else n for n in NAMES]
 
-# A small input each network accepts in eval mode (Inception v3 needs at least 75x75).
-EVAL_SIZE = {"inception_v3": 80}
+# A small input each network accepts in eval mode (Inception v3 needs at least 75x75; ConvNeXt, whose
+# stem and downsamples divide by 32, is cheapest at 32x32).
+EVAL_SIZE = {"inception_v3": 80, **{f"convnext_{s}": 32 for s in ("tiny", "small", "base", "large")}}
 DEFAULT_EVAL_SIZE = 64
 
 
@@ -154,10 +160,10 @@ def _regnet_widths_on_cpu():
 def reference(name: str, meta: bool = False, **kwargs) -> torch.nn.Module:
     """torchvision's model with deterministic, well-scaled random weights and BN statistics.
 
-    It is made on the meta device (no init is paid for; `meta` keeps it there) and every tensor is then filled here: conv and
-    linear weights at a scale that keeps activations near 1 through the depth, and BN affine values and
-    running statistics away from their identity defaults, so that a BN in the wrong place, a wrong eps
-    or a swapped branch shows in the outputs.
+    It is made on the meta device (no init is paid for; `meta` keeps it there) and every tensor is then
+    filled here: conv and linear weights at a scale that keeps activations near 1 through the depth, and
+    norm affine values, BN running statistics and layer scales away from their identity defaults, so that
+    a norm in the wrong place, a wrong eps or a swapped branch shows in the outputs.
     """
     import torchvision
 
@@ -176,13 +182,19 @@ def reference(name: str, meta: bool = False, **kwargs) -> torch.nn.Module:
                 module.weight.normal_(0.0, 0.7 * (2.0 / fan_in) ** 0.5, generator=gen)
                 if module.bias is not None:
                     module.bias.uniform_(-0.1, 0.1, generator=gen)
+            elif isinstance(module, torch.nn.LayerNorm):  # ConvNeXt's, and its LayerNorm2d
+                module.weight.uniform_(0.5, 1.0, generator=gen)
+                module.bias.uniform_(-0.2, 0.2, generator=gen)
+            elif isinstance(module, torchvision.models.convnext.CNBlock):  # the block's own (dim, 1, 1) scale
+                module.layer_scale.uniform_(0.5, 1.0, generator=gen)
             elif isinstance(module, torch.nn.BatchNorm2d):
                 module.weight.uniform_(0.5, 1.0, generator=gen)
                 module.bias.uniform_(-0.2, 0.2, generator=gen)
                 module.running_mean.uniform_(-0.2, 0.2, generator=gen)
                 module.running_var.uniform_(0.5, 2.0, generator=gen)
                 module.num_batches_tracked.zero_()
-    handled = (torch.nn.Conv2d, torch.nn.Linear, torch.nn.BatchNorm2d)
+    handled = (torch.nn.Conv2d, torch.nn.Linear, torch.nn.BatchNorm2d, torch.nn.LayerNorm,
+               torchvision.models.convnext.CNBlock)
     missed = [type(m).__name__ for m in model.modules()
               if not isinstance(m, handled) and any(True for _ in m.parameters(recurse=False))]
     missed += [type(m).__name__ for m in model.modules()
@@ -305,6 +317,28 @@ def test_stochastic_depth_in_train_mode_matches_torchvision(name):
         expected = ref(x)
         torch.manual_seed(7)
         got = model(x)
+    assert torch.allclose(got, expected, atol=1e-5, rtol=0), f"max difference {(got - expected).abs().max():.3g}"
+
+
+def test_convnext_stochastic_depth_schedule_and_train_mode():
+    """Block j of n drops its residual branch with probability prob * j / (n - 1), computed by expression in
+    the family: the same probabilities as torchvision's, in the same order, so in training mode (no BN in
+    ConvNeXt) the same seed draws the same masks and the outputs agree."""
+    ref = reference("convnext_tiny").train()
+    model = ours("convnext_tiny").train()
+    model.load_state_dict(ref.state_dict(), strict=True)
+    probabilities = [m.p for m in ref.modules() if type(m).__name__ == "StochasticDepth"]
+    assert len(probabilities) == 18 and probabilities[-1] == 0.1
+    assert [m.p for m in model.modules() if type(m).__name__ == "StochasticDepth"] == probabilities
+    x = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        torch.manual_seed(6)
+        expected = ref(x)
+        torch.manual_seed(6)
+        got = model(x)
+        torch.manual_seed(7)
+        other = ref(x)
+    assert not torch.allclose(expected, other, atol=1e-3), "another seed drops other blocks: the check means something"
     assert torch.allclose(got, expected, atol=1e-5, rtol=0), f"max difference {(got - expected).abs().max():.3g}"
 
 
