@@ -33,7 +33,7 @@ def parse(source: Source, format: str | None = None, *, link: bool = True, max_n
     """Read and validate a spec (a path, or spec text) into the Spec IR. Raises SpecError.
 
     `max_bytes` (default 1 MiB) is the largest file read; `max_nodes` (default 20,000) the node budget, which
-    raises the limits on values and tokens in the file in proportion (see `load`).
+    raises the limits on values and tokens in the file with it (see `load`).
 
     With `link` (the default) a spec that `extends` another comes back merged with it, ready to vary;
     `link=False` gives the file's own content, as written.

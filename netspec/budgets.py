@@ -9,8 +9,9 @@ raises on purpose, as `--max-params` raises the parameter budget:
     max_nodes   entries after blocks and repeats are expanded (default 20,000)   --max-nodes / max_nodes=
 
 The front ends' own caps (YAML values, values written, `.ns` tokens) are sized for the default node budget,
-so a hostile file is refused in milliseconds; a larger node budget raises each of them in proportion, so a
-100,000-layer spec is analysed when asked for (max_nodes=800_000 admits a flat .ns spec of 100,000 layers).
+so a hostile file is refused in milliseconds; each node of budget above the default admits a fixed number more
+(16 YAML values, 64 `.ns` tokens: a layer written out with many arguments), so a 100,000-layer spec is analysed
+when asked for with max_nodes=100_000 or a little more, whatever its layers look like.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any, Iterator
 
 DEFAULT_MAX_NODES = 20_000  # ResNet-1202 expands to about 4,200, RegNetY-128GF to a few hundred
 DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB: the largest bundled spec is under 20 KB
+VALUES_PER_NODE = 16  # YAML values (and values written) admitted per node of budget above the default
+TOKENS_PER_NODE = 64  # .ns tokens admitted per node of budget above the default
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,11 @@ class Budget:
         """The file-size cap: the budget when one was given, else the front end's default."""
         return self.max_bytes if self.max_bytes is not None else default
 
-    def cap(self, default: int) -> int:
-        """A front end's cap sized for the default node budget, raised in proportion to a larger one."""
+    def cap(self, default: int, per_node: int) -> int:
+        """A front end's cap sized for the default node budget, `per_node` more for each node of a larger one."""
         if self.max_nodes is None or self.max_nodes <= DEFAULT_MAX_NODES:
             return default
-        return default * self.max_nodes // DEFAULT_MAX_NODES
+        return default + per_node * (self.max_nodes - DEFAULT_MAX_NODES)
 
     def key(self) -> tuple:
         """What a cached parse depends on (a text admitted under a large budget is refused under a small one)."""

@@ -92,7 +92,7 @@ InputOption = typer.Option(None, "--input", "-i", metavar="CxHxW", help="Input s
 DepthOption = typer.Option(None, "--depth", "-d", min=1, metavar="N", help="Show rows down to this nesting depth only.")
 MaxNodesOption = typer.Option(None, "--max-nodes", min=1, metavar="N",
                               help="Budget of entries after repeats and blocks are expanded (default 20,000); "
-                                   "raises the limits on values and tokens in a file in proportion.")
+                                   "raises the limits on values and tokens in a file with it.")
 MaxBytesOption = typer.Option(None, "--max-bytes", min=1, metavar="N",
                               help="Largest spec file read, in bytes (default 1,048,576).")
 FormatOption = typer.Option(Format.table, "--format", "-f", metavar="table|json|markdown|csv",

@@ -848,7 +848,7 @@ def _deepest(tree: Tree) -> tuple[int, Tree]:
 def _check_tokens(text: str, file: str, sources: dict[str, str]) -> None:
     """Refuse a text of more than MAX_TOKENS tokens (comments not counted), at the first token over."""
     count = 0
-    max_tokens = budgets.current().cap(MAX_TOKENS)
+    max_tokens = budgets.current().cap(MAX_TOKENS, budgets.TOKENS_PER_NODE)
     for match in _TOKEN.finditer(text):
         if match.group().startswith("#"):
             continue
@@ -858,7 +858,7 @@ def _check_tokens(text: str, file: str, sources: dict[str, str]) -> None:
             column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
             raise SpecError([Diagnostic("too-large", f"the spec has more than {max_tokens:,} tokens (names, numbers "
                                         "and symbols); a network this large is written with blocks and repeat "
-                                        "(or a larger --max-nodes / max_nodes= raises this limit in proportion)", "",
+                                        "(or a larger --max-nodes / max_nodes= raises this limit)", "",
                                         Loc(file, line, column))], sources)
 
 

@@ -704,12 +704,11 @@ MAX_VALUES = 5_000  # values written in one spec: the largest bundled spec has 3
 def validate(doc: RawDoc, default_name: str = "network") -> ParsedSpec:
     """Raw tree -> Spec. Raises SpecError listing every problem found."""
     errors = Collector(sources={doc.sources.file: doc.text})
-    max_values = budgets.current().cap(MAX_VALUES)
+    max_values = budgets.current().cap(MAX_VALUES, budgets.VALUES_PER_NODE)
     if len(doc.sources.values) > max_values:  # refused before any of them is parsed as an expression
         where = next(itertools.islice(iter(doc.sources.values.values()), max_values, None))
         errors.error("too-large", f"the spec holds more than {max_values:,} values; a network this large is "
-                     "written with blocks and repeat (or a larger --max-nodes / max_nodes= raises this limit in "
-                     "proportion)", "", where)
+                     "written with blocks and repeat (or a larger --max-nodes / max_nodes= raises this limit)", "", where)
         errors.raise_if_any()
     raw = doc.tree
     block_names = set(raw.get("blocks") or {}) if isinstance(raw, dict) and isinstance(raw.get("blocks"), dict) else set()

@@ -263,7 +263,7 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
         return SpecError([Diagnostic(code, message, "", loc)], {file: text})
 
     budget = budgets.current()
-    max_bytes, max_nodes = budget.bytes(MAX_BYTES), budget.cap(MAX_NODES)
+    max_bytes, max_nodes = budget.bytes(MAX_BYTES), budget.cap(MAX_NODES, budgets.VALUES_PER_NODE)
     size = len(text.encode("utf-8", errors="replace"))
     if size > max_bytes:
         return_loc = Loc(file, 1, 1)
@@ -286,7 +286,7 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
         nodes += count
         if nodes > max_nodes:
             raise fail("too-large", f"spec expands to more than {max_nodes:,} values (aliases included); a larger "
-                       "--max-nodes / max_nodes= raises this limit in proportion", loc)
+                       "--max-nodes / max_nodes= raises this limit", loc)
         if not stack:
             root.append(value)
             path: Path = ()

@@ -196,29 +196,29 @@ PROBES += [
           "t.yaml: ok (48,000 params, output (3, 8, 8))"),
     Probe("yaml-flow-line-of-10000-calls", _text("t.yaml", _flow_line(10_000, '"conv2d(3, 1)"')), 1,
           "/^t\\.yaml:3:\\d+: error\\[too-large\\]: the spec holds more than 5,000 values; a network this large is "
-          "written with blocks and repeat \\(or a larger --max-nodes / max_nodes= raises this limit in proportion\\)$/"),
+          "written with blocks and repeat \\(or a larger --max-nodes / max_nodes= raises this limit\\)$/"),
     Probe("yaml-flow-line-of-62500-calls", _text("t.yaml", _flow_line(62_500, "relu")), 1,
           "t.yaml:3:119962: error[too-large]: spec expands to more than 20,000 values (aliases included); "
-          "a larger --max-nodes / max_nodes= raises this limit in proportion"),
+          "a larger --max-nodes / max_nodes= raises this limit"),
     Probe("ns-line-of-720-kb", _text("t.ns", NS_HEAD + "; ".join(["conv(3, 1)"] * 60_000) + "\n"), 1,
           "t.ns:3:34270: error[too-large]: the spec has more than 20,000 tokens (names, numbers and symbols); "
           "a network this large is written with blocks and repeat "
-          "(or a larger --max-nodes / max_nodes= raises this limit in proportion)"),
+          "(or a larger --max-nodes / max_nodes= raises this limit)"),
     Probe("ns-list-of-400000-numbers", _text("t.ns", _ns_list(400_000)[:1_000_000]), 1,
           "t.ns:3:29996: error[too-large]: the spec has more than 20,000 tokens (names, numbers and symbols); "
           "a network this large is written with blocks and repeat "
-          "(or a larger --max-nodes / max_nodes= raises this limit in proportion)"),
+          "(or a larger --max-nodes / max_nodes= raises this limit)"),
     Probe("yaml-50000-errors", _text("t.yaml", _errors_yaml(50_000)), 1,
           "t.yaml:19996:5: error[too-large]: spec expands to more than 20,000 values (aliases included); "
-          "a larger --max-nodes / max_nodes= raises this limit in proportion"),
+          "a larger --max-nodes / max_nodes= raises this limit"),
     Probe("yaml-6000-errors", _text("t.yaml", _errors_yaml(6_000)), 1,
           "t.yaml:4997:5: error[too-large]: the spec holds more than 5,000 values; a network this large is "
           "written with blocks and repeat "
-          "(or a larger --max-nodes / max_nodes= raises this limit in proportion)"),
+          "(or a larger --max-nodes / max_nodes= raises this limit)"),
     Probe("ns-50000-errors", _text("t.ns", _errors_ns(50_000)), 1,
           "t.ns:19993:1: error[too-large]: the spec has more than 20,000 tokens (names, numbers and symbols); "
           "a network this large is written with blocks and repeat "
-          "(or a larger --max-nodes / max_nodes= raises this limit in proportion)"),
+          "(or a larger --max-nodes / max_nodes= raises this limit)"),
     Probe("yaml-2000-errors", _text("t.yaml", _errors_yaml(2_000)), 1,
           "t.yaml:4:5: error[unknown-layer]: 0: unknown layer or block 'nosuch0'"),
     Probe("ns-2000-errors", _text("t.ns", _errors_ns(2_000)), 1,
