@@ -523,6 +523,11 @@ class _Normalizer:
             if not structures:
                 self.check_keys(rest, ("args", "doc", "layers", *STRUCTURES), rpath, "a block")
                 return None
+            if "layers" in rest or len(structures) > 1:
+                both = ", ".join(f"`{k}:`" for k in rest if k == "layers" or k in STRUCTURES)
+                self.error("invalid-block", f"a block has one body, `layers:` or one structure; this one has {both}",
+                           rpath + (structures[-1],), key=True)
+                return None
             if len(structures) == 1:  # keys that are neither the block's nor its structure's: listed with both
                 allowed = ("args", "doc", *_STRUCTURE_KEYS[structures[0]])
                 self.check_keys({k: v for k, v in rest.items() if k not in allowed}, allowed, rpath,
