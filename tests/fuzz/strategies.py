@@ -647,7 +647,8 @@ def _params(draw, ctx: Ctx) -> dict[str, str]:
 
 def _block(draw, ctx: Ctx, name: str) -> Block:
     """A block with required, default and (sometimes) listed-value arguments; its body uses them."""
-    args = list(draw(st.sampled_from([[], [("c", None)], [("c", None), ("s", "1")]])))
+    args = list(draw(st.sampled_from([[], [("c", None)], [("c", None), ("s", "1")],
+                                      [("c", None), ("w", "max(1, in_channels // 2)")]])))  # waits for its input
     choices: dict[str, Choice] = {}
     layer_args: list[str] = []
     sizes = [a for a, _ in args]
