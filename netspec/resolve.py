@@ -258,6 +258,10 @@ class _Resolver:
         # a `flat` module names are its direct children and unnamed layers get generated names (`flat_scope`).
         self.splice_into: tuple[str, int] | None = None
         self.flat_scope: dict | None = None
+        # An unnamed place (`slot`: its parent's path, and whether that is a flat module) that the entry about to
+        # be resolved stands in: if that entry, or the one it leads to (an if's choice, the body of a block
+        # called without a name), has a name of its own, the name places it there, as the _Namer will.
+        self.slot: tuple[str, bool] | None = None
         # An entry's own expressions (an if condition, a repeat count, a block call's arguments and defaults) may
         # use the sizes of the tensor reaching it. Until infer knows them the entry waits (`may_wait`: such a use
         # raises _Wait, and the entry becomes a g.Pending); infer then resolves it again with `sizes` bound.
@@ -382,13 +386,34 @@ class _Resolver:
             self.error("too-deep", f"the network nests more than {MAX_GRAPH_DEPTH} levels once its blocks are "
                        "expanded; flatten the nested lists or blocks", mpath, cpath)
             raise _TooLarge
+        slot, self.slot = self.slot, None
+        scope = self.flat_scope
+        if node.name is not None and slot is not None:  # its own name places it, not its index
+            mpath = self.child_path(slot[0], node.name, 0)
+            if slot[1]:
+                self.flat_scope = None  # a named entry of a flat module is a module, named as usual inside
+            slot = None
         self.depth += 1
         try:
-            return self.nested_entry(node, env, mpath, cpath)
+            return self.nested_entry(node, env, mpath, cpath, slot)
         finally:
             self.depth -= 1
+            self.flat_scope = scope
 
-    def nested_entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple) -> list[g.Node]:
+    def child(self, item: s.Entry, env, parent: str, name: str | None, position: int, cpath: tuple) -> list[g.Node]:
+        """The nodes of `item`, a child of the node at `parent` named `name` (or at `position` when None)."""
+        path = self.child_path(parent, name, position)
+        scope = self.flat_scope
+        self.slot = None if name is not None else (parent if scope is None else scope["path"], scope is not None)
+        if scope is not None and name is not None:
+            self.flat_scope = None  # a named entry of a flat module is a module, named as usual inside
+        try:
+            return self.entry(item, env, path, cpath)
+        finally:
+            self.flat_scope = scope
+
+    def nested_entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple,
+                     slot: tuple[str, bool] | None = None) -> list[g.Node]:
         """The graph nodes one IR entry contributes: none for a false `if`, several for a `splice`.
 
         Nodes keep their explicit name (or None); `_Namer` gives index names and paths at the end,
@@ -414,7 +439,7 @@ class _Resolver:
                 return []
             if node.name is not None and chosen.name is None:
                 chosen = chosen.model_copy(update={"name": node.name})  # `bn: {if: ..., then: batchnorm2d}`
-            self.splice_into = into
+            self.splice_into, self.slot = into, slot
             return self.entry(chosen, env, mpath, cpath + (key,))
         if isinstance(node, s.Splice):
             spliced: list[g.Node] = []
@@ -453,10 +478,13 @@ class _Resolver:
             else:
                 one.flat = True
             return [one]
+        self.slot = slot  # for the body of a block called without a name
         try:
             built = self.single(node, env, mpath, cpath, into)
         except _Wait:
             return self.waiting(node, env, mpath, cpath)
+        finally:
+            self.slot = None
         if built is None:
             return [self.failure(node, cpath)]
         return [] if built is _EMPTY else [built]
@@ -529,13 +557,16 @@ class _Resolver:
             shortcut = None
             mode = node.shortcut if isinstance(node.shortcut, str) else "explicit"
             if isinstance(node.shortcut, list):
-                items = self.sequence(node.shortcut, env, self.child_path(mpath, node.shortcut_name, 0), 0,
-                                      cpath + ("shortcut",))
+                path, scope = self.child_path(mpath, node.shortcut_name, 0), self.flat_scope
+                self.flat_scope = None  # a module of its own, also in a flat module
+                try:
+                    items = self.sequence(node.shortcut, env, path, 0, cpath + ("shortcut",))
+                finally:
+                    self.flat_scope = scope
                 shortcut = g.Seq(node.shortcut_name, "", self.loc(cpath + ("shortcut",)), items=items)
             after = None
             if node.after is not None:
-                after_nodes = self.entry(node.after, env, self.child_path(mpath, node.after.name or "after", 0),
-                                         cpath + ("after",))
+                after_nodes = self.child(node.after, env, mpath, node.after.name or "after", 0, cpath + ("after",))
                 if after_nodes:
                     after = self.as_one(after_nodes, node.after.name or "after", cpath + ("after",))
             return g.Residual(name, "", loc, body=body, shortcut_mode=mode, shortcut=shortcut,
@@ -580,7 +611,7 @@ class _Resolver:
         (not 0 where the sequence is spliced into another)."""
         out: list[g.Node] = []
         for index, item in enumerate(items):
-            out.extend(self.entry(item, env, self.child_path(mpath, item.name, start + len(out)), cpath + (index,)))
+            out.extend(self.child(item, env, mpath, item.name, start + len(out), cpath + (index,)))
         return out
 
     def child_path(self, parent: str, name: str | None, position: int) -> str:
@@ -634,7 +665,7 @@ class _Resolver:
             local = {**env, "i": i}
             item = self.override(inner, first, mpath, cpath) if i == 0 and first else inner
             copy_name = self.names(node.names, i, local, mpath, cpath) if node.names is not None else None
-            built = self.entry(item, local, self.child_path(parent, copy_name, offset + len(copies)), cpath + (inner_key,))
+            built = self.child(item, local, parent, copy_name, offset + len(copies), cpath + (inner_key,))
             if copy_name is not None:
                 built = [self.as_one(built, copy_name, cpath)] if built else []
             copies.extend(built)

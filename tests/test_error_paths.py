@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import netspec
+from netspec.diagnostics import SpecError
 
 HERE = Path(__file__).resolve().parent
 GOLDENS = [HERE / "errors" / "unknown-arg--splice.yaml", HERE / "errors" / "unknown-arg--flat.yaml",
@@ -38,3 +39,32 @@ def test_paths_in_the_golden_are_modules_of_the_mended_network(spec, tmp_path):
     modules = dict(model.named_modules())
     for path in paths:
         assert isinstance(modules.get(path), torch.nn.Conv2d), f"{path} is not a convolution of the built network"
+
+
+LIBRARY = sorted([*(HERE.parent / "architectures").rglob("*.yaml"), *(HERE.parent / "architectures").rglob("*.ns")])
+
+
+@pytest.mark.parametrize("spec", [p for p in LIBRARY if "families" not in p.parts],
+                         ids=lambda p: p.relative_to(HERE.parent / "architectures").as_posix())
+def test_the_path_a_layer_is_reported_at_is_the_path_it_is_built_at(spec, monkeypatch):
+    """Every layer of every bundled spec (VGG and MobileNet splice, SqueezeNet and RegNet are flat): the path
+    resolve would name in an error about the layer is the path the _Namer gives it at the end."""
+    from netspec import resolve as r
+    from netspec.pipeline import analyse
+
+    seen: list[tuple[str, object]] = []
+    layer = r._Resolver.layer
+
+    def recording(self, node, env, mpath, cpath):
+        built = layer(self, node, env, mpath, cpath)
+        seen.append((mpath, built))
+        return built
+
+    monkeypatch.setattr(r._Resolver, "layer", recording)
+    try:
+        analyse(str(spec))
+    except SpecError:
+        pytest.skip("the spec needs a larger budget or more than analyse")
+    assert seen
+    wrong = [(said, built.path) for said, built in seen if built is not None and said != built.path]
+    assert not wrong, f"{len(wrong)} of {len(seen)} layers, e.g. {wrong[:3]}"
