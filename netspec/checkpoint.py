@@ -335,6 +335,9 @@ def load_checkpoint(path: str | os.PathLike, *, device: Any = None, max_params: 
 
     payload = read_checkpoint(path)
     parsed = parse_text(payload["spec"], f"{path}:spec", payload["spec_format"])
+    if parsed.spec.extends is not None:  # netspec writes the spec linked: a file made elsewhere, never followed
+        raise UsageError(f"{path}: not a checkpoint netspec wrote: its spec extends {parsed.spec.extends!r}, and a "
+                         "checkpoint's spec stands alone (nothing outside the file is read)")
     shape = tuple(payload["input_shape"]) or None
     graph = typed_graph(parsed, payload["params"], shape)
     check_budget(graph, max_params, parsed.locations.sources)

@@ -297,8 +297,10 @@ def build(
             try:
                 save_checkpoint(output, module, parsed, params=overrides, input_shape=graph.input_shape, seed=seed)
             except OSError as exc:
-                raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-            typer.echo(f"Wrote {output}", err=True)
+                from .files import reason
+
+                raise UsageError(f"cannot write {escaped(str(output))}: {reason(exc)}") from None
+            typer.echo(f"Wrote {escaped(str(output))}", err=True)
 
     _run(action)
 
@@ -317,8 +319,8 @@ def models(
 # ---- fmt and convert: printing a spec in either syntax (netspec/printer.py) -------------------------
 
 
-def _write(path: Path, text: str) -> None:
-    """Replace `path` with `text` atomically (netspec/files.py); a file that cannot be written is a usage error."""
+def _write(path: Path, text: str | bytes) -> None:
+    """Replace `path` with `text` (or bytes) atomically (netspec/files.py); a file that cannot be written is a usage error."""
     from .files import FileProblem, atomic_write
 
     try:
@@ -476,6 +478,11 @@ def draw(
 
     def action() -> None:
         if output is not None:
+            if output.is_dir():
+                raise UsageError(f"cannot write {escaped(str(output))}: is a directory, not a regular file")
+            if not output.suffix:
+                raise UsageError(f"cannot draw to {escaped(str(output))}: its extension picks the format; use one of "
+                                 ".dot, .mmd, .svg, .png, .pdf, .html")
             fmt = output.suffix.lower().lstrip(".")
         else:
             fmt = (to or "dot").lower()
@@ -487,11 +494,8 @@ def draw(
         if output is None:
             typer.echo(data.decode("utf-8"), nl=False)
             return
-        try:
-            output.write_bytes(data)
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-        typer.echo(f"Wrote {output}", err=True)
+        _write(output, data)  # atomically; links, devices and missing folders refused
+        typer.echo(f"Wrote {escaped(str(output))}", err=True)
 
     _run(action)
 

@@ -96,11 +96,13 @@ def test_a_library_checkpoint_records_the_library_files_it_was_built_from(tmp_pa
     assert _equal_weights(netspec.load_checkpoint(tmp_path / "lenet5.pt"), small)
 
 
-def test_the_parameter_budget_is_checked_before_rebuilding(tmp_path):
+def test_the_parameter_budget_is_checked_before_rebuilding(tmp_path, monkeypatch):
     model = netspec.load("lenet5", seed=0)
     netspec.save_checkpoint(tmp_path / "m.pt", model, "lenet5")
-    with pytest.raises(netspec.SpecError, match="param-budget"):
-        netspec.load_checkpoint(tmp_path / "m.pt", max_params=1000)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(netspec.SpecError, match="param-budget") as caught:
+        netspec.load_checkpoint("m.pt", max_params=1000)
+    assert caught.value.render() + "\n" == (GOLDEN / "over-budget.txt").read_text()
 
 
 def test_weights_that_do_not_fit_the_rebuilt_network_are_named(tmp_path):
@@ -149,6 +151,13 @@ def _broken_files(folder: Path) -> dict[str, Path]:
     payload = torch.load(good, weights_only=True)
     payload["format"] = "netspec-checkpoint/1"
     torch.save(payload, files["older-format"])
+    from netspec.checkpoint import _digest
+
+    payload = torch.load(good, weights_only=True)  # made elsewhere with a digest that matches: extends a file
+    payload["spec"] = "name: lenet5\nextends: /etc/lenet5.yaml\n" + payload["spec"].split("\n", 1)[1]
+    payload["digest"] = _digest(payload)
+    files["spec-extends-a-file"] = folder / "spec-extends-a-file.pt"
+    torch.save(payload, files["spec-extends-a-file"])
     stale = folder / f".good.pt.{2**22 + 12345}.x8k2.tmp"
     stale.write_bytes(data)
     files["stale-temp-file"] = stale
@@ -157,7 +166,7 @@ def _broken_files(folder: Path) -> dict[str, Path]:
 
 
 CASES = ["truncated", "empty", "foreign-text", "foreign-state-dict", "foreign-pickle", "tampered-weights",
-         "tampered-spec", "corrupted-bytes", "older-format", "stale-temp-file", "missing"]
+         "tampered-spec", "corrupted-bytes", "older-format", "stale-temp-file", "missing", "spec-extends-a-file"]
 
 
 def test_every_golden_has_a_case():
@@ -250,7 +259,7 @@ def test_a_disk_that_fills_up_is_a_one_line_error_and_the_old_file_stays(tmp_pat
     child = _child(["-m", "netspec.cli", "build", "lenet5", "-o", "m.pt"], tmp_path, small_files)
     out, err = child.communicate(timeout=300)
     assert child.returncode == 2, err
-    assert err == "netspec: error: cannot write m.pt: File too large\n"
+    assert err == "netspec: error: cannot write m.pt: the file is too large for the file system\n"
     assert (tmp_path / "m.pt").read_bytes() == b"the previous checkpoint"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
 

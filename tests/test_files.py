@@ -192,6 +192,25 @@ IO_GOLDENS = [
      "(give the path of the file it points to)\n"),
     ("schema-into-a-directory", ["schema", "-o", "folder"], None, 2,
      "netspec: error: cannot write folder: is a directory, not a regular file\n"),
+    ("draw-missing-folder", ["draw", "spec.yaml", "-o", "nowhere/out.dot"], None, 2,
+     "netspec: error: cannot write nowhere/out.dot: the folder nowhere does not exist\n"),
+    ("draw-into-a-directory", ["draw", "spec.yaml", "-o", "folder"], None, 2,
+     "netspec: error: cannot write folder: is a directory, not a regular file\n"),
+    ("draw-through-a-link", ["draw", "spec.yaml", "-o", "link.dot"], None, 2,
+     "netspec: error: cannot write link.dot: is a symbolic link; netspec does not write through links "
+     "(give the path of the file it points to)\n"),
+    ("draw-full-disk", ["draw", "spec.yaml", "-o", "out.dot"], _full_disk, 2,
+     "netspec: error: cannot write out.dot: no space left on the device\n"),
+    ("build-into-a-directory", ["build", "spec.yaml", "-o", "folder"], None, 2,
+     "netspec: error: folder is a directory\n"),
+    ("build-through-a-link", ["build", "spec.yaml", "-o", "link.ns"], None, 2,
+     "netspec: error: link.ns is a symbolic link; netspec does not replace a link with a file (write to the file "
+     "it points to, or remove the link)\n"),
+    ("build-to-a-device", ["build", "spec.yaml", "-o", "/dev/null"], None, 2,
+     "netspec: error: /dev/null is not a regular file (a device, pipe or socket); checkpoints are written only to "
+     "regular files\n"),
+    ("build-full-disk", ["build", "spec.yaml", "-o", "out.pt"], _full_disk, 2,
+     "netspec: error: cannot write out.pt: no space left on the device\n"),
 ]
 MESSY = "name: small\ninput: [3,8,8]\nlayers:\n  - conv2d(4,3)\n  - relu\n"
 
@@ -204,6 +223,7 @@ def test_io_errors_are_one_line_and_leave_nothing_half_written(name, args, patch
     (tmp_path / "messy-link.yaml").symlink_to("messy.yaml")
     (tmp_path / "folder").mkdir()
     (tmp_path / "link.ns").symlink_to("target.ns")
+    (tmp_path / "link.dot").symlink_to("target.ns")
     before = sorted(p.name for p in tmp_path.iterdir())
     if patch:
         patch(monkeypatch)
