@@ -18,7 +18,6 @@ import fnmatch
 import os
 import re
 from functools import lru_cache
-from importlib.resources import files
 from pathlib import Path
 
 from .diagnostics import UsageError, did_you_mean
@@ -34,6 +33,8 @@ NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*")  # what a library name may lo
 @lru_cache(maxsize=1)
 def root() -> Path:
     """The library folder: package data when installed, the checkout's `architectures/` otherwise."""
+    from importlib.resources import files  # imported here: most commands name a file and never need it
+
     packaged = files("netspec").joinpath("architectures")
     if isinstance(packaged, Path) and packaged.is_dir():
         return packaged.resolve()
