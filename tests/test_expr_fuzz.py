@@ -7,7 +7,8 @@ fuzzed as soon as it is in the grammar), choosing among each rule's alternatives
 depth, only among those that end soonest. (hypothesis.extra.lark.from_lark reads the same grammar, but on
 this recursive grammar most of its draws overrun, about 0.1 s per example.)
 
-CI runs 2,000 grammar examples and 500 targeted ones; NETSPEC_FUZZ_EXAMPLES=50000 runs more locally, and
+CI runs 2,000 grammar examples and 500 targeted ones; NETSPEC_FUZZ_EXAMPLES=50000 runs more locally,
+NETSPEC_FUZZ_SEED=S draws them from seed S instead (a campaign in shards, one seed each), and
 NETSPEC_FUZZ_REPORT=FILE writes the run's figures there as JSON (cases, values, errors by code, the slowest).
 """
 
@@ -20,7 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from lark import Lark
 from lark.grammar import NonTerminal, Terminal
@@ -28,8 +29,10 @@ from lark.grammar import NonTerminal, Terminal
 from netspec.expr import CallValue, ExprError, Function, Later, Symbol, eval_text, make_functions, parse_expr
 
 EXAMPLES = int(os.environ.get("NETSPEC_FUZZ_EXAMPLES", "2000"))
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+SEED = os.environ.get("NETSPEC_FUZZ_SEED")  # a campaign in shards: each its own seed (CI's run is derandomized)
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=SEED is None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+seeded = seed(int(SEED)) if SEED is not None else (lambda test: test)
 GRAMMAR = (Path(__file__).resolve().parent.parent / "netspec" / "expr.grammar.lark").read_text(encoding="utf-8")
 
 _double = parse_expr("x * 2")
@@ -162,6 +165,7 @@ def _check(text: str) -> None:
     assert value is None or isinstance(value, (int, float, str, bool, list, dict, Symbol, CallValue, Later, Function))
 
 
+@seeded
 @SETTINGS
 @given(grammar_text)
 def test_grammar_expressions_are_bounded_and_raise_only_netspec_errors(text):
@@ -199,6 +203,7 @@ def _targeted() -> st.SearchStrategy[str]:
     return st.recursive(small | n, grow, max_leaves=12)
 
 
+@seeded
 @settings(SETTINGS, max_examples=max(500, EXAMPLES // 4))
 @given(_targeted())
 def test_costly_corners_are_bounded_and_raise_only_netspec_errors(text):
