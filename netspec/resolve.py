@@ -321,7 +321,9 @@ class _Resolver:
                     message = (f"`{name}` cannot be used here: it is a size of the tensor reaching an entry, known in "
                                "a layer's or block's arguments, a block's defaults, a repeat count and an if "
                                "condition; compute other values from params")
-                self.errors.error("unknown-name", message, mpath or "(root)", self.loc(cpath))
+                found = re.search(rf"\b{name}\b", raw) if isinstance(raw, str) else None  # the caret on the name
+                self.errors.error("unknown-name", message, mpath or "(root)",
+                                  _shift(self.loc(cpath), found.start() + 1 if found else None))
             elif exc.code not in (POISONED, DEFERRED):  # a bad param is reported where it is defined
                 column = exc.column
                 message = str(exc)
