@@ -54,6 +54,7 @@ def load(
     freeze: Sequence[str] = (),
     params: dict[str, Any] | None = None,
     weights: str | os.PathLike | None = None,
+    outputs: Sequence[str] | dict[str, str] | None = None,
     **more_params: Any,
 ):
     """Compile a spec (a file, spec text, a Spec, or a library model's name) into an nn.Module.
@@ -65,11 +66,13 @@ def load(
     The size budgets, as `max_params`, are raised on purpose: `max_nodes` (default 20,000 entries after blocks and
     repeats are expanded; the limits on values and tokens in the file grow with it) and `max_bytes` (default
     1 MiB, the largest file read).
+    `outputs` taps entries without editing the spec: a list of module paths (`body.layer2`, or `$body.layer2`)
+    and output names (`main`) makes forward return a tuple in that order, a dict of them a dict.
     """
     check_params(params)
     module = _build(source, {**(params or {}), **more_params}, input_shape=input_shape,
                     device="cpu" if weights is not None else device, seed=seed, max_params=max_params, format=format,
-                    max_nodes=max_nodes, max_bytes=max_bytes)
+                    max_nodes=max_nodes, max_bytes=max_bytes, outputs=outputs)
     if freeze:
         from .summary import frozen
 

@@ -8,10 +8,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import codegen
 from . import graph as g
 from .initializers import apply_init
 from .usage import check_seed
-from .modules import Add, Concat, DenseBlock, Mul, Network, Residual
+from .modules import Add, Concat, DenseBlock, Generated, GeneratedNetwork, Mul, Network, Residual
 
 
 # Activations that may overwrite their input, and the kinds whose output is a new tensor that nothing
@@ -22,9 +23,17 @@ _FRESH_OUTPUT = {"conv2d", "linear", "batchnorm1d", "batchnorm2d", "layernorm", 
                  "adaptive_avgpool2d", "adaptive_maxpool2d"}
 
 
-def _fresh(node: g.Node | None) -> bool:
-    if node is None or node.tap or node.flat:
-        return False
+class _Context:
+    """What building one network's modules needs: the layers built so far (for `init:`) and the code plan."""
+
+    def __init__(self, graph: g.Graph):
+        self.layers: dict[nn.Module, tuple[str, str]] = {}
+        self.plan = codegen.plan(graph)
+
+
+def _fresh(node: g.Node | None, ctx: _Context) -> bool:
+    if node is None or node.tap or node.flat or id(node) in ctx.plan.held:
+        return False  # nothing, or a tensor something else reads again (an output, a reference's source)
     if isinstance(node, g.Layer):
         return node.kind.name in _FRESH_OUTPUT
     if isinstance(node, g.Merge):  # torch.cat always makes a new tensor; an add of one branch is that branch
@@ -32,42 +41,44 @@ def _fresh(node: g.Node | None) -> bool:
     if isinstance(node, g.Dense):  # no layers: the input itself
         return bool(node.layers)
     # a residual's sum is new; an `after` layer's output may be saved for its backward (relu keeps its result)
-    return isinstance(node, g.Residual) and node.active and (node.after is None or _fresh(node.after))
+    return isinstance(node, g.Residual) and node.active and (node.after is None or _fresh(node.after, ctx))
 
 
-def _build(node: g.Node, layers: dict[nn.Module, tuple[str, str]], after: g.Node | None = None) -> nn.Module:
+def _build(node: g.Node, ctx: _Context, after: g.Node | None = None) -> nn.Module:
     """The module for `node`; `after` is the sibling whose output it receives (None: it gets its parent's input)."""
     if isinstance(node, g.Param):
         return _parameter(node)
-    if node.flat:
-        return _build_flat(node, layers)
+    if ctx.plan.generated(node):  # references, splits, resizes or a flat module inside: generated forward
+        children, source, tensors = codegen.scope_code(node, ctx.plan, lambda n, a: _build(n, ctx, a))
+        return Generated(children, source, tensors)
     if isinstance(node, g.Layer):
         args = node.args
         if "inplace" in type(args).model_fields:
-            # In place only on a tensor nothing else reads (not the caller's input, a shortcut's, a branch's or
-            # an output's): the default for the kinds above, and what `inplace=true` asks for; elsewhere the
-            # layer runs out of place, which gives the same values and gradients.
+            # In place only on a tensor nothing else reads (not the caller's input, a shortcut's, a branch's, a
+            # reference's or an output's): the default for the kinds above, and what `inplace=true` asks for;
+            # elsewhere the layer runs out of place, which gives the same values and gradients.
             asked = args.inplace if "inplace" in args.model_fields_set else node.kind.name in _INPLACE_CAPABLE
-            safe = asked and _fresh(after)
+            safe = asked and _fresh(after, ctx)
             if safe != args.inplace:
                 args = args.model_copy(update={"inplace": safe})
         module = node.kind.build(args, node.in_shape)
-        layers[module] = (node.kind.name, node.path)
+        ctx.layers[module] = (node.kind.name, node.path)
         return module
     if isinstance(node, g.Seq):
-        return nn.Sequential(_named(node.items, layers))
+        return nn.Sequential(_named(node.items, ctx))
     if isinstance(node, g.Merge):  # every branch reads the block's input: none may overwrite it
-        return {"concat": Concat, "add": Add, "mul": Mul}[node.mode](_named(node.branches, layers, chained=False))
+        branches = _named(node.branches, ctx, chained=False)
+        return Concat(branches, dim=node.dim) if node.mode == "concat" else {"add": Add, "mul": Mul}[node.mode](branches)
     if isinstance(node, g.Dense):
-        return DenseBlock(_named(node.layers, layers, chained=False))  # each layer's input is kept
+        return DenseBlock(_named(node.layers, ctx, chained=False))  # each layer's input is kept
     if isinstance(node, g.Residual):
-        body = _named(node.body, layers)
-        after = (node.after.name, _build(node.after, layers, after=node)) if node.after is not None else None
+        body = _named(node.body, ctx)
+        after = (node.after.name, _build(node.after, ctx, after=node)) if node.after is not None else None
         if not node.active:  # `when_same` and the shapes differ: no residual connection at all
             if after is not None:
                 body[after[0]] = after[1]
             return nn.Sequential(body)
-        shortcut = _build(node.shortcut, layers) if node.shortcut is not None else None
+        shortcut = _build(node.shortcut, ctx) if node.shortcut is not None else None
         return Residual(body, shortcut, node.shortcut_name, after)
     raise AssertionError(f"unknown graph node {type(node).__name__}")
 
@@ -81,65 +92,17 @@ def _parameter(node: g.Param) -> nn.Parameter:
     return tensor
 
 
-def _named(nodes: list[g.Node], layers: dict[nn.Module, tuple[str, str]],
-           chained: bool = True) -> "OrderedDict[str, nn.Module]":
+def _named(nodes: list[g.Node], ctx: _Context, chained: bool = True) -> "OrderedDict[str, nn.Module]":
     """Modules for siblings; in a sequence (`chained`) each knows the one whose output it receives: the last
     sibling before it that is not an extra output (an output reads the stream, which flows on unchanged)."""
     out: "OrderedDict[str, nn.Module]" = OrderedDict()
     before: g.Node | None = None
     for node in nodes:
-        out[node.name] = _build(node, layers, None if node.tap or not chained else before)
+        out[node.name] = _build(node, ctx, None if node.tap or not chained else before)
         # an output may return the stream's tensor itself (an empty or identity output): nothing after it
         # may overwrite that tensor
         before = None if node.tap else node
     return out
-
-
-def _build_flat(node: g.Node, layers: dict[nn.Module, tuple[str, str]]) -> nn.Module:
-    """A torch.fx GraphModule: the named entries are its children, the data flow between them is generated code."""
-    import operator
-
-    from torch import fx
-
-    holder = nn.Module()
-    graph = fx.Graph()
-
-    def trace(n: g.Node, value: fx.Node, root: bool = False) -> fx.Node:
-        if isinstance(n, g.Param):  # a tensor of the flat module itself
-            holder.register_parameter(n.name, _parameter(n))
-            return graph.get_attr(n.name)
-        if not (root or n.virtual):  # a child module of the flat module
-            holder.add_module(n.name, _build(n, layers))
-            return graph.call_module(n.name, (value,))
-        if isinstance(n, g.Seq):
-            for item in n.items:
-                value = trace(item, value)
-            return value
-        if isinstance(n, g.Merge):
-            outs = [trace(b, value) for b in n.branches]
-            if n.mode == "concat":
-                return graph.call_function(torch.cat, (outs,), {"dim": 1})
-            total = outs[0]
-            combine = operator.mul if n.mode == "mul" else operator.add
-            for other in outs[1:]:
-                total = graph.call_function(combine, (total, other))
-            return total
-        if isinstance(n, g.Dense):
-            for layer in n.layers:
-                value = graph.call_function(torch.cat, ([value, trace(layer, value)],), {"dim": 1})
-            return value
-        if isinstance(n, g.Residual):
-            out = value
-            for item in n.body:
-                out = trace(item, out)
-            if n.active:
-                identity = trace(n.shortcut, value) if n.shortcut is not None else value
-                out = graph.call_function(operator.add, (out, identity))
-            return trace(n.after, out) if n.after is not None else out
-        raise AssertionError(f"cannot trace {type(n).__name__} in a flat module")
-
-    graph.output(trace(node, graph.placeholder("x"), root=True))
-    return fx.GraphModule(holder, graph, class_name="Flat")
 
 
 def compile_graph(graph: g.Graph, device: Any = None, seed: int | None = None, dtype: Any = None) -> nn.Module:
@@ -150,10 +113,15 @@ def compile_graph(graph: g.Graph, device: Any = None, seed: int | None = None, d
     assert graph.typed, "compile needs a graph that infer has typed"
 
     def build() -> nn.Module:
-        layers: dict[nn.Module, tuple[str, str]] = {}
+        ctx = _Context(graph)
         taps = {n.name: n.train_only for n in graph.root.items if n.tap}
-        module = Network(_named(graph.root.items, layers), graph.name, graph.input_shape, taps, tuple(graph.outputs))
-        apply_init(module, graph.init, layers)
+        if ctx.plan.generated(graph.root):  # references that cross the top level, or outputs from inside
+            children, source, tensors = codegen.network_code(graph, ctx.plan, lambda n, a: _build(n, ctx, a))
+            module: nn.Module = GeneratedNetwork(children, source, graph.name, graph.input_shape, taps,
+                                                 tuple(graph.outputs), tensors)
+        else:
+            module = Network(_named(graph.root.items, ctx), graph.name, graph.input_shape, taps, tuple(graph.outputs))
+        apply_init(module, graph.init, ctx.layers)
         return module
 
     if device is not None and torch.device(device).type == "meta":

@@ -85,10 +85,12 @@ class Scene:
 
 @dataclass
 class _Port:
-    """Where a tensor comes from: the box that makes it, and its shape."""
+    """Where a tensor comes from: the box that makes it, and its shape; `style` for an edge that a reference
+    draws (from an earlier box, not the one before)."""
 
     box: str
     shape: Shape
+    style: str = ""
 
 
 def shape_text(shape: Shape) -> str:
@@ -139,6 +141,8 @@ class _Builder:
         self.boxes: dict[str, Box] = {}
         self.edges: list[Edge] = []
         self.by_path: dict[str, str] = {}
+        self.inputs: dict[int, _Port] = {}  # node id -> the port that feeds it (for `$input`)
+        self.first = ""  # the input box
         self.count = 0
 
     def new_id(self, prefix: str = "n") -> str:
@@ -155,7 +159,19 @@ class _Builder:
         return box
 
     def edge(self, src: _Port, dst: str, style: str = "flow") -> None:
-        self.edges.append(Edge(src.box, dst, style))
+        self.edges.append(Edge(src.box, dst, src.style or style))
+
+    def source(self, ref: g.Ref) -> _Port:
+        """The port a reference reads: the box of the entry it names (or of the collapsed block holding it)."""
+        node = ref.source
+        assert node is not None
+        if ref.block_input:
+            port = self.inputs.get(id(node))
+            return _Port(port.box, port.shape, "ref") if port is not None else _Port("", ref.out_shape, "ref")
+        path = node.path
+        while path and path not in self.by_path:
+            path = path.rpartition(".")[0]
+        return _Port(self.by_path.get(path, self.first), ref.out_shape, "ref")
 
     def expanded(self, level: int) -> bool:
         return self.depth is None or level < self.depth
@@ -164,6 +180,20 @@ class _Builder:
 
     def node(self, node: g.Node, src: _Port, into: list, level: int, style: str = "flow") -> _Port:
         """Draw `node` fed by `src`; the port of its output. `level` is the node's depth (1 = top level)."""
+        self.inputs[id(node)] = src
+        if isinstance(node, g.Ref):
+            return self.source(node)
+        if isinstance(node, g.Split):
+            parts = "/".join(map(str, node.sizes)) if node.sizes else str(node.parts)
+            box = self.box(into, [f"split {parts}"], "merge", node.in_shape, node.in_shape, node.path)
+            self.edge(src, box.id, style)
+            return _Port(box.id, node.out_shape)
+        if isinstance(node, g.Resize):
+            assert node.like is not None
+            box = self.box(into, [f"resize ({node.mode})"], "merge", node.in_shape, node.out_shape, node.path)
+            self.edge(src, box.id, style)
+            self.edge(self.source(node.like), box.id)
+            return _Port(box.id, node.out_shape)
         if isinstance(node, g.Layer):
             box = self.box(into, [node.kind.label(node.args)], _role(node), node.in_shape, node.out_shape, node.path)
             self.edge(src, box.id, style)
@@ -238,6 +268,14 @@ class _Builder:
         box = self.box(into, lines, "block", node.in_shape, node.out_shape, node.path,
                        bold=True)
         self.edge(src, box.id, style)
+        inside = {id(n) for n in _subtree(node)}
+        drawn: set[str] = set()
+        for ref in _references(node):  # what the block reads from outside it, by reference: an edge each
+            if ref.source is not None and id(ref.source) not in inside and not (ref.block_input and ref.source is node):
+                port = self.source(ref)
+                if port.box and port.box not in drawn and port.box != src.box:
+                    drawn.add(port.box)
+                    self.edge(port, box.id)
         return _Port(box.id, node.out_shape)
 
     def detail(self, node: g.Node) -> str:
@@ -254,7 +292,9 @@ class _Builder:
             return "residual" if node.active else f"{len(node.body)} layers"
         if isinstance(node, g.Dense):
             return f"dense, {len(node.layers)} layers"
-        leaves = sum(1 for _ in _leaves(node))
+        leaves = sum(1 for leaf in _leaves(node) if leaf.module)
+        if not leaves:
+            return "data flow only"
         return f"{leaves} layer{'s' if leaves != 1 else ''}"
 
     def group_label(self, node: g.Node) -> str:
@@ -267,6 +307,21 @@ class _Builder:
         if isinstance(node, g.Residual):
             return f"{title} · residual" if title else "residual"
         return title
+
+
+def _subtree(node: g.Node):
+    yield node
+    for child in node.children:
+        yield from _subtree(child)
+
+
+def _references(node: g.Node):
+    """Every reference inside `node`: reference entries and resize's `like`."""
+    for inner in _subtree(node):
+        if isinstance(inner, g.Ref):
+            yield inner
+        elif isinstance(inner, g.Resize) and inner.like is not None:
+            yield inner.like
 
 
 def _concat(a: Shape, b: Shape) -> Shape:
@@ -300,9 +355,16 @@ def build_scene(graph: g.Graph, depth: Optional[int] = None, direction: str = "T
     b = _Builder(depth)
     items: list = []
     start = b.box(items, ["input", shape_text(graph.input_shape)], "io", graph.input_shape, graph.input_shape)
+    b.first = start.id
+    b.inputs[id(graph.root)] = _Port(start.id, graph.input_shape)
     out = b.sequence(graph.root.items, _Port(start.id, graph.input_shape), items, 1)
-    end = b.box(items, ["output", shape_text(graph.root.out_shape)], "io", out.shape, out.shape)
-    b.edge(out, end.id)
+    returned = [(name, ref) for name, ref in graph.output_refs.items() if ref.source is not None]
+    if not returned or "main" in graph.outputs:
+        end = b.box(items, ["output", shape_text(graph.root.out_shape)], "io", out.shape, out.shape)
+        b.edge(out, end.id)
+    for name, ref in returned:  # outputs read by reference (`outputs: {p2: $fpn.p2}`): one marked box each
+        sink = b.box(items, [name, "output " + shape_text(ref.out_shape)], "output", ref.out_shape, ref.out_shape)
+        b.edge(b.source(ref), sink.id)
     _label_edges(b.boxes, b.edges)
     return Scene(graph.name, direction, items, b.edges, b.boxes, b.by_path)
 

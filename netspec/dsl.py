@@ -330,8 +330,23 @@ class _Lower(Transformer):
         branches = self._entries(children, ("branches",))
         return Piece({"op": op, "branches": branches.data}, {**branches.locs, (): self._loc(meta)})
 
+    def e_ref(self, meta, children) -> Piece:
+        return Piece({"op": "ref", "target": str(children[0])[1:]}, {(): self._loc(children[0])})
+
+    def merge_dim(self, meta, children) -> tuple[str, Piece]:
+        ident, piece = children[0]
+        if ident.name != "dim":
+            self._error("unknown-key", f"concat takes one option, `dim` (the dimension joined), not "
+                        f"'{ident.name}': write `concat(dim=2) {{ ... }}`", ident.loc)
+        return "dim", piece
+
     def e_concat(self, meta, children) -> Piece:
-        return self._merge("concat", meta, children)
+        merged = self._merge("concat", meta, children)
+        for child in children:
+            if isinstance(child, tuple) and child[0] == "dim":
+                merged.data["dim"] = child[1].data
+                merged.locs.update(_under(("dim",), child[1].locs))
+        return merged
 
     def e_add(self, meta, children) -> Piece:
         return self._merge("add", meta, children)
@@ -478,8 +493,27 @@ class _Lower(Transformer):
     def params(self, meta, children) -> tuple:
         return "params", meta, children
 
+    def _output_name(self, token: Token) -> str:
+        if token.type == "REF":
+            return str(token)
+        return self._string(token) if token.type == "DSTRING" else str(token).strip("`")
+
+    def output_pair(self, meta, children) -> tuple[Token, Token]:
+        return children[0], children[1]
+
     def outputs(self, meta, children) -> tuple:
-        names = [self._string(t) if t.type == "DSTRING" else str(t).strip("`") for t in children]
+        pairs = [c for c in children if isinstance(c, tuple)]
+        if pairs and len(pairs) != len(children):
+            self._error("syntax", "outputs are either all named (`out = main, aux = $aux`, a dict) or none "
+                        "(`main, $aux`, a tuple); name each one, or none", self._loc(meta))
+        if pairs:
+            data = {self._output_name(k): self._output_name(v) for k, v in pairs}
+            locs = {}
+            for k, v in pairs:
+                locs[(self._output_name(k),)] = self._loc(v)
+                locs[(self._output_name(k), "key")] = self._loc(k)
+            return "outputs", meta, Piece(data, {**locs, (): self._loc(meta)})
+        names = [self._output_name(t) for t in children]
         locs = {(i,): self._loc(t) for i, t in enumerate(children)}
         return "outputs", meta, Piece(names, {**locs, (): self._loc(meta)})
 
@@ -675,13 +709,13 @@ _CLAUSES = {  # where a clause keyword belongs, for the message when it stands a
 
 _DESCRIBED = {
     "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "DSTRING": 'a "string"',
-    "BACKTICK": "a name or value in backticks", "DIMS": "a shape such as 3x224x224", "_NL": "a line break",
+    "BACKTICK": "a name or value in backticks", "REF": "a reference such as $enc", "DIMS": "a shape such as 3x224x224", "_NL": "a line break",
     "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/', '//' or '%'", "_POW": "'**'",
     "$END": "the end of the file",
 }
 _ENTRY = {"NAME", "BACKTICK", "LSQB", "CONCAT", "ADD", "MUL", "RESIDUAL", "REPEAT", "DENSE", "IF", "SPLICE", "OUTPUT", "FLAT",
           "PARAMETER"}
-_VALUE = {"NAME", "NUMBER", "STRING", "BACKTICK", "LSQB", "LPAR", "LBRACE", "MINUS", "PLUS", "NOT"}
+_VALUE = {"NAME", "NUMBER", "STRING", "BACKTICK", "LSQB", "LPAR", "LBRACE", "MINUS", "PLUS", "NOT", "REF"}
 _DECLARATION = {"NETWORK", "EXTENDS", "INPUT", "PARAM", "OUTPUTS", "FUNCTION", "BLOCK", "INIT", "DSTRING"}
 _CONTINUATION = {"ADD_OP", "MUL_OP", "COMP_OP", "_POW", "MINUS", "PLUS", "IF", "OR", "AND", "IN", "NOT", "FOR", "LSQB", "LPAR"}
 _ORDER = ["RPAR", "RSQB", "RBRACE", "COMMA", "COLON", "EQUAL", "_NL", "SEMICOLON", "$END"]
@@ -703,7 +737,7 @@ def _expected(names: set[str]) -> str:
     groups = []
     if _ENTRY <= names:
         groups.append("a declaration or an entry" if _DECLARATION <= names else "an entry")
-        names -= _ENTRY | (_DECLARATION if _DECLARATION <= names else set())
+        names -= _ENTRY | {"REF"} | (_DECLARATION if _DECLARATION <= names else set())  # a reference is an entry
     elif {"NAME", "NUMBER"} <= names:  # where a number and a name both fit, any value does
         groups.append("a value")
         names -= _VALUE

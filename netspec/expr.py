@@ -79,6 +79,14 @@ DEFERRED = "deferred"  # the code of an ExprError raised by arithmetic on a Late
 
 
 @dataclass(frozen=True)
+class RefValue:
+    """A reference to an earlier entry's output (`$lateral`), as an argument of a data-flow call (`resize`)."""
+
+    target: str  # without the `$`
+    column: int = 0
+
+
+@dataclass(frozen=True)
 class CallValue:
     """An evaluated call such as `kaiming_normal(mode=fan_out)` or `bottleneck(expansion=4)`, where the
     callee is not a function: an initialiser, or a layer or block called later with these arguments."""
@@ -638,6 +646,9 @@ class _Eval:
     def name(self, kids, env):
         return _lookup(str(kids[0]), env, kids[0].column)
 
+    def ref(self, kids, env):
+        return RefValue(str(kids[0])[1:], kids[0].column or 0)
+
     def list(self, kids, env):
         items = [self.run(k, env) for k in kids if k is not None]
         if len(items) > 1:
@@ -893,7 +904,7 @@ class _Scope(Mapping):
 
 _NODES: dict[str, Callable] = {
     name: getattr(_Eval, name)
-    for name in ("number", "string", "name", "list", "dict", "neg", "pos", "binop", "pow", "index", "slice",
+    for name in ("number", "string", "name", "ref", "list", "dict", "neg", "pos", "binop", "pow", "index", "slice",
                  "compare", "contains", "not_contains", "and_", "or_", "not_", "ifelse", "list_comp",
                  "dict_comp", "call")
 }

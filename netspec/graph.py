@@ -40,6 +40,11 @@ class Node:
         return type(self).__name__.lower()
 
     @property
+    def module(self) -> bool:
+        """Does this node compile to a module? References, splits and resizes are data flow only."""
+        return True
+
+    @property
     def counted(self) -> bool:
         """Do this node's mult-adds count in eval-mode totals? (Training-only outputs do not run there.)"""
         return not self.train_only
@@ -72,6 +77,49 @@ class Param(Node):
 
 
 @dataclass
+class Ref(Node):
+    """The output of an earlier node (`$enc`), a part of a split (`$halves.0`), or a block's input (`$input`)."""
+
+    target: str = ""  # as written, without `$`
+    source: Optional[Node] = None  # the node it names (for `$input`: the block node whose input it is); set by flow
+    part: Optional[int] = None  # which part of a split source
+    block_input: bool = False  # the input of `source`, not its output
+    reported: bool = False  # the flow pass found it wrong and said so
+
+    @property
+    def module(self) -> bool:
+        return False
+
+
+@dataclass
+class Split(Node):
+    """The tensor flowing here, cut into parts along `dim` (torch's numbering: 1 is the channels); the parts are
+    read by reference (`$halves.0`) and the tensor itself flows on unchanged."""
+
+    parts: int = 2  # equal parts, when `sizes` is empty
+    sizes: tuple[int, ...] = ()
+    dim: int = 1
+    part_shapes: list = field(default_factory=list)  # filled by infer
+
+    @property
+    def module(self) -> bool:
+        return False
+
+
+@dataclass
+class Resize(Node):
+    """The tensor flowing here interpolated to the spatial size of another (`resize($lateral)`)."""
+
+    like: Optional[Ref] = None
+    mode: str = "nearest"
+    align_corners: Optional[bool] = None
+
+    @property
+    def module(self) -> bool:
+        return False
+
+
+@dataclass
 class Seq(Node):
     items: list[Node] = field(default_factory=list)
 
@@ -82,7 +130,8 @@ class Seq(Node):
 
 @dataclass
 class Merge(Node):
-    mode: str = "concat"  # "concat" (channels), "add", or "mul" (element-wise, broadcasting)
+    mode: str = "concat"  # "concat" (along `dim`), "add", or "mul" (element-wise, broadcasting)
+    dim: int = 1  # concat: torch's dimension (1 is the channels)
     branches: list[Node] = field(default_factory=list)
 
     @property
@@ -147,6 +196,11 @@ class Graph:
     init: dict[str, dict[str, Any]]  # layer kind -> tensor name -> evaluated initialiser
     init_locs: dict[str, Optional[Loc]] = field(default_factory=dict)
     typed: bool = False  # True once infer has filled shapes and counts
+    # outputs that are references (`outputs: [$body.layer2]`, `load(outputs=...)`): name -> Ref, set by flow;
+    # with any, the network returns `outputs` (names: "main", tap names, or these) as a tuple or, when
+    # `output_dict`, a dict
+    output_refs: dict[str, Ref] = field(default_factory=dict)
+    output_dict: bool = False
 
     def walk(self):
         """Every node, parents before children."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import math
 
+from . import flow
 from . import graph as g
 from .diagnostics import Collector, did_you_mean
 from .initializers import NEEDS_MATRIX
@@ -40,9 +41,50 @@ def _sizes(shape: Shape) -> dict[str, int]:
     return sizes
 
 
+def _has_references(node: g.Node) -> bool:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (g.Ref, g.Resize)):
+            return True
+        stack.extend(current.children)
+    return False
+
+
+def _producer(node: g.Node) -> str:
+    """A branch as messages name it, `'b2' (line 7)`; a reference with what it reads, `'$enc' (enc, line 5)`."""
+    if isinstance(node, g.Ref) and node.source is not None and not node.block_input:
+        source = node.source
+        where = f", line {source.loc.line}" if source.loc is not None else ""
+        return f"'{node.name}' ({source.path or 'the input'}{where})"
+    where = f" (line {node.loc.line})" if node.loc is not None else ""
+    return f"'{node.name}'{where}"
+
+
+def _axis(dim: int, shape: Shape) -> int | None:
+    """torch's dimension (1 is the channels, -1 the last) as an index into a per-sample shape, or None."""
+    axis = dim - 1 if dim > 0 else len(shape) + dim
+    return axis if 0 <= axis < len(shape) else None
+
+
 class _Inferrer:
     def __init__(self, errors: Collector):
         self.errors = errors
+        self.done: set[int] = set()  # ids of the nodes typed so far: what a reference may read
+        self.root: g.Node | None = None
+
+    def referenced(self, ref: g.Ref, node: g.Node) -> Shape:
+        """The shape a reference reads (its source is earlier, so typed by now unless it failed)."""
+        source = ref.source
+        if source is None:
+            raise _Stop  # the flow pass has reported it
+        if ref.block_input:
+            return source.in_shape
+        if id(source) not in self.done:
+            raise _Stop  # the source failed, and said why
+        if ref.part is not None:
+            return source.part_shapes[ref.part]
+        return source.out_shape
 
     def fail(self, node: g.Node, code: str, message: str) -> None:
         self.errors.error(code, message, node.path or "(root)", node.loc)
@@ -61,7 +103,30 @@ class _Inferrer:
             if real is None:
                 raise _Stop
             node.become(real)
+            if self.root is not None and _has_references(node):  # its references are linked now it exists
+                flow.link_references(self.root, self.errors, unlinked_only=True)
+        out = self.typed(node, shape)
+        self.done.add(id(node))
+        return out
+
+    def typed(self, node: g.Node, shape: Shape) -> Shape:
         node.in_shape = shape
+        if isinstance(node, g.Ref):
+            node.out_shape = self.referenced(node, node)
+            return node.out_shape
+        if isinstance(node, g.Split):
+            node.out_shape = shape  # the tensor flows on; its parts are read by reference
+            node.part_shapes = self.split(node, shape)
+            return shape
+        if isinstance(node, g.Resize):
+            like = self.referenced(node.like, node)
+            if len(like) != len(shape) or len(shape) < 2:
+                self.fail(node, "shape-mismatch", f"resize takes the spatial size of {_producer(node.like.source)}, "
+                          f"{_fmt(like)}, for a tensor of {_fmt(shape)}; both need the same number of dimensions, "
+                          "with channels first")
+            node.out_shape = (shape[0], *like[1:])
+            self.within_limit(node, node.out_shape, "the resized tensor")
+            return node.out_shape
         if isinstance(node, g.Layer):
             if node.args is None:  # arguments that use the incoming sizes: bind them now
                 node.args = node.pending(_sizes(shape), self.errors)
@@ -118,6 +183,27 @@ class _Inferrer:
         node.mult_adds = 0  # it is read, not computed (torchinfo counts no mult-adds for a module's own tensor)
         return node.out_shape
 
+    def split(self, node: g.Split, shape: Shape) -> list[Shape]:
+        axis = _axis(node.dim, shape)
+        if axis is None:
+            self.fail(node, "shape-mismatch", f"split dim {node.dim} does not exist in {_fmt(shape)} (dims 1 to "
+                      f"{len(shape)}, or -1 to -{len(shape)}; 0 is the batch)")
+        size = shape[axis]
+        if node.sizes:
+            if sum(node.sizes) != size:
+                self.fail(node, "shape-mismatch", f"split sizes {list(node.sizes)} add up to {sum(node.sizes)}, but "
+                          f"dim {node.dim} of {_fmt(shape)} has {size}")
+            sizes = list(node.sizes)
+        else:
+            if size % node.parts:
+                self.fail(node, "shape-mismatch", f"split into {node.parts} equal parts needs dim {node.dim} of "
+                          f"{_fmt(shape)} to be a multiple of {node.parts}; give the sizes instead, such as "
+                          f"split([{size // node.parts + size % node.parts}, {size // node.parts}])"
+                          if node.parts == 2 else f"split into {node.parts} equal parts needs dim {node.dim} of "
+                          f"{_fmt(shape)} to be a multiple of {node.parts}; give a list of sizes instead")
+            sizes = [size // node.parts] * node.parts
+        return [tuple(shape[:axis]) + (part,) + tuple(shape[axis + 1:]) for part in sizes]
+
     def merge(self, node: g.Merge, shape: Shape) -> Shape:
         if not node.branches:  # every branch was an `if` whose condition is false and has no `else`
             self.fail(node, "invalid-entry", f"this {node.mode} has no branches left (each one's `if` is false); "
@@ -133,25 +219,31 @@ class _Inferrer:
             raise _Stop
         first_node, first = outs[0]
         shape_so_far, node_so_far = first, first_node
+        axis = _axis(node.dim, first) if node.mode == "concat" else None
+        if node.mode == "concat" and axis is None:
+            self.fail(node, "shape-mismatch", f"concat dim {node.dim} does not exist in {_fmt(first)} (branch "
+                      f"{_producer(first_node)}); dims are 1 to {len(first)}, or -1 to -{len(first)}")
         for branch, out in outs[1:]:
             if node.mode == "mul":  # torch's broadcasting, per sample: equal rank, each size equal or 1
                 if len(out) != len(shape_so_far) or any(a != b and 1 not in (a, b) for a, b in zip(shape_so_far, out)):
                     self.fail(branch, "shape-mismatch",
                               f"mul needs shapes that broadcast (equal rank, each size equal or 1): "
-                              f"branch '{node_so_far.name}' gives {_fmt(shape_so_far)}, "
-                              f"branch '{branch.name}' gives {_fmt(out)}")
+                              f"branch {_producer(node_so_far)} gives {_fmt(shape_so_far)}, "
+                              f"branch {_producer(branch)} gives {_fmt(out)}")
                 shape_so_far = tuple(max(a, b) for a, b in zip(shape_so_far, out))
             elif node.mode == "concat":
-                if len(out) != len(first) or out[1:] != first[1:]:
+                if len(out) != len(first) or out[:axis] + out[axis + 1:] != first[:axis] + first[axis + 1:]:
+                    apart = "channels" if node.dim == 1 else f"dim {node.dim}"
                     self.fail(branch, "shape-mismatch",
-                              f"concat needs equal sizes apart from channels: branch '{first_node.name}' gives "
-                              f"{_fmt(first)}, branch '{branch.name}' gives {_fmt(out)}")
+                              f"concat needs equal sizes apart from {apart}: branch {_producer(first_node)} gives "
+                              f"{_fmt(first)}, branch {_producer(branch)} gives {_fmt(out)}")
             elif out != first:
                 self.fail(branch, "shape-mismatch",
-                          f"add needs equal shapes: branch '{first_node.name}' gives {_fmt(first)}, "
-                          f"branch '{branch.name}' gives {_fmt(out)}")
+                          f"add needs equal shapes: branch {_producer(first_node)} gives {_fmt(first)}, "
+                          f"branch {_producer(branch)} gives {_fmt(out)}")
         if node.mode == "concat":
-            return (sum(o[0] for _, o in outs), *first[1:])
+            joined = sum(o[axis] for _, o in outs)
+            return (*first[:axis], joined, *first[axis + 1:])
         return shape_so_far if node.mode == "mul" else first
 
     def residual(self, node: g.Residual, shape: Shape) -> Shape:
@@ -194,18 +286,36 @@ class _Inferrer:
             strides.append(stride)
         path = f"{node.path}.{node.shortcut_name}" if node.path else node.shortcut_name
         conv_kind, bn_kind = REGISTRY["conv2d"], REGISTRY["batchnorm2d"]
+        bn_args = bn_kind.Args()
+        norms = [n for n in _layers(node.body) if n.kind.name in _PROJECTION_NORMS]
+        if norms:  # the body's own norm kind and settings (torchvision's downsample uses the block's norm_layer)
+            bn_kind, bn_args = norms[-1].kind, norms[-1].args.model_copy(update={"features": None})
         conv_args = conv_kind.Args(out=out[0], kernel=1, stride=tuple(strides), bias=not with_bn)
         items: list[g.Node] = [g.Layer("0", f"{path}.0", node.loc, kind=conv_kind, args=conv_args)]
         if with_bn:
-            items.append(g.Layer("1", f"{path}.1", node.loc, kind=bn_kind, args=bn_kind.Args()))
+            items.append(g.Layer("1", f"{path}.1", node.loc, kind=bn_kind, args=bn_args))
         return g.Seq(node.shortcut_name, path, node.loc, items=items)
+
+
+_PROJECTION_NORMS = ("batchnorm2d", "frozen_batchnorm2d")  # norms an `auto` shortcut's projection may copy
+
+
+def _layers(nodes: list[g.Node]):
+    stack = list(reversed(nodes))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, g.Layer):
+            yield node
+        stack.extend(reversed(node.children))
 
 
 def infer(graph: g.Graph, errors: Collector | None = None) -> g.Graph:
     """Fill every node's shapes and counts. Raises SpecError listing all shape problems."""
     errors = errors or Collector()
     try:
-        _Inferrer(errors).run(graph.root, graph.input_shape)
+        inferrer = _Inferrer(errors)
+        inferrer.root = graph.root
+        inferrer.run(graph.root, graph.input_shape)
     except _Stop:
         pass
     errors.raise_if_any()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import linecache
 from collections import OrderedDict
+from typing import Any
 
 import torch
 from torch import nn
@@ -45,11 +47,73 @@ class Network(nn.Sequential):
 
 
 class Concat(nn.ModuleDict):
-    """Parallel branches on one input, concatenated along channels (Inception)."""
+    """Parallel branches on one input, concatenated along channels (Inception), or along `dim`."""
+
+    def __init__(self, branches: "OrderedDict[str, nn.Module] | None" = None, dim: int = 1):
+        super().__init__(branches)
+        self.concat_dim = dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (N, C, H, W) -> (N, sum of branch channels, H, W)
-        return torch.cat([branch(x) for branch in self.values()], dim=1)
+        return torch.cat([branch(x) for branch in self.values()], dim=self.concat_dim)
+
+
+_FORWARDS: dict[str, Any] = {}  # generated source -> its compiled function, shared by identical parts
+
+
+def _compiled(source: str) -> Any:
+    """The `forward` function that generated `source` defines (compiled once per process)."""
+    function = _FORWARDS.get(source)
+    if function is None:
+        filename = f"<netspec forward {len(_FORWARDS) + 1}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # for tracebacks
+        namespace: dict[str, Any] = {"torch": torch, "F": torch.nn.functional}
+        exec(compile(source, filename, "exec"), namespace)  # netspec's own generated code, never user text
+        function = _FORWARDS[source] = namespace["forward"]
+    return function
+
+
+class Generated(nn.Module):
+    """A part of a network whose data flow is not a chain of its children (references, splits, resizes,
+    flat modules): its forward is Python generated from the spec, readable as `module.code`."""
+
+    def __init__(self, children: "OrderedDict[str, nn.Module]", code: str,
+                 tensors: "OrderedDict[str, nn.Parameter] | None" = None):
+        super().__init__()
+        for name, tensor in (tensors or {}).items():  # its own parameters (`parameter:` entries)
+            self.register_parameter(name, tensor)
+        for name, module in children.items():
+            self.add_module(name, module)
+        self.code = code
+        self._generated = _compiled(code)
+
+    def forward(self, x: torch.Tensor):
+        return self._generated(self, x)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_generated", None)  # a function made by exec cannot be pickled: made again on load
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._generated = _compiled(self.code)
+
+
+class GeneratedNetwork(Generated):
+    """The root of a compiled spec whose data flow needs generated code (see Network for the attributes)."""
+
+    def __init__(self, children: "OrderedDict[str, nn.Module]", code: str, spec_name: str = "",
+                 input_shape: tuple[int, ...] = (), taps: dict[str, bool] | None = None,
+                 output_names: tuple[str, ...] = ("main",), tensors: "OrderedDict[str, nn.Parameter] | None" = None):
+        super().__init__(children, code, tensors)
+        self.spec_name = spec_name
+        self.input_shape = tuple(input_shape)
+        self.taps = dict(taps or {})
+        self.output_names = tuple(output_names)
+
+    def extra_repr(self) -> str:
+        return f"spec={self.spec_name!r}, input={self.input_shape}"
 
 
 class _Elementwise(nn.ModuleDict):
@@ -159,6 +223,34 @@ class ChannelAffine(nn.Module):
 
     def extra_repr(self) -> str:
         return f"scale={self.scale.flatten().tolist()}, shift={self.shift.flatten().tolist()}"
+
+
+class FrozenBatchNorm2d(nn.Module):
+    """Batch norm whose statistics and affine terms are fixed buffers: (N, C, H, W) -> x * scale + shift, with
+    scale = weight / sqrt(running_var + eps) and shift = bias - running_mean * scale. Its state_dict holds
+    weight, bias, running_mean and running_var, as torchvision's FrozenBatchNorm2d does."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("weight", torch.ones(num_features))
+        self.register_buffer("bias", torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        state_dict.pop(prefix + "num_batches_tracked", None)  # a checkpoint of an ordinary BatchNorm2d loads too
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.weight.reshape(1, -1, 1, 1) * (self.running_var.reshape(1, -1, 1, 1) + self.eps).rsqrt()
+        shift = self.bias.reshape(1, -1, 1, 1) - self.running_mean.reshape(1, -1, 1, 1) * scale
+        return x * scale + shift
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[0]}, eps={self.eps}"
 
 
 class LayerNorm2d(nn.LayerNorm):

@@ -28,7 +28,7 @@ from .infer import infer
 from .layers import REGISTRY
 from .link import link
 from .resolve import resolve
-from .usage import check_build_arguments, check_format, check_source
+from .usage import check_build_arguments, check_format, check_outputs, check_source
 from .spec import Spec
 from .validate import Locations, ParsedSpec, validate
 from .yaml_source import MAX_BYTES, read_yaml
@@ -197,21 +197,24 @@ def parse_linked(source: Source, format: str | None = None, *, max_nodes: int | 
 
 @_gc_paused
 def typed_graph(parsed: ParsedSpec, params: Mapping[str, Any] | None = None,
-                input_shape: tuple[int, ...] | None = None, max_nodes: int | None = None) -> g.Graph:
+                input_shape: tuple[int, ...] | None = None, max_nodes: int | None = None,
+                outputs: Any = None) -> g.Graph:
     """ParsedSpec -> typed Graph: resolve, then infer."""
     check_budgets(max_nodes)
-    return infer(resolve(parsed, params, input_shape, max_nodes), Collector(sources=dict(parsed.locations.sources)))
+    return infer(resolve(parsed, params, input_shape, max_nodes, outputs),
+                 Collector(sources=dict(parsed.locations.sources)))
 
 
 @_gc_paused
 def analyse(source: Source, params: Mapping[str, Any] | None = None,
             input_shape: tuple[int, ...] | None = None, format: str | None = None,
-            max_nodes: int | None = None, max_bytes: int | None = None) -> g.Graph:
+            max_nodes: int | None = None, max_bytes: int | None = None, outputs: Any = None) -> g.Graph:
     """Source -> typed Graph: everything that needs no torch."""
     check_build_arguments(params, input_shape, format=format)
     check_budgets(max_nodes, max_bytes)
+    check_outputs(outputs)
     with budgets.within(max_nodes, max_bytes):
-        return typed_graph(parse_linked(source, format), params, input_shape, max_nodes)
+        return typed_graph(parse_linked(source, format), params, input_shape, max_nodes, outputs)
 
 
 def check_budget(graph: g.Graph, max_params: int | None, sources: dict[str, str] | None = None) -> None:
@@ -244,13 +247,15 @@ def check_activations(graph: g.Graph, max_values: int | None, parsed: ParsedSpec
 
 def build(source: Source, params: Mapping[str, Any] | None = None, *, input_shape: tuple[int, ...] | None = None,
           device: Any = None, seed: int | None = None, max_params: int | None = DEFAULT_MAX_PARAMS,
-          format: str | None = None, max_nodes: int | None = None, max_bytes: int | None = None):
+          format: str | None = None, max_nodes: int | None = None, max_bytes: int | None = None,
+          outputs: Any = None):
     """Source -> nn.Module: the whole pipeline."""
     check_build_arguments(params, input_shape, seed, max_params, format)
     check_budgets(max_nodes, max_bytes)
+    check_outputs(outputs)
     with paused_gc(), budgets.within(max_nodes, max_bytes):
         parsed = link(parse(source, format), read=parse)               # text -> tree -> Spec, extends merged
-        graph = infer(resolve(parsed, params, input_shape, max_nodes),   # Spec -> Graph -> typed Graph
+        graph = infer(resolve(parsed, params, input_shape, max_nodes, outputs),  # Spec -> Graph -> typed Graph
                       Collector(sources=dict(parsed.locations.sources)))
     check_budget(graph, max_params, parsed.locations.sources)           # before any allocation
     from .compile import compile_graph  # torch is imported here, and only on this path

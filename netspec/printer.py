@@ -21,8 +21,8 @@ from .diagnostics import UsageError
 from .dsl import IDENTIFIER, KEYWORDS, canonical_arg, canonical_target, read_count, read_value
 from .expr import ExprError, parse_expr
 from .layers import REGISTRY
-from .spec import (STRUCTURES, Call, Dense, Entry, Flat, If, Merge, Output, Parameter, Repeat, Residual, Seq, Spec,
-                   Splice)
+from .spec import (STRUCTURES, Call, Dense, Entry, Flat, If, Merge, Output, Parameter, Ref, Repeat, Residual, Seq,
+                   Spec, Splice)
 from .validate import TYPE_WORDS
 from .yaml_source import _plain_scalar
 
@@ -242,10 +242,13 @@ class _Ns:
             arguments = [self.value(v) for v in e.args]
             arguments += [f"{self.key(e.target, k)}={self.value(v)}" for k, v in e.kwargs.items()]
             return f"{text}({', '.join(arguments)})" if arguments else text
+        if isinstance(e, Ref):
+            return f"${e.target}"
         if isinstance(e, Seq):
             return self.group("[", e.items, "]", indent)
         if isinstance(e, Merge):
-            return self.group(f"{e.op} {{", e.branches, "}", indent)
+            option = f"(dim={self.value(e.dim)})" if e.op == "concat" and not same(e.dim, 1) else ""
+            return self.group(f"{e.op}{option} {{", e.branches, "}", indent)
         if isinstance(e, Residual):
             text = self.group("residual {", e.body, "}", indent)
             if isinstance(e.shortcut, list):
@@ -301,8 +304,12 @@ class _Ns:
         # all params on one line while they fit, as people write them; else one `param` line each
         head += [joined] if params and len(joined) <= WIDTH and "\n" not in joined else [f"param {p}" for p in params]
         if spec.outputs:
-            names = [o if IDENTIFIER.match(o) and o not in KEYWORDS else self.string(o) for o in spec.outputs]
-            head.append("outputs " + ", ".join(names))
+            def shown(o: str) -> str:
+                return o if (IDENTIFIER.match(o) and o not in KEYWORDS) or o.startswith("$") else self.string(o)
+            if isinstance(spec.outputs, dict):
+                head.append("outputs " + ", ".join(f"{shown(k)} = {shown(v)}" for k, v in spec.outputs.items()))
+            else:
+                head.append("outputs " + ", ".join(shown(o) for o in spec.outputs))
         sections = ["\n".join(head)]
         if spec.functions:
             sections.append("\n".join(self.function(name, fn) for name, fn in spec.functions.items()))
@@ -352,7 +359,7 @@ def _open(e: Entry) -> bool:
 
 _EXPR_KEYWORDS = {"if", "else", "or", "and", "not"}
 # A plain YAML scalar in block context: no indicator first, no `: ` or ` #` inside, printable text
-_PLAIN = re.compile(r"[A-Za-z_(][^\x00-\x1f\x7f]*\Z")
+_PLAIN = re.compile(r"[A-Za-z_($][^\x00-\x1f\x7f]*\Z")
 
 
 def to_yaml(spec: Spec) -> str:
@@ -427,12 +434,17 @@ class _Yaml:
         """The YAML for an entry, its name left out (the caller says it: a section key, a branch key)."""
         if isinstance(e, Call):
             return self.call(e)
+        if isinstance(e, Ref):
+            return f"${e.target}"
         if isinstance(e, Seq):
             if not e.items:
                 raise Unprintable("an empty list of entries cannot be written in YAML")
             return [self.entry(i) for i in e.items]
         if isinstance(e, Merge):
-            return {e.op: self.entries_map(e.branches)}
+            out = {e.op: self.entries_map(e.branches)}
+            if e.op == "concat" and not same(e.dim, 1):
+                out["dim"] = self.value(e.dim)
+            return out
         if isinstance(e, Residual):
             body: dict[str, Any] = {"body": [self.entry(i) for i in e.body]}
             if isinstance(e.shortcut, list):
@@ -557,7 +569,7 @@ class _Yaml:
         if spec.layers or spec.extends is None:
             out["layers"] = self.entries_map(spec.layers)
         if spec.outputs:
-            out["outputs"] = list(spec.outputs)
+            out["outputs"] = dict(spec.outputs) if isinstance(spec.outputs, dict) else list(spec.outputs)
         if spec.init:
             out["init"] = {kind: {t: self.value(v) for t, v in table.items()} for kind, table in spec.init.items()}
         return out

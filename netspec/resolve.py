@@ -25,6 +25,7 @@ from .expr import (
     Const,
     Function,
     Later,
+    RefValue,
     Symbol,
     UnknownName,
     called_names,
@@ -36,6 +37,7 @@ from .expr import (
 from .initializers import INITIALIZERS, NEEDS_MATRIX
 from .layers import REGISTRY, arg_names
 from .names import module_name_problem
+from . import flow
 from .validate import ParsedSpec, misspelt_structure
 
 MAX_NODES = 20_000  # default budget of entries after expansion (ResNet-1202 expands to about 4,200); raise with max_nodes
@@ -246,6 +248,7 @@ class _Resolver:
         self.depth = 0  # entries being resolved, one inside the other (see entry)
         self.block_stack: list[str] = []
         self.failed = 0  # entries reported as wrong, standing as _Failed
+        self.block_calls: list[tuple[str, tuple]] = []  # (module path, IR path) of each call on block_stack
         self.reported: set[tuple] = set()  # (code, IR path) already reported, for errors that repeat per copy
         self.validated: dict[tuple, Any] = {}  # (kind, arguments) -> validated Args
         self.locs: dict[tuple, Any] = {}  # IR path -> source location, looked up once
@@ -549,11 +552,22 @@ class _Resolver:
         name = node.name
         if isinstance(node, s.Call):
             return self.call(node, env, mpath, cpath, into)
+        if isinstance(node, s.Ref):
+            return g.Ref(name, "", loc, target=node.target)
         if isinstance(node, s.Seq):
             return g.Seq(name, "", loc, items=self.sequence(node.items, env, *(into or (mpath, 0)), cpath + ("items",)))
         if isinstance(node, s.Merge):
             branches = self.sequence(node.branches, env, mpath, 0, cpath + ("branches",))
-            return g.Merge(name, "", loc, mode=node.op, branches=branches)
+            dim = 1
+            if node.op == "concat" and not (isinstance(node.dim, int) and node.dim == 1):
+                dim = self.int_value(node.dim, env, mpath, cpath + ("dim",), "concat dim", minimum=-64)
+                if dim is None:
+                    return None
+                if dim == 0:
+                    self.error("invalid-value", "concat dim 0 is the batch; channels are 1, the last dimension -1",
+                               mpath, cpath + ("dim",))
+                    return None
+            return g.Merge(name, "", loc, mode=node.op, branches=branches, dim=dim)
         if isinstance(node, s.Residual):
             body = self.sequence(node.body, env, mpath, 0, cpath + ("body",))
             shortcut = None
@@ -696,7 +710,10 @@ class _Resolver:
         return call.model_copy(update={"kwargs": kwargs})
 
     def call(self, node: s.Call, env, mpath: str, cpath: tuple, into: tuple[str, int] | None = None) -> g.Node | None:
-        if node.target in env and node.target not in self.params:  # a block argument holding a layer or block
+        held = node.target in env and (node.target not in self.params or (
+            node.target not in REGISTRY and node.target not in self.spec.blocks
+            and isinstance(env[node.target], (Symbol, CallValue))))
+        if held:  # a block argument or param holding a layer or block (`norm: batchnorm2d`, then `bn1: norm`)
             passed = env[node.target]
             if passed is POISON:
                 return None
@@ -719,6 +736,8 @@ class _Resolver:
             return self.layer(node, env, mpath, cpath)
         if node.target in self.spec.blocks:
             return self.block(node, env, mpath, cpath, into)
+        if node.target in s.FLOW_CALLS:
+            return self.flow_call(node, env, mpath, cpath)
         self.error("unknown-layer", f"unknown layer or block '{node.target}'{self.entry_hint(node.target, env)}",
                    mpath, cpath)
         return None
@@ -730,7 +749,7 @@ class _Resolver:
         if near is not None:
             return f" (did you mean '{near}'? that is a structure keyword, written with its body)"
         held = [k for k, v in env.items() if isinstance(v, (Symbol, CallValue)) and k not in self.params]
-        return did_you_mean(target, [*REGISTRY, *self.spec.blocks, *held])
+        return did_you_mean(target, [*REGISTRY, *self.spec.blocks, *held, *s.FLOW_CALLS])
 
     def arguments(self, node: s.Call, names: list[str], positional: tuple[str, ...], env, mpath: str, cpath: tuple,
                   what: str) -> tuple[dict[str, Any], dict[str, tuple]] | None:
@@ -789,6 +808,12 @@ class _Resolver:
         if deferred or any(isinstance(v, Later) for v in values.values()):
             return DEFER
         for key, value in values.items():
+            if isinstance(value, RefValue) and node.target != "resize":
+                self.error("invalid-reference", f"'${value.target}' is a reference to a tensor, which {what} cannot "
+                           "take as an argument; a reference stands as an entry of its own (`$enc`), or is the "
+                           "first argument of `resize`", mpath, paths[key])
+                ok = False
+                continue
             unknown = _unknown_call(value, env, self.spec.blocks) if isinstance(value, (CallValue, list)) else None
             if unknown is not None:
                 known = _function_names(env)
@@ -801,6 +826,60 @@ class _Resolver:
                            "not a value for an argument", mpath, paths[key])
                 ok = False
         return (values, paths) if ok else None
+
+    def flow_call(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Node | None:
+        """`split(parts, dim=1)` and `resize($like, mode=nearest, align_corners=none)`: data flow, no module."""
+        loc = self.loc(cpath)
+        if node.target == "split":
+            got = self.arguments(node, ["parts", "dim"], ("parts", "dim"), env, mpath, cpath, "split")
+        else:
+            got = self.arguments(node, ["like", "mode", "align_corners"], ("like",), env, mpath, cpath, "resize")
+        if got is None or got is DEFER:
+            if got is DEFER:
+                self.error("invalid-value", f"{node.target}'s arguments cannot use the incoming sizes", mpath, cpath)
+            return None
+        values, paths = got
+        dim = values.get("dim", 1)
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim == 0:
+            self.error("invalid-value", f"{node.target} dim must be a whole number other than 0 (0 is the batch; "
+                       f"1 the channels, -1 the last dimension), got {dim!r}", mpath, paths.get("dim", cpath))
+            return None
+        if node.target == "split":
+            parts = values.get("parts")
+            if "parts" not in values:
+                self.error("missing-arg", "split needs `parts`: a number of equal parts, or a list of their sizes",
+                           mpath, cpath)
+                return None
+            if isinstance(parts, list) and parts and all(isinstance(p, int) and not isinstance(p, bool) and p > 0
+                                                         for p in parts):
+                return g.Split(node.name, "", loc, parts=len(parts), sizes=tuple(parts), dim=dim)
+            if isinstance(parts, int) and not isinstance(parts, bool) and parts >= 1:
+                return g.Split(node.name, "", loc, parts=parts, dim=dim)
+            self.error("invalid-value", f"split parts must be a whole number >= 1 or a list of sizes >= 1, got "
+                       f"{parts!r}", mpath, paths["parts"])
+            return None
+        like = values.get("like")
+        if not isinstance(like, RefValue):
+            self.error("invalid-value" if "like" in values else "missing-arg",
+                       "resize needs a reference to the tensor whose size it takes, such as `resize($lateral)`",
+                       mpath, paths.get("like", cpath))
+            return None
+        mode = values.get("mode", "nearest")
+        if str(mode) not in _RESIZE_MODES:
+            self.error("invalid-value", f"resize mode must be one of {', '.join(_RESIZE_MODES)}, got {str(mode)!r}"
+                       f"{did_you_mean(str(mode), _RESIZE_MODES)}", mpath, paths["mode"])
+            return None
+        corners = values.get("align_corners")
+        if corners is not None and not isinstance(corners, bool):
+            self.error("invalid-value", f"resize align_corners must be true, false or none, got {corners!r}",
+                       mpath, paths["align_corners"])
+            return None
+        if corners is not None and str(mode) not in ("linear", "bilinear", "bicubic", "trilinear"):
+            self.error("invalid-value", f"align_corners applies only to the linear modes, not {mode}", mpath,
+                       paths["align_corners"])
+            return None
+        ref = g.Ref(None, "", _shift(self.loc(paths["like"]), like.column), target=like.target)
+        return g.Resize(node.name, "", loc, like=ref, mode=str(mode), align_corners=corners)
 
     def layer(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Layer | None:
         kind = REGISTRY[node.target]
@@ -904,12 +983,14 @@ class _Resolver:
 
     def block(self, node: s.Call, env, mpath: str, cpath: tuple, into: tuple[str, int] | None = None) -> g.Node | None:
         block = self.spec.blocks[node.target]
-        if node.target in self.block_stack:
-            chain = " -> ".join([*self.block_stack, node.target])
-            self.error("recursive-block", f"block '{node.target}' calls itself ({chain})", mpath, cpath)
-            return None
         if len(self.block_stack) >= MAX_BLOCK_DEPTH:
-            self.error("too-deep", f"blocks nest more than {MAX_BLOCK_DEPTH} calls deep", mpath, cpath)
+            if node.target in self.block_stack:  # a block may call itself, behind a condition that ends it
+                mpath, cpath = self.block_calls[self.block_stack.index(node.target) + 1]  # the first call back
+                self.error("recursive-block", f"block '{node.target}' calls itself more than {MAX_BLOCK_DEPTH} deep "
+                           f"({self.block_stack[0]} -> ... -> {node.target}); end its recursion with a condition, "
+                           f"such as `if: depth > 0` around the call", mpath, cpath)
+            else:
+                self.error("too-deep", f"blocks nest more than {MAX_BLOCK_DEPTH} calls deep", mpath, cpath)
             return None
         names = [a.name for a in block.args]
         sizes, self.sizes = self.sizes, None
@@ -956,11 +1037,13 @@ class _Resolver:
         if not ok:
             return None
         self.block_stack.append(node.target)
+        self.block_calls.append((mpath, cpath))
         self.splice_into = into  # a block spliced: its body is
         try:
             nodes = self.entry(block.body, local, mpath, ("blocks", node.target, "body"))
         finally:
             self.block_stack.pop()
+            self.block_calls.pop()
         if not nodes:
             return _EMPTY
         one = self.as_one(nodes, node.name if node.name is not None else None, cpath)
@@ -1000,6 +1083,9 @@ def _literal_choices(exc: ValidationError, field: str) -> list[str]:
         if err["loc"] and str(err["loc"][0]) == field and err["type"] == "literal_error":
             found += re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
     return found
+
+
+_RESIZE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
 
 
 def _join(parent: str, name: str) -> str:
@@ -1043,7 +1129,17 @@ class _Namer:
         if isinstance(node, g.Residual) and node.shortcut is None and node.shortcut_mode in ("auto", "conv"):
             names.setdefault(node.shortcut_name, node)  # reserved for the projection infer may add
         for group in self.groups(node):
-            for index, child in enumerate(group):
+            index = -1
+            for child in group:
+                if not child.module:  # a reference, split or resize: no module, no index
+                    if child.name is not None:
+                        self.claim(names, child.name, child, flat_scope["path"] if flat_scope else path)
+                    else:
+                        child.name = f"${child.target}" if isinstance(child, g.Ref) else child.op
+                    child.path = _join(flat_scope["path"] if flat_scope else path, child.name)
+                    child.virtual = flat_scope is not None
+                    continue
+                index += 1
                 if flat_scope is None:
                     name = child.name if child.name is not None else str(index)
                     child.name = name
@@ -1136,7 +1232,8 @@ def initialiser(value: Any, vector: bool, what: str) -> tuple[str, Any]:
 
 
 def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
-            input_shape: tuple[int, ...] | None = None, max_nodes: int | None = None) -> g.Graph:
+            input_shape: tuple[int, ...] | None = None, max_nodes: int | None = None,
+            requested_outputs: Any = None) -> g.Graph:
     """Spec -> Graph. `overrides` replace param defaults (strings are read as expressions); the expansion
     stops with a `too-large` error past `max_nodes` entries (default MAX_NODES)."""
     spec = parsed.spec
@@ -1161,18 +1258,20 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
     try:
         items = resolver.sequence(spec.layers, resolver.base, "", 0, ("layers",))
         root = g.Seq("", "", parsed.locations.find(("layers",)).loc, items=items)
-        _check_outputs_on_top(root, errors)
         _Namer(errors).visit(root, "")
         _check_parameters(root, errors)
+        flow.link_references(root, errors)
     except _TooLarge:
         pass
-    outputs = _outputs(spec, root, errors, parsed.locations)
+    outputs, output_refs, output_dict = _outputs(spec, root, errors, parsed.locations, requested_outputs)
     plan = _init_plan(spec, {**functions, **env}, errors, parsed.locations)
     errors.raise_if_any()
     assert not resolver.failed, "an entry failed without a diagnostic"
     assert root is not None
     init_locs = {k: parsed.locations.find(("init", k)).loc for k in spec.init}
-    return g.Graph(spec.name, shape, root, env, outputs, plan, init_locs)
+    return g.Graph(spec.name, shape, root, env, outputs, plan, init_locs, output_refs=output_refs,
+                   output_dict=output_dict)
+
 
 
 def _check_parameters(node: g.Node, errors: Collector) -> None:
@@ -1192,24 +1291,6 @@ def _check_parameters(node: g.Node, errors: Collector) -> None:
                 break
         else:
             _check_parameters(child, errors)
-
-
-def _check_outputs_on_top(root: g.Seq, errors: Collector) -> None:
-    """Extra outputs are returned by the network itself, so each must end up a top-level entry
-    (written there, or brought there by `splice`)."""
-    for node in root.items:
-        for inner in _descendants(node):
-            if inner.tap:
-                errors.error("invalid-entry", "extra outputs must be top-level entries (directly under `layers`, "
-                             "or spliced there)", inner.name or "", inner.loc)
-
-
-def _descendants(node: g.Node):
-    stack = list(node.children)
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(current.children)
 
 
 def _possible_outputs(spec: s.Spec) -> set[str]:
@@ -1236,22 +1317,59 @@ def _possible_outputs(spec: s.Spec) -> set[str]:
     return found
 
 
-def _outputs(spec: s.Spec, root: g.Seq | None, errors: Collector, locations) -> list[str]:
-    """The order of returned outputs: `main` (the last layer's) and every extra output, by name."""
-    taps = [n.name for n in (root.items if root else []) if n.tap]
-    if not spec.outputs:
-        return ["main", *taps]
+def _outputs(spec: s.Spec, root: g.Seq | None, errors: Collector, locations,
+             requested: Any = None) -> tuple[list[str], dict[str, g.Ref], bool]:
+    """What the network returns: output names in order (`main` is the last layer's output; extra outputs by
+    name; references by their text), the references among them, and whether it is a dict.
+
+    `requested` (load's `outputs=`) replaces the spec's `outputs:`: a list or dict of names and references."""
+    tap_nodes = flow.taps(root) if root is not None else []
+    taps = [n.name for n in tap_nodes]
+    seen: set[str] = set()
+    for node in tap_nodes:
+        if node.name in seen:
+            errors.error("duplicate-name", f"two outputs are named '{node.name}'; output names must be unique",
+                         node.path, node.loc)
+        seen.add(node.name)
+    wanted = requested if requested is not None else spec.outputs
+    if not wanted:
+        return ["main", *taps], {}, False
+    as_dict = isinstance(wanted, dict)
+    items = list(wanted.items()) if as_dict else [(None, v) for v in wanted]
     known = ["main", *taps]
     possible = _possible_outputs(spec)
-    for index, name in enumerate(spec.outputs):
-        if name not in known and name not in possible:
-            errors.error("unknown-name", f"outputs names '{name}', which is not an output{did_you_mean(name, known)}; "
-                         f"outputs: {', '.join(known)}", f"outputs.{index}", locations.find(("outputs", index)).loc)
-    missing = [n for n in known if n not in spec.outputs]
-    if missing:
+    names: list[str] = []
+    refs: dict[str, g.Ref] = {}
+    for index, (key, value) in enumerate(items):
+        where = ("outputs", key if as_dict else index)
+        loc = locations.find(where).loc if requested is None else None
+        shown = f"outputs.{key if as_dict else index}"
+        text = str(value)
+        if not text.startswith("$") and text in known:
+            names.append(text if not as_dict else str(key))
+            if as_dict:
+                refs[str(key)] = g.Ref(str(key), shown, loc, target=text)  # `out: main`: a name for main or a tap
+            continue
+        if not text.startswith("$") and text in possible and requested is None:
+            continue  # an output an `if` left out is dropped
+        if not text.startswith("$") and requested is None:
+            errors.error("unknown-name", f"outputs names '{text}', which is not an output{did_you_mean(text, known)}; "
+                         f"outputs: {', '.join(known)}; to return an entry's tensor, refer to it: `${text}`",
+                         shown, loc)
+            continue
+        if root is None:
+            continue
+        ref = flow.output_reference(root, text if text.startswith("$") else "$" + text, loc, errors, shown)
+        if ref is not None:
+            name = str(key) if as_dict else text.lstrip("$")
+            names.append(name)
+            refs[name] = ref
+    listed = {str(v) for _, v in items}
+    missing = [n for n in taps if n not in listed]
+    if missing and requested is None:
         errors.error("missing-key", f"outputs must list every output; missing: {', '.join(missing)}", "outputs",
                      locations.find(("outputs",)).loc)
-    return [name for name in spec.outputs if name in known]  # outputs an `if` left out are dropped
+    return names, refs, as_dict
 
 
 __all__ = ["resolve", "evaluate_params", "SpecError"]

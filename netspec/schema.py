@@ -77,7 +77,8 @@ def _structures() -> list[dict[str, Any]]:
     branches = {"anyOf": [ENTRIES, {"type": "object", "additionalProperties": ENTRY_OR_ENTRIES}]}
     names = {"type": "string", "description": "module names of the copies, e.g. \"layer{i + 1}\""}
     return [
-        _structure("concat", branches, "parallel branches on one input, concatenated on channels"),
+        _structure("concat", branches, "parallel branches on one input, concatenated on channels (or `dim`)",
+                   dim={"type": ["integer", "string"], "description": "the dimension joined (torch's: 1 = channels)"}),
         _structure("add", branches, "parallel branches on one input, added element-wise"),
         _structure("mul", branches, "parallel branches on one input, multiplied element-wise (torch broadcasting)"),
         _structure("residual", {
@@ -173,8 +174,10 @@ def json_schema() -> dict[str, Any]:
             "blocks": {"type": "object", "additionalProperties": block, "description": "reusable blocks"},
             "layers": {"anyOf": [ENTRIES, {"type": "object", "additionalProperties": ENTRY_OR_ENTRIES}],
                        "description": "the network: a list of entries, or named sections"},
-            "outputs": {"type": "array", "items": {"type": "string"},
-                        "description": "order of the returned outputs: `main` and the extra outputs' names"},
+            "outputs": {"anyOf": [{"type": "array", "items": {"type": "string"}},
+                                  {"type": "object", "additionalProperties": {"type": "string"}}],
+                        "description": "what forward returns: a list (a tuple) or mapping (a dict) of `main`, extra "
+                                       "outputs' names and references such as `$body.layer2`"},
             "init": {"type": "object", "properties": tensors,
                      "additionalProperties": {"type": "object", "properties": {t: {"type": "string"} for t in
                                                                              ("weight", "bias")},

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"  # params, blocks and call targets: names expressions can use
 MODULE_NAME_PATTERN = r"^[^.]+$"  # a module: any text torch accepts (netspec.names says which it refuses)
+# A reference without its `$`: an entry name, then names or part numbers inside it (`body.layer2`, `halves.0`).
+REFERENCE_PATTERN = r"^[^.$\s]+(\.[^.$\s]+)*$"
+FLOW_CALLS = ("split", "resize")  # calls that are data flow, not layers: they make no module
 Value = Any  # int | float | bool | None | str (an expression) | list[Value]
 
 # Keys that introduce a structure (not a layer or block call) in an entry.
@@ -39,6 +42,15 @@ class Call(_Node):
     kwargs: dict[str, Value] = {}
 
 
+class Ref(_Node):
+    """The output of an earlier entry, by name: `$enc` (a sibling before this entry or an entry of an enclosing
+    scope), `$body.layer2` (an entry inside one), `$halves.0` (a part of a split), `$input` (the enclosing
+    block's input, or the network's). It makes no module and takes no index."""
+
+    op: Literal["ref"] = "ref"
+    target: str = Field(pattern=REFERENCE_PATTERN)
+
+
 class Seq(_Node):
     """Entries run one after another (an nn.Sequential)."""
 
@@ -53,6 +65,7 @@ class Merge(_Node):
 
     op: Literal["concat", "add", "mul"]
     branches: list["Entry"] = Field(min_length=1)
+    dim: Value = 1  # concat only: the dimension joined, counted as torch does (0 is the batch, 1 the channels)
 
 
 class Residual(_Node):
@@ -127,7 +140,8 @@ class Parameter(_Node):
 
 
 Entry = Annotated[
-    Union[Call, Seq, Merge, Residual, Repeat, Dense, If, Splice, Output, Flat, Parameter], Field(discriminator="op")
+    Union[Call, Ref, Seq, Merge, Residual, Repeat, Dense, If, Splice, Output, Flat, Parameter],
+    Field(discriminator="op")
 ]
 
 
@@ -169,7 +183,9 @@ class Spec(_Model):
     functions: dict[str, FunctionDef] = {}
     blocks: dict[str, BlockDef] = {}
     layers: list[Entry] = []
-    outputs: list[str] = []  # order of the returned outputs when there are extra outputs; `main` is the last layer's
+    # What the network returns: a list (a tuple, in this order) or a mapping (a dict) of output names (`main` is
+    # the last layer's output, others name `output` entries) and references (`$body.layer2`).
+    outputs: Union[list[str], dict[str, str]] = []
     init: dict[str, dict[str, Value]] = {}
 
     @field_validator("params", "blocks", "functions")

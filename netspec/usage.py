@@ -68,6 +68,23 @@ def check_format(format: Any) -> None:
         raise UsageError(f"format is 'yaml', 'ns' or None (from the file extension); got {_what(format)}")
 
 
+def check_outputs(outputs: Any) -> None:
+    """`outputs=`: None, a list or tuple of names and references, or a dict of them (output name -> entry)."""
+    if outputs is None:
+        return
+    if isinstance(outputs, dict):
+        values = list(outputs.values())
+        keys_ok = all(isinstance(k, str) and k for k in outputs)
+    elif isinstance(outputs, (list, tuple)):
+        values, keys_ok = list(outputs), True
+    else:
+        raise UsageError(f"outputs must be a list of entry paths (such as ['layer2', 'layer3']) or a dict of them, "
+                         f"got {type(outputs).__name__}")
+    if not outputs or not keys_ok or not all(isinstance(v, str) and v.strip("$") for v in values):
+        raise UsageError("outputs must name at least one entry, each by a non-empty string: a module path such as "
+                         "'body.layer2' (or '$body.layer2'), or 'main' for the last layer's output")
+
+
 def check_build_arguments(params: Any = None, input_shape: Any = None, seed: Any = None, max_params: Any = None,
                           format: Any = None) -> None:
     """Every option of `build` / `netspec.load`, checked together."""

@@ -20,7 +20,7 @@ from .diagnostics import Collector, Loc, did_you_mean, plain_message
 from .expr import FUNCTIONS, MAX_MAGNITUDE, ExprError, _number, parse_expr, parse_signature
 from .layers import REGISTRY
 from .names import module_name_problem
-from .spec import NAME_PATTERN, SHORTCUT_MODES, STRUCTURES, BlockDef, Spec
+from .spec import FLOW_CALLS, NAME_PATTERN, REFERENCE_PATTERN, SHORTCUT_MODES, STRUCTURES, BlockDef, Spec
 from .yaml_source import RawDoc, read_yaml
 
 TOP_KEYS = ("name", "description", "extends", "input", "params", "functions", "blocks", "layers", "outputs", "init")
@@ -28,7 +28,7 @@ TYPE_WORDS = ("int", "float", "bool", "str", "list", "required")
 _TAGS = {"call", "seq", "concat", "add", "mul", "residual", "repeat", "dense", "if", "splice", "output", "flat",
          "parameter"}
 _STRUCTURE_KEYS = {
-    "concat": ("concat",),
+    "concat": ("concat", "dim"),
     "add": ("add",),
     "mul": ("mul",),
     "residual": ("residual",),
@@ -139,7 +139,7 @@ class _Normalizer:
         return False
 
     def callable_name(self, name: str) -> bool:
-        return name in REGISTRY or name in self.block_names
+        return name in REGISTRY or name in self.block_names or name in FLOW_CALLS
 
     def node_mapping(self, raw: Any) -> bool:
         """Does a mapping read as one entry (a structure, or a keyword call of a known kind/block)?"""
@@ -261,6 +261,8 @@ class _Normalizer:
     def entry(self, raw: Any, rpath: tuple, cpath: IRPath) -> dict | None:
         self.record(cpath, rpath)
         if isinstance(raw, str):
+            if raw.strip().startswith("$"):
+                return self.reference(raw.strip(), rpath)
             return self.call_text(raw, rpath, cpath)
         if isinstance(raw, list):
             if not raw:
@@ -321,6 +323,14 @@ class _Normalizer:
         self.error("invalid-entry", f"{raw!r} is not an entry; write a layer such as `relu` or `conv2d(64, 3)`", rpath)
         return None
 
+    def reference(self, text: str, rpath: tuple) -> dict | None:
+        """`$name`, `$a.b.0`: the output of an earlier entry (resolved once every entry has its module path)."""
+        if not re.match(REFERENCE_PATTERN, text[1:]):
+            self.error("invalid-reference", f"'{text}' is not a reference; write `$` and an entry's name, with `.` "
+                       "before a name inside it: `$enc`, `$body.layer2`, `$halves.0`, `$input`", rpath)
+            return None
+        return {"op": "ref", "target": text[1:]}
+
     def keyword_call(self, target: str, raw: dict, rpath: tuple, cpath: IRPath) -> dict:
         node: dict = {"op": "call", "target": target, "kwargs": {}}
         for key, val in raw.items():
@@ -376,7 +386,10 @@ class _Normalizer:
             else:
                 self.error("invalid-entry", f"{op} takes a list of branches or a mapping of named branches", brpath)
                 return None
-            return {"op": op, "branches": branches}
+            node = {"op": op, "branches": branches}
+            if "dim" in raw:
+                node["dim"] = self.value(raw["dim"], rpath + ("dim",), cpath + ("dim",))
+            return node
         if op == "if":
             if "then" not in raw:
                 self.error("missing-key", "`if` needs `then`: the entry used when the condition holds", rpath,
@@ -570,6 +583,11 @@ class _Normalizer:
             if isinstance(raw["outputs"], list):
                 for i in range(len(raw["outputs"])):
                     self.record(("outputs", i), ("outputs", i))
+            elif isinstance(raw["outputs"], dict):
+                out["outputs"] = {str(k): v for k, v in raw["outputs"].items()}
+                for k in raw["outputs"]:
+                    self.record(("outputs", str(k)), ("outputs", k))
+                    self.record(("outputs", str(k), "key"), ("outputs", k), self.src.find(("outputs", k), key=True))
         if "input" in raw:
             inp = raw["input"]
             if isinstance(inp, str) and "x" in inp:

@@ -16,18 +16,20 @@ from netspec.pipeline import analyse
 
 ARCH = Path(__file__).resolve().parent.parent / "architectures"
 
-# Reference totals (torchinfo 1.8.0 on the reference PyTorch code, batch 1, eval mode):
-# name -> (input C, H, W), params, mult-adds, output features
+# Reference totals (torchinfo 1.8.0 on the reference PyTorch code, batch 1, eval mode; the U-Net's on the
+# hand-written U-Net in benchmarks/flow_vs_handwritten.py): name -> (input C, H, W), params, mult-adds, output shape
 FIGURES = {
-    "lenet5": ((1, 28, 28), 61_706, 423_038, 10),
-    "lenet5_bn": ((1, 32, 32), 62_158, 423_490, 10),
-    "alexnet": ((3, 224, 224), 62_378_344, 1_135_915_368, 1000),
-    "vgg11": ((3, 224, 224), 132_863_336, 7_616_525_288, 1000),
-    "nin": ((3, 224, 224), 7_439_608, 967_172_728, 1000),
-    "googlenet": ((3, 224, 224), 6_998_552, 1_585_899_032, 1000),
-    "resnet18": ((3, 224, 224), 11_689_512, 1_814_083_944, 1000),
-    "densenet121": ((3, 224, 224), 7_978_856, 2_834_246_312, 1000),
+    "lenet5": ((1, 28, 28), 61_706, 423_038, (10,)),
+    "lenet5_bn": ((1, 32, 32), 62_158, 423_490, (10,)),
+    "alexnet": ((3, 224, 224), 62_378_344, 1_135_915_368, (1000,)),
+    "vgg11": ((3, 224, 224), 132_863_336, 7_616_525_288, (1000,)),
+    "nin": ((3, 224, 224), 7_439_608, 967_172_728, (1000,)),
+    "googlenet": ((3, 224, 224), 6_998_552, 1_585_899_032, (1000,)),
+    "resnet18": ((3, 224, 224), 11_689_512, 1_814_083_944, (1000,)),
+    "densenet121": ((3, 224, 224), 7_978_856, 2_834_246_312, (1000,)),
+    "unet": ((1, 256, 256), 31_030_658, 54_578_511_872, (2, 256, 256)),
 }
+SMALLER_INPUT = {"unet": (1, 64, 64)}  # the real forward pass: any size the network takes, where 256 is slow
 NAMES = sorted(FIGURES)
 
 
@@ -41,12 +43,12 @@ def test_every_architecture_file_is_covered():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_static_totals_equal_reference_figures(name):
-    shape, params, mult_adds, classes = FIGURES[name]
+    shape, params, mult_adds, output = FIGURES[name]
     summary = netspec.summarize(spec_path(name))
     assert summary.input_shape == shape
     assert summary.total_params == params
     assert summary.total_mult_adds == mult_adds
-    assert summary.output_shape == (classes,)
+    assert summary.output_shape == output
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -62,7 +64,7 @@ def test_static_totals_equal_torchinfo_on_compiled_module(name):
 def test_every_static_shape_equals_runtime_shape(name):
     """Hooks on every module (containers included) compare the shape torch produces with infer's."""
     graph = analyse(spec_path(name))
-    static = {node.path: node.out_shape for node in graph.walk() if node.path}
+    static = {node.path: node.out_shape for node in graph.walk() if node.path and node.module}
     model = netspec.load(spec_path(name), device="meta").eval()
     seen: dict[str, tuple[int, ...]] = {}
     for path, module in model.named_modules():
@@ -73,19 +75,22 @@ def test_every_static_shape_equals_runtime_shape(name):
     assert set(seen) <= set(static), f"modules without a static row: {sorted(set(seen) - set(static))}"
     mismatched = {p: (static[p], seen[p]) for p in seen if static[p] != seen[p]}
     assert not mismatched, f"static vs runtime shape: {mismatched}"
-    # and every static node that builds a module ran
-    assert len(seen) == len(static)
+    # and every module ran, but the containers that generated code traces through (plain nn.Module holders)
+    runnable = {p for p, m in model.named_modules() if p and type(m) is not torch.nn.Module}
+    assert set(seen) == runnable
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_forward_pass_on_a_real_batch(name):
-    shape, params, _, classes = FIGURES[name]
+    shape, params, _, output = FIGURES[name]
+    shape = SMALLER_INPUT.get(name, shape)
     model = netspec.load(spec_path(name), seed=0)
     assert sum(p.numel() for p in model.parameters()) == params
     model.train()
     out = model(torch.randn(2, *shape))
-    assert out.shape == (2, classes)
+    assert out.shape[1:] == analyse(spec_path(name), input_shape=shape).root.out_shape
+    assert len(output) > 1 or out.shape == (2, *output)
     out.sum().backward()  # gradients reach the first layer
     first = next(model.parameters())
     assert first.grad is not None and torch.isfinite(first.grad).all()

@@ -112,7 +112,7 @@ def test_mul_that_does_not_broadcast_names_both_branches():
     with pytest.raises(SpecError) as err:
         analyse(text)
     message = str(err.value)
-    assert "shape-mismatch" in message and "'a' gives (16, 8, 8)" in message and "'b' gives (8, 8, 8)" in message
+    assert "shape-mismatch" in message and "'a' (line 5) gives (16, 8, 8)" in message and "'b' (line 6) gives (8, 8, 8)" in message
 
 
 @pytest.mark.parametrize("word, meant", [("concatt", "concat"), ("residul", "residual"), ("mull", "mul"),

@@ -26,6 +26,38 @@ class BatchNorm3d(_BatchNorm):
         return nn.BatchNorm3d(in_shape[0], **self._kwargs(a))
 
 
+class FrozenBatchNormArgs(LayerArgs):
+    eps: PositiveFloat = 1e-5
+    features: Optional[PositiveInt] = None
+
+
+@register_layer
+class FrozenBatchNorm2d(LayerKind):
+    name = "frozen_batchnorm2d"
+    Args = FrozenBatchNormArgs
+    summary = ("batch norm with fixed statistics and affine terms, all buffers (nothing trains): detection "
+               "backbones' norm; its state_dict is weight, bias, running_mean, running_var")
+    example = "frozen_batchnorm2d"
+    torch_class = "netspec.modules.FrozenBatchNorm2d (as torchvision.ops.FrozenBatchNorm2d)"
+
+    def infer(self, a: FrozenBatchNormArgs, shape: Shape) -> Shape:
+        need_rank(self.name, shape, (3,), "(C, H, W)")
+        if a.features is not None and a.features != shape[0]:
+            raise ShapeError(f"{self.name} expects {a.features} channels, got {shape[0]}")
+        return shape
+
+    def label(self, a: FrozenBatchNormArgs) -> str:
+        return "frozen batch norm"
+
+    def count_params(self, a: FrozenBatchNormArgs, in_shape: Shape, out_shape: Shape) -> int:
+        return 0  # four buffers, no parameters
+
+    def build(self, a: FrozenBatchNormArgs, in_shape: Shape):
+        from ..modules import FrozenBatchNorm2d as Module
+
+        return Module(in_shape[0], eps=a.eps)
+
+
 class GroupNormArgs(LayerArgs):
     num_groups: PositiveInt
     eps: PositiveFloat = 1e-5

@@ -150,6 +150,8 @@ def _checkpoint(graph, source, syntax: str, how: str, path: Path) -> None:
 
 
 def _outputs(out) -> list[torch.Tensor]:
+    if isinstance(out, dict):
+        return list(out.values())
     return list(out) if isinstance(out, (tuple, list)) else [out]
 
 

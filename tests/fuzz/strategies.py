@@ -68,20 +68,40 @@ class Seq(Entry):
 
 @dataclass
 class Merge(Entry):
-    mode: str  # concat | add
+    mode: str  # concat | add | mul
     branches: list[Entry]
     named: bool = False  # branches written as a mapping (name: entry)
     name: str | None = None
+    dim: int | None = None  # concat along another dimension
 
     def yaml(self) -> Any:
         if self.named:
-            return {self.mode: {f"b{i}": b.yaml() for i, b in enumerate(self.branches)}}
-        return {self.mode: [item_yaml(b) for b in self.branches]}
+            out = {self.mode: {f"b{i}": b.yaml() for i, b in enumerate(self.branches)}}
+        else:
+            out = {self.mode: [item_yaml(b) for b in self.branches]}
+        if self.dim is not None:
+            out["dim"] = self.dim
+        return out
 
     def ns(self) -> str:
+        head = self.mode + (f"(dim={self.dim})" if self.dim is not None else "")
         if self.named:
-            return self.mode + " { " + " ".join(f"b{i}: {b.ns()}" for i, b in enumerate(self.branches)) + " }"
-        return self.mode + " { " + " ".join(item_ns(b) for b in self.branches) + " }"
+            return head + " { " + " ".join(f"b{i}: {b.ns()}" for i, b in enumerate(self.branches)) + " }"
+        return head + " { " + " ".join(item_ns(b) for b in self.branches) + " }"
+
+
+@dataclass
+class Ref(Entry):
+    """`$target`: an earlier entry's output, a split's part, or `$input`."""
+
+    target: str
+    name: str | None = None
+
+    def yaml(self) -> Any:
+        return "$" + self.target
+
+    def ns(self) -> str:
+        return "$" + self.target
 
 
 @dataclass
@@ -610,9 +630,39 @@ def wrap(draw, ctx: Ctx, depth: int) -> Entry:
     return Wrap(word, entry(draw, ctx, depth - 1), train_only=word == "output" and draw(st.booleans()))
 
 
+# Names that references draw from: the names `_name` gives entries (so many references find their entry), a
+# split's parts, paths into named entries, and ones no entry has (unknown, forward and cyclic references).
+REF_TARGETS = ["input", "input", "a", "b", "conv", "body", "stage", "x1", "a.0", "a.1", "b.0", "b.1", "body.0",
+               "stage.conv", "conv.0", "nope"]
+
+
+def reference(draw, ctx: Ctx, depth: int) -> Entry:
+    return Ref(draw(st.sampled_from(REF_TARGETS)))
+
+
+def data_flow(draw, ctx: Ctx, depth: int) -> Entry:
+    """A split, a resize, a gate (`mul`) or a skip (`concat`/`add` over a reference), a concat along a dim."""
+    kind = draw(st.sampled_from(["split", "resize", "gate", "skip", "dim"]))
+    if kind == "split":
+        parts = draw(st.sampled_from(["2", "1", "3", "[1, 1]", "[2, 1]", "2, dim=-1", "2, dim=2", "[1, 1], dim=0"]))
+        return Call(f"split({parts})", name=draw(st.sampled_from(["a", "b", None])))
+    if kind == "resize":
+        mode = draw(st.sampled_from(["", ", mode=bilinear", ", mode=nearest-exact", ", mode=bilinear, align_corners=true",
+                                     ", mode=area", ", mode=linear"]))
+        return Call(f"resize(${draw(st.sampled_from(REF_TARGETS))}{mode})")
+    if kind == "gate":
+        return Merge("mul", [draw(st.sampled_from([Ref("input"), Call("identity")])), entry(draw, ctx, depth - 1)])
+    if kind == "skip":
+        mode = draw(st.sampled_from(["concat", "add", "mul"]))
+        return Merge(mode, [reference(draw, ctx, depth), entry(draw, ctx, depth - 1)])
+    return Merge("concat", [entry(draw, ctx, depth - 1) for _ in range(draw(st.integers(1, 2)))],
+                 dim=draw(st.sampled_from([-1, 2, 3, 1])))
+
+
 # (weight, strategy) pairs: the constructs of the language. A new construct adds its line here.
 CONSTRUCTS: list[tuple[int, Callable]] = [
-    (12, call), (3, seq), (2, merge), (2, residual), (2, counted), (1, cond), (1, wrap),
+    (12, call), (3, seq), (2, merge), (2, residual), (2, counted), (1, cond), (1, wrap), (1, reference),
+    (2, data_flow),
 ]
 
 
@@ -783,6 +833,10 @@ def spec_trees(draw, syntax: str = "yaml") -> SpecTree:
     layers = _layers(draw, ctx, shape)
     taps = [e.name for e in layers if isinstance(e, Wrap) and e.word == "output"]
     outputs = ["main", *taps] if taps and draw(st.booleans()) else []
+    if draw(st.integers(0, 4)) == 0:  # outputs that read entries by reference, at the top level or inside one
+        named = [e.name for e in layers if e.name]
+        picked = draw(st.lists(st.sampled_from(named + ["nope", "a.0"]), min_size=1, max_size=2)) if named else []
+        outputs = (outputs or ["main", *taps]) + ["$" + p for p in picked]
     tree = SpecTree(shape, ctx.params, ctx.blocks, layers, outputs, ctx.functions)
     for weight, declaration in DECLARATIONS:
         if draw(st.integers(0, weight - 1)) == 0:
