@@ -120,8 +120,9 @@ class _Elementwise(nn.ModuleDict):
     """Parallel branches on one input, combined element-wise. A branch may be a parameter of this module
     (an nn.Parameter under the branch's name, which gives itself, broadcast over the batch)."""
 
-    def __init__(self, branches: "OrderedDict[str, nn.Module | nn.Parameter]"):
+    def __init__(self, branches: "OrderedDict[str, nn.Module | nn.Parameter] | None" = None):
         super().__init__()
+        branches = branches if branches is not None else OrderedDict()
         for name, branch in branches.items():
             if isinstance(branch, nn.Parameter):
                 self.register_parameter(name, branch)

@@ -3,8 +3,8 @@
 torch refuses a name that is empty or holds a dot, and one that is already an attribute of the
 container the child is added to (`add_module` raises "attribute 'x' already exists"; a name such as
 `forward` or `training` would hide what torch needs). netspec's containers are nn.Sequential,
-nn.ModuleDict, its own Network, Residual, Concat, Add and DenseBlock, and torch.fx.GraphModule for
-`flat`; TORCH_ATTRIBUTES lists their attributes (tests/test_module_names.py checks it against torch).
+nn.ModuleDict, its own Network, Residual, Concat, Add, Mul and DenseBlock, and Generated (and
+GeneratedNetwork) for the parts with generated forward code; TORCH_ATTRIBUTES lists their attributes (tests/test_module_names.py checks it against torch).
 Any other text is a valid module name: `block1-0`, `0`, `conv 1`.
 """
 
@@ -21,14 +21,14 @@ TORCH_ATTRIBUTES = frozenset("""
     _prologue_start _recompile_submodules _register_create_node_hook _register_deepcopy_hook
     _register_erase_node_hook _register_load_state_dict_pre_hook _register_replace_node_hook
     _register_state_dict_hook _replace_hooks _replicate_for_data_parallel _save_to_state_dict _set_replace_hook
-    _slow_forward _state_dict_hooks _state_dict_pre_hooks _tracer_cls _tracer_extras
+    _generated _slow_forward _state_dict_hooks _state_dict_pre_hooks _tracer_cls _tracer_extras
     _unregister_create_node_hook _unregister_deepcopy_hook _unregister_erase_node_hook
     _unregister_replace_node_hook _version _wrapped_call _wrapped_call_impl add_module add_submodule after_name
-    append apply bfloat16 body_names buffers call_super_init children clear code compile cpu cuda
+    append apply bfloat16 body_names branch_names buffers call_super_init children clear code compile concat_dim cpu cuda
     delete_all_unused_submodules delete_submodule double dump_patches eval extend extra_repr float forward
     get_buffer get_extra_state get_parameter get_submodule graph half input_shape insert ipu items keys
     load_state_dict meta modules mtia named_buffers named_children named_modules named_parameters output_names
-    parameters pop print_readable recompile register_backward_hook register_buffer register_forward_hook
+    outputs parameters pop print_readable recompile register_backward_hook register_buffer register_forward_hook
     register_forward_pre_hook register_full_backward_hook register_full_backward_pre_hook
     register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module register_parameter
     register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule

@@ -12,14 +12,16 @@ from torch import fx, nn
 
 import netspec
 from netspec.names import TORCH_ATTRIBUTES, module_name_problem
-from netspec.modules import Add, Concat, DenseBlock, Network, Residual
+from netspec.modules import Add, Concat, DenseBlock, Generated, GeneratedNetwork, Mul, Network, Residual
 from netspec.pipeline import analyse, build, parse_text
 from netspec.printer import to_ns, to_yaml
 from netspec.spec import Call
 
 CONTAINERS = [
-    nn.Module(), nn.Sequential(), nn.ModuleDict(), Network(OrderedDict()), Concat(), Add(),
+    nn.Module(), nn.Sequential(), nn.ModuleDict(), Network(OrderedDict()), Concat(), Add(), Mul(),
     Residual(OrderedDict(), None), DenseBlock(), fx.GraphModule(nn.Module(), fx.Graph()),
+    Generated(OrderedDict(), "def forward(self, x):\n    return x\n"),
+    GeneratedNetwork(OrderedDict(), "def forward(self, x):\n    return x\n"),
 ]
 
 ACCEPTED = """\
