@@ -517,18 +517,18 @@ class _Resolver:
                        "in_channels, in_height or in_width (the module's layout must be known first); pass the "
                        "size as an argument", mpath, cpath)
             return [self.failure(node, cpath)]
-        stack, depth = list(self.block_stack), self.depth
+        stack, calls, depth = list(self.block_stack), list(self.block_calls), self.depth
 
         def expand(pending: g.Pending, sizes: dict[str, int], errors: Collector) -> g.Node | None:
-            saved = self.errors, self.block_stack, self.depth
-            self.errors, self.block_stack, self.depth = errors, list(stack), depth - 1
+            saved = self.errors, self.block_stack, self.block_calls, self.depth
+            self.errors, self.block_stack, self.block_calls, self.depth = errors, list(stack), list(calls), depth - 1
             self.sizes, self.failed, before = sizes, 0, len(errors.items)
             try:
                 nodes = self.entry(node, env, mpath, cpath)
             except _TooLarge:
                 return None
             finally:
-                self.errors, self.block_stack, self.depth = saved
+                self.errors, self.block_stack, self.block_calls, self.depth = saved
                 self.sizes = None
             if len(errors.items) > before:
                 return None
@@ -626,8 +626,11 @@ class _Resolver:
         """The nodes of `items`, the children of the node at `mpath`; unnamed ones are numbered from `start`
         (not 0 where the sequence is spliced into another)."""
         out: list[g.Node] = []
+        modules = 0  # references, splits and resizes make no module and take no index
         for index, item in enumerate(items):
-            out.extend(self.child(item, env, mpath, item.name, start + len(out), cpath + (index,)))
+            made = self.child(item, env, mpath, item.name, start + modules, cpath + (index,))
+            out.extend(made)
+            modules += sum(1 for n in made if n.module)
         return out
 
     def child_path(self, parent: str, name: str | None, position: int) -> str:

@@ -56,6 +56,7 @@ EXPLICIT = {
     "NAME": [f" {n} " for n in NAMES],
     "NUMBER": [f" {n} " for n in NUMBERS],
     "STRING": ["'a'", '"relu"', "''", "'HS'"],
+    "REF": [" $a ", " $enc.0 ", " $input "],  # a reference: only resize takes one; elsewhere a located error
     "COMP_OP": ["==", "!=", "<", "<=", ">", ">="],
     "ADD_OP": ["+", "-"],
     "MUL_OP": ["*", "/", "//", "%"],

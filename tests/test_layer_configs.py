@@ -96,6 +96,8 @@ CONFIGS.update({
                     ("batchnorm1d(affine=false)", (3, 5))],
     "batchnorm2d": [("batchnorm2d", (6, 3, 5)), ("batchnorm2d(eps=0.001, momentum=none)", (4, 5, 5)),
                     ("batchnorm2d(affine=false, track_running_stats=false)", (3, 2, 7))],
+    "frozen_batchnorm2d": [("frozen_batchnorm2d", (6, 3, 5)), ("frozen_batchnorm2d(eps=0.001)", (4, 5, 5)),
+                           ("frozen_batchnorm2d(features=3)", (3, 2, 7))],
     "batchnorm3d": [("batchnorm3d", (4, 3, 5, 6)), ("batchnorm3d(eps=0.001, momentum=0.01)", (2, 2, 2, 3)),
                     ("batchnorm3d(affine=false)", (3, 4, 4, 4))],
     "groupnorm": [("groupnorm(2)", (4, 5, 5)), ("groupnorm(3, affine=false)", (6, 7)), ("groupnorm(1)", (4, 3, 4, 5)),
