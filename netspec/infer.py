@@ -41,6 +41,12 @@ def _sizes(shape: Shape) -> dict[str, int]:
     return sizes
 
 
+# torch's interpolate: the modes tied to a number of spatial dimensions (the others take any)
+_RESIZE_SPATIAL = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+_RESIZE_SHAPES = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}
+_RESIZE_MODE_FOR = {1: "linear", 2: "bilinear", 3: "trilinear"}
+
+
 def _has_references(node: g.Node) -> bool:
     stack = [node]
     while stack:
@@ -124,6 +130,11 @@ class _Inferrer:
                 self.fail(node, "shape-mismatch", f"resize takes the spatial size of {_producer(node.like.source)}, "
                           f"{_fmt(like)}, for a tensor of {_fmt(shape)}; both need the same number of dimensions, "
                           "with channels first")
+            spatial = _RESIZE_SPATIAL.get(node.mode)
+            if spatial is not None and len(shape) - 1 != spatial:
+                self.fail(node, "rank-mismatch", f"resize mode {node.mode} interpolates {spatial}-d maps "
+                          f"({_RESIZE_SHAPES[spatial]}), but the tensor here is {_fmt(shape)}; use "
+                          f"{_RESIZE_MODE_FOR.get(len(shape) - 1, 'nearest')} or nearest")
             node.out_shape = (shape[0], *like[1:])
             self.within_limit(node, node.out_shape, "the resized tensor")
             return node.out_shape

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from lark import Lark
 from lark.grammar import NonTerminal, Terminal
 
-from netspec.expr import CallValue, ExprError, Function, Later, Symbol, eval_text, make_functions, parse_expr
+from netspec.expr import CallValue, ExprError, Function, Later, RefValue, Symbol, eval_text, make_functions, parse_expr
 
 EXAMPLES = int(os.environ.get("NETSPEC_FUZZ_EXAMPLES", "2000"))
 SEED = os.environ.get("NETSPEC_FUZZ_SEED")  # a campaign in shards: each its own seed (CI's run is derandomized)
@@ -169,7 +169,7 @@ def _check(text: str) -> None:
             FIGURES.setdefault("retried after 1 s", Counter())[text[:300]] += 1
         elapsed, value = _run(text)
     assert elapsed < 1.0, f"{text!r} took {elapsed:.2f} s"
-    assert value is None or isinstance(value, (int, float, str, bool, list, dict, Symbol, CallValue, Later, Function))
+    assert value is None or isinstance(value, (int, float, str, bool, list, dict, Symbol, CallValue, Later, Function, RefValue))
 
 
 @seeded

@@ -632,37 +632,49 @@ def wrap(draw, ctx: Ctx, depth: int) -> Entry:
 
 # Names that references draw from: the names `_name` gives entries (so many references find their entry), a
 # split's parts, paths into named entries, and ones no entry has (unknown, forward and cyclic references).
-REF_TARGETS = ["input", "input", "a", "b", "conv", "body", "stage", "x1", "a.0", "a.1", "b.0", "b.1", "body.0",
-               "stage.conv", "conv.0", "nope"]
+REF_TARGETS = ["a", "b", "conv", "body", "stage", "x1", "a.0", "a.1", "b.0", "b.1", "body.0", "stage.conv", "conv.0",
+               "nope"]
+
+
+def _target(draw) -> str:
+    """Mostly `$input` (always there), else a name that an earlier entry may or may not have."""
+    return "input" if draw(st.integers(0, 3)) else draw(st.sampled_from(REF_TARGETS))
 
 
 def reference(draw, ctx: Ctx, depth: int) -> Entry:
-    return Ref(draw(st.sampled_from(REF_TARGETS)))
+    return Ref(_target(draw))
+
+
+def _keeps_shape(draw, ctx: Ctx, depth: int) -> Entry:
+    """Mostly an entry that keeps the shape (so the merge it is in usually fits), sometimes any entry."""
+    if draw(st.integers(0, 3)):
+        return Call(draw(st.sampled_from(["identity", "sigmoid", _activation(draw, ctx)])))
+    return entry(draw, ctx, depth - 1)
 
 
 def data_flow(draw, ctx: Ctx, depth: int) -> Entry:
     """A split, a resize, a gate (`mul`) or a skip (`concat`/`add` over a reference), a concat along a dim."""
     kind = draw(st.sampled_from(["split", "resize", "gate", "skip", "dim"]))
     if kind == "split":
-        parts = draw(st.sampled_from(["2", "1", "3", "[1, 1]", "[2, 1]", "2, dim=-1", "2, dim=2", "[1, 1], dim=0"]))
+        parts = draw(st.sampled_from(["2", "1", "[1, 1]", "2, dim=-1", "3", "[2, 1]", "2, dim=0"]))
         return Call(f"split({parts})", name=draw(st.sampled_from(["a", "b", None])))
     if kind == "resize":
         mode = draw(st.sampled_from(["", ", mode=bilinear", ", mode=nearest-exact", ", mode=bilinear, align_corners=true",
                                      ", mode=area", ", mode=linear"]))
-        return Call(f"resize(${draw(st.sampled_from(REF_TARGETS))}{mode})")
+        return Call(f"resize(${_target(draw)}{mode})")
     if kind == "gate":
-        return Merge("mul", [draw(st.sampled_from([Ref("input"), Call("identity")])), entry(draw, ctx, depth - 1)])
+        return Merge("mul", [draw(st.sampled_from([Ref("input"), Call("identity")])), _keeps_shape(draw, ctx, depth)])
     if kind == "skip":
         mode = draw(st.sampled_from(["concat", "add", "mul"]))
-        return Merge(mode, [reference(draw, ctx, depth), entry(draw, ctx, depth - 1)])
-    return Merge("concat", [entry(draw, ctx, depth - 1) for _ in range(draw(st.integers(1, 2)))],
-                 dim=draw(st.sampled_from([-1, 2, 3, 1])))
+        return Merge(mode, [reference(draw, ctx, depth), _keeps_shape(draw, ctx, depth)])
+    return Merge("concat", [_keeps_shape(draw, ctx, depth) for _ in range(draw(st.integers(1, 2)))],
+                 dim=draw(st.sampled_from([-1, 2, 1, 3])))
 
 
 # (weight, strategy) pairs: the constructs of the language. A new construct adds its line here.
 CONSTRUCTS: list[tuple[int, Callable]] = [
     (12, call), (3, seq), (2, merge), (2, residual), (2, counted), (1, cond), (1, wrap), (1, reference),
-    (2, data_flow),
+    (1, data_flow),
 ]
 
 
@@ -833,9 +845,9 @@ def spec_trees(draw, syntax: str = "yaml") -> SpecTree:
     layers = _layers(draw, ctx, shape)
     taps = [e.name for e in layers if isinstance(e, Wrap) and e.word == "output"]
     outputs = ["main", *taps] if taps and draw(st.booleans()) else []
-    if draw(st.integers(0, 4)) == 0:  # outputs that read entries by reference, at the top level or inside one
+    if draw(st.integers(0, 7)) == 0:  # outputs that read entries by reference, at the top level or inside one
         named = [e.name for e in layers if e.name]
-        picked = draw(st.lists(st.sampled_from(named + ["nope", "a.0"]), min_size=1, max_size=2)) if named else []
+        picked = draw(st.lists(st.sampled_from(named * 4 + ["nope", "a.0"]), min_size=1, max_size=2)) if named else []
         outputs = (outputs or ["main", *taps]) + ["$" + p for p in picked]
     tree = SpecTree(shape, ctx.params, ctx.blocks, layers, outputs, ctx.functions)
     for weight, declaration in DECLARATIONS:
