@@ -230,7 +230,7 @@ class Writer:
             self.emit(f"{out} = {access}({value})")
         if node.tap and node is not self.scope:
             self.taps[node.name] = (out, node.train_only)
-            if node.train_only:  # run in training only: its lines go under `if self.training:`
+            if node.train_only and len(self.lines) > start:  # run in training only: under `if self.training:`
                 self.lines[start:] = ["if self.training:\n    " + "\n    ".join(self.lines[start:])]
         self.values[id(node)] = out
         return out

@@ -349,3 +349,17 @@ def test_fpn_runs_channels_last_and_under_autocast_as_torchvision_does():
         torch.testing.assert_close(got[key], want[key], rtol=0, atol=1e-5)
         assert low[key].dtype == low_want[key].dtype == torch.bfloat16
         torch.testing.assert_close(low[key], low_want[key], rtol=0, atol=0)
+
+
+def test_a_training_only_output_that_is_a_reference_alone_runs_and_is_returned_in_training_only():
+    # found by the fuzzer: an output whose body emits no code (a reference) left an empty `if self.training:`
+    text = ("input: [4, 6, 6]\nlayers:\n  - enc: conv2d(4, 1)\n  - stage:\n      - relu\n"
+            "      - aux: {output: $enc, train_only: true}\n  - conv2d(4, 1)\noutputs: [main, aux]\n")
+    model = netspec.load(text, seed=0)
+    x = torch.randn(2, 4, 6, 6)
+    with torch.no_grad():
+        main, aux = model.train()(x)
+        torch.testing.assert_close(aux, model.enc(x))
+        alone = model.eval()(x)
+    assert isinstance(alone, torch.Tensor)
+    torch.testing.assert_close(alone, main)
