@@ -11,7 +11,6 @@ import pytest
 import torch
 
 import netspec
-from netspec.diagnostics import SpecError
 
 HERE = Path(__file__).resolve().parent
 GOLDENS = [HERE / "errors" / "unknown-arg--splice.yaml", HERE / "errors" / "unknown-arg--flat.yaml",
@@ -61,10 +60,7 @@ def test_the_path_a_layer_is_reported_at_is_the_path_it_is_built_at(spec, monkey
         return built
 
     monkeypatch.setattr(r._Resolver, "layer", recording)
-    try:
-        analyse(str(spec))
-    except SpecError:
-        pytest.skip("the spec needs a larger budget or more than analyse")
+    analyse(str(spec), max_nodes=200_000)  # the largest library models expand past the default budget
     assert seen
     wrong = [(said, built.path) for said, built in seen if built is not None and said != built.path]
     assert not wrong, f"{len(wrong)} of {len(seen)} layers, e.g. {wrong[:3]}"
