@@ -181,7 +181,7 @@ def _run(action) -> None:
 @app.command()
 def check(
     specs: List[Path] = typer.Argument(..., metavar="SPEC...", help="Spec files to validate."),
-    max_params: int = typer.Option(None, "--max-params", min=1, metavar="N", help="Parameter budget (default 500,000,000)."),
+    max_params: int = typer.Option(None, "--max-params", min=1, metavar="N", help="Parameter budget (default 1,000,000,000)."),
     max_nodes: int = MaxNodesOption,
     max_bytes: int = MaxBytesOption,
 ) -> None:
@@ -239,7 +239,7 @@ def build(
     device: Device = typer.Option(Device.cpu, "--device", metavar="cpu|cuda", help="Where to build the module."),
     seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Seed for weight initialisation (deterministic)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write a checkpoint (weights + the linked spec)."),
-    max_params: int = typer.Option(None, "--max-params", min=1, metavar="N", help="Parameter budget (default 500,000,000)."),
+    max_params: int = typer.Option(None, "--max-params", min=1, metavar="N", help="Parameter budget (default 1,000,000,000)."),
     max_activations: int = typer.Option(
         None, "--max-activations", min=1, metavar="N", help="Budget of values the check forward pass may write (default 1e9)."
     ),

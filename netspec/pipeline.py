@@ -33,7 +33,7 @@ from .spec import Spec
 from .validate import Locations, ParsedSpec, validate
 from .yaml_source import MAX_BYTES, read_yaml
 
-DEFAULT_MAX_PARAMS = 500_000_000  # 2 GB of float32 weights; raise with --max-params / max_params=
+DEFAULT_MAX_PARAMS = 1_000_000_000  # 4 GB of float32 weights (the largest library model, RegNetY-128GF, has 645M); raise with --max-params / max_params=
 DEFAULT_MAX_ACTIVATIONS = 1_000_000_000  # values one sample's forward pass writes: 4 GB of float32
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".ns": "ns"}  # the file extension picks the front end
 Source = Union[str, os.PathLike, Spec, ParsedSpec]

@@ -233,7 +233,7 @@ def test_param_budget_refusal_names_the_budget_and_how_to_raise_it(tmp_path, mon
     (diag,) = caught.value.diagnostics
     assert diag.code == "param-budget"
     assert (diag.loc.line, diag.loc.col) == (5, 5), "the budget error should point at the largest layer"
-    assert "193,000,000,000,000" in diag.message and "500,000,000" in diag.message
+    assert "193,000,000,000,000" in diag.message and "1,000,000,000" in diag.message
     assert "--max-params" in diag.message
 
 

@@ -425,6 +425,15 @@ def test_every_spec_takes_num_classes_and_in_channels(spec):
     assert summary.output_shape == (10,)
 
 
+def test_default_budget_admits_the_largest_library_model(cli):
+    """`netspec check` enforces the parameter budget; its default must not refuse a model of the library."""
+    largest = max(NAMES, key=lambda n: FIGURES[n][1])
+    assert largest == "regnet_y_128gf" and FIGURES[largest][1] > 500_000_000
+    result = cli("check", spec_path(largest))
+    assert result.rc == 0, result.output
+    assert f"ok ({FIGURES[largest][1]:,} params" in result.output
+
+
 def test_variant_builds_from_the_command_line(cli):
     result = cli("build", spec_path("resnet50"), "--set", "num_classes=10", "--set", "in_channels=1", "--depth", "1")
     assert result.rc == 0, result.output
