@@ -32,7 +32,8 @@ TORCHVISION_NAMES = {
     "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf",
     "regnet_y_32gf", "regnet_y_128gf", "convnext_tiny", "convnext_small", "convnext_base", "convnext_large",
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
-    "resnext101_32x8d", "resnext101_64x4d", "squeezenet1_0", "squeezenet1_1", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
+    "resnext101_32x8d", "resnext101_64x4d", "squeezenet1_0", "squeezenet1_1", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0",
+    "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
     "vgg16_bn", "vgg19", "vgg19_bn", "wide_resnet50_2", "wide_resnet101_2",
 }
 SEED_NAMES = {"alexnet", "densenet121", "googlenet", "lenet5", "lenet5_bn", "nin", "resnet18", "vgg11"}

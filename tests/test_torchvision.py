@@ -94,6 +94,10 @@ FIGURES = {
     "convnext_small": ((3, 224, 224), 50_223_688, 411_391_240),
     "convnext_base": ((3, 224, 224), 88_591_464, 646_530_408),
     "convnext_large": ((3, 224, 224), 197_767_336, 1_263_822_376),
+    "shufflenet_v2_x0_5": ((3, 224, 224), 1_366_792, 40_485_400),
+    "shufflenet_v2_x1_0": ((3, 224, 224), 2_278_604, 144_925_172),
+    "shufflenet_v2_x1_5": ((3, 224, 224), 3_503_624, 295_783_832),
+    "shufflenet_v2_x2_0": ((3, 224, 224), 7_393_996, 583_288_180),
 }
 # Params without the auxiliary heads (aux_logits=False), from the same table.
 PARAMS_WITHOUT_AUX = {"googlenet": 6_624_904, "inception_v3": 23_834_568}
@@ -344,6 +348,21 @@ def test_convnext_stochastic_depth_schedule_and_train_mode():
         other = ref(x)
     assert not torch.allclose(expected, other, atol=1e-3), "another seed drops other blocks: the check means something"
     assert torch.allclose(got, expected, atol=1e-5, rtol=0), f"max difference {(got - expected).abs().max():.3g}"
+
+
+def test_shufflenet_train_mode_matches_torchvision():
+    """Training mode: BN normalises with batch statistics and updates its running ones; the split halves, the
+    concatenation and the channel shuffle must put every channel where torchvision's does for both to agree."""
+    ref = reference("shufflenet_v2_x0_5").train()
+    model = ours("shufflenet_v2_x0_5").train()
+    model.load_state_dict(ref.state_dict(), strict=True)
+    x = torch.randn(2, 3, DEFAULT_EVAL_SIZE, DEFAULT_EVAL_SIZE, generator=torch.Generator().manual_seed(8))
+    with torch.no_grad():
+        expected, got = ref(x), model(x)
+    assert torch.allclose(got, expected, atol=1e-5, rtol=0), f"max difference {(got - expected).abs().max():.3g}"
+    theirs = ref.state_dict()
+    for key, value in model.state_dict().items():
+        assert torch.allclose(value.float(), theirs[key].float(), atol=1e-6, rtol=0), f"{key} after one step"
 
 
 def test_googlenet_key_order_still_differs():
