@@ -28,7 +28,8 @@ import torchinfo
 import torchvision
 
 import netspec
-from netspec import expr, library, pipeline
+from netspec.ir import expr
+from netspec import library, pipeline
 
 ARCH = Path(__file__).resolve().parent.parent / "architectures"
 MODELS = ("resnet152", "densenet201", "googlenet", "vgg16", "mobilenet_v2", "efficientnet_b0", "regnet_y_400mf")

@@ -3,7 +3,7 @@
     python benchmarks/yaml_reader.py              # best of 20
     python benchmarks/yaml_reader.py --repeat 50
 
-The reader before is `netspec/yaml_source.py` as it stood at commit fd6d96f (it quoted calls in flow
+The reader before is `netspec/frontends/yaml_source.py` as it stood at commit fd6d96f (it quoted calls in flow
 collections by rewriting the text, then parsed the copy), taken with `git show` and loaded beside
 today's; both are followed by the same `validate`, on the same text. The specs: GoogLeNet,
 DenseNet-201 (its file and the family file it extends), and a generated 10,000-layer spec. The ratio
@@ -24,13 +24,13 @@ REPO = Path(__file__).resolve().parent.parent
 BEFORE = "fd6d96f"  # the last commit with the rewriting reader
 sys.path.insert(0, str(REPO))
 
-from netspec import yaml_source  # noqa: E402
-from netspec.validate import validate  # noqa: E402
+from netspec.frontends import yaml_source  # noqa: E402
+from netspec.frontends.validate import validate  # noqa: E402
 
 
 def old_reader():
     """The reader as it stood at BEFORE, imported as a module of the netspec package."""
-    source = subprocess.run(["git", "show", f"{BEFORE}:netspec/yaml_source.py"], cwd=REPO,
+    source = subprocess.run(["git", "show", f"{BEFORE}:netspec/frontends/yaml_source.py"], cwd=REPO,
                             capture_output=True, text=True, check=True).stdout
     folder = Path(tempfile.mkdtemp(prefix="netspec-bench-"))
     path = folder / "yaml_source_before.py"

@@ -21,8 +21,8 @@ from .pipeline import DEFAULT_MAX_PARAMS, Source, analyse
 from .pipeline import build as _build
 from .pipeline import parse as _parse
 from .pipeline import parse_linked as _parse_linked
-from .spec import BlockDef, Spec
-from .summary import DEFAULT_COLUMNS, Row, Summary, summarize_graph
+from .ir.spec import BlockDef, Spec
+from .backends.summary import DEFAULT_COLUMNS, Row, Summary, summarize_graph
 from .usage import check_params
 
 __version__ = "0.1.0"
@@ -74,7 +74,7 @@ def load(
                     device="cpu" if weights is not None else device, seed=seed, max_params=max_params, format=format,
                     max_nodes=max_nodes, max_bytes=max_bytes, outputs=outputs)
     if freeze:
-        from .summary import frozen
+        from .backends.summary import frozen
 
         for path, part in module.named_modules():
             if path and frozen(path, freeze):
@@ -107,7 +107,7 @@ def draw(source: Source, fmt: str = "svg", *, depth: int | None = None, directio
          params: dict[str, Any] | None = None, **more_params: Any) -> str | bytes:
     """A diagram of the spec, statically: DOT or Mermaid text (`fmt` "dot", "mmd"), or the bytes of an
     "svg", "png", "pdf" or "html" file (those need a Graphviz program: pip install graphviz-pure)."""
-    from .diagram import diagram
+    from .backends.diagram import diagram
 
     data = diagram(analyse(source, {**(params or {}), **more_params}, input_shape, format), fmt, depth, direction)
     return data.decode("utf-8") if fmt in ("dot", "mmd", "svg", "html") else data
@@ -116,7 +116,7 @@ def draw(source: Source, fmt: str = "svg", *, depth: int | None = None, directio
 def diff(a: Source, b: Source, *, params_a: dict[str, Any] | None = None, params_b: dict[str, Any] | None = None,
          input_shape: tuple[int, ...] | None = None):
     """Static comparison of two specs (or one spec with two sets of params): a SummaryDiff."""
-    from .compare import diff_summaries
+    from .backends.compare import diff_summaries
 
     check_params(params_a, "params_a")
     check_params(params_b, "params_b")

@@ -1,4 +1,5 @@
-"""The library catalogue: a Markdown page listing every model spec of a folder and the families they extend.
+"""The library catalogue: `netspec models` (the library by name, with figures) and a Markdown page listing every
+model spec of a folder and the families they extend.
 
     python -m netspec.catalog architectures/torchvision > docs/library.md
 
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import parse, summarize
-from .diagnostics import SpecError
+from . import library, parse, summarize
+from .diagnostics import SpecError, UsageError, did_you_mean
 
 REPO = Path(__file__).resolve().parent.parent
 FAMILIES = "families"
@@ -188,12 +189,12 @@ def catalog_markdown(folder: str | Path) -> str:
             "...",
             "```",
             "",
-            "`netspec.transfer.load_matching` loads a checkpoint of the original into such a variant: every",
+            "`netspec.backends.transfer.load_matching` loads a checkpoint of the original into such a variant: every",
             "tensor whose name and shape still match is copied, and the keys left out are returned:",
             "",
             "```python",
             ">>> import netspec, torchvision",
-            ">>> from netspec.transfer import load_matching",
+            ">>> from netspec.backends.transfer import load_matching",
             f'>>> model = netspec.load("{path}", num_classes=10, in_channels=1)',
             ">>> loaded, skipped = load_matching(model, torchvision.models.resnet50().state_dict())",
             ">>> skipped  # the stem conv (3 input channels) and the classifier (1000 classes)",
@@ -202,6 +203,44 @@ def catalog_markdown(folder: str | Path) -> str:
             "",
         ]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+# ---- `netspec models` ---------------------------------------------------------------------------
+
+
+def rows(pattern: str | None = None) -> list[dict]:
+    """One dict per matching model: name, its path-like name, static params and mult-adds, input, description."""
+    names = library.list_models(pattern)
+    if not names:
+        raise UsageError(f"no library model matches '{pattern}'{did_you_mean(pattern or '', library.models())}; "
+                         "`netspec models` lists them all")
+    out = []
+    for name in names:
+        summary = summarize(library.models()[name])
+        out.append({"name": name, "spec": library.full_name(name), "params": summary.total_params,
+                    "mult_adds": summary.total_mult_adds, "input": list(summary.input_shape),
+                    "description": parse(library.models()[name]).description})
+    return out
+
+
+def render(entries: list[dict], fmt: str = "table") -> str:
+    """The model list as `netspec models` prints it: a table, Markdown, or JSON."""
+    if fmt == "json":
+        import json
+
+        return json.dumps(entries, indent=2)
+    cells = [[e["name"], f"{e['params']:,}", f"{e['mult_adds']:,}", "x".join(map(str, e["input"])), e["description"]]
+             for e in entries]
+    header = ["Model", "Params", "Mult-adds", "Input", "Description"]
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|---|---:|---:|---|---|"]
+        return "\n".join(lines + ["| " + " | ".join([f"`{c[0]}`", *c[1:]]) + " |" for c in cells])
+    widths = [max(len(header[i]), *(len(c[i]) for c in cells)) for i in range(5)]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in (1, 2) else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+    return "\n".join([line(header), *(line(c) for c in cells)])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,7 +75,7 @@ def save_checkpoint(path: str | os.PathLike, module: Any, spec: Any, *, format: 
 def _standalone_text(parsed: Any) -> str:
     """The linked spec as canonical YAML, checked to read back as the same spec."""
     from .pipeline import parse_text
-    from .printer import to_yaml
+    from .frontends.printer import to_yaml
 
     text = to_yaml(parsed.spec)
     assert parse_text(text, "<checkpoint>", "yaml").spec == parsed.spec, "the YAML printer changed the spec"
@@ -341,7 +341,7 @@ def load_checkpoint(path: str | os.PathLike, *, device: Any = None, max_params: 
     shape = tuple(payload["input_shape"]) or None
     graph = typed_graph(parsed, payload["params"], shape)
     check_budget(graph, max_params, parsed.locations.sources)
-    from .compile import compile_graph
+    from .backends.compile import compile_graph
 
     module = compile_graph(graph, device="meta")  # the checkpoint's tensors become the weights: no second copy
     check_fit(module, payload["state_dict"], Path(path))

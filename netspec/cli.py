@@ -221,7 +221,7 @@ def summary(
 ) -> None:
     """Print each layer's output shape, parameters and mult-adds, and the totals, statically (no torch)."""
     from .pipeline import analyse
-    from .summary import summarize_graph
+    from .backends.summary import summarize_graph
 
     def action() -> None:
         graph = analyse(spec, _overrides(set_), _input_shape(input), max_nodes=max_nodes, max_bytes=max_bytes)
@@ -261,7 +261,7 @@ def build(
         parse_linked,
         typed_graph,
     )
-    from .summary import summarize_graph
+    from .backends.summary import summarize_graph
     from .usage import check_seed
 
     def action() -> None:
@@ -277,7 +277,7 @@ def build(
 
             if device is Device.cuda and not torch.cuda.is_available():
                 raise UsageError("--device cuda: no CUDA device is available here")
-            from .compile import compile_graph
+            from .backends.compile import compile_graph
 
             module = compile_graph(graph, device=device.value, seed=seed).eval()
             with torch.no_grad():
@@ -311,12 +311,12 @@ def models(
     format: Format = FormatOption,
 ) -> None:
     """List the model library that comes with netspec: each model's params, mult-adds and input (no torch)."""
-    from . import library
+    from . import catalog
 
-    _run(lambda: typer.echo(library.render(library.rows(pattern), format.value)))
+    _run(lambda: typer.echo(catalog.render(catalog.rows(pattern), format.value)))
 
 
-# ---- fmt and convert: printing a spec in either syntax (netspec/printer.py) -------------------------
+# ---- fmt and convert: printing a spec in either syntax (netspec/frontends/printer.py) -------------------------
 
 
 def _write(path: Path, text: str | bytes) -> None:
@@ -337,9 +337,9 @@ class Syntax(str, Enum):
 def _printed(parsed, syntax: str) -> str:
     """The spec in `syntax`, its comments kept, after checking that it reads back as the same Spec (a printer
     bug must not write)."""
-    from .comments import carry, line_breaks
+    from .frontends.comments import carry, line_breaks
     from .pipeline import parse_text
-    from .printer import to_ns, to_yaml
+    from .frontends.printer import to_ns, to_yaml
 
     text = to_ns(parsed.spec, line_breaks(parsed) if parsed.text else ()) if syntax == "ns" else to_yaml(parsed.spec)
     again = parse_text(text, parsed.file, syntax)
@@ -357,7 +357,7 @@ def _parse_for_fmt(spec: Path) -> tuple[object, str, bool]:
     collections split (written for netspec's older reading) is read with those calls quoted, so that fmt
     migrates it to standard YAML."""
     from .pipeline import parse_text, read_source
-    from .yaml_source import quote_split_calls
+    from .frontends.yaml_source import quote_split_calls
 
     text, file, syntax = read_source(spec)
     try:
@@ -434,9 +434,9 @@ def diff(
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit with status 1 when the specs differ (as git diff)."),
 ) -> None:
     """Compare two specs statically: modules added (+), removed (-) or changed (~), and the totals (no torch)."""
-    from .compare import diff_summaries
+    from .backends.compare import diff_summaries
     from .pipeline import analyse
-    from .summary import summarize_graph
+    from .backends.summary import summarize_graph
 
     def action() -> None:
         shape = _input_shape(input)
@@ -473,7 +473,7 @@ def draw(
     direction: Direction = typer.Option(Direction.TB, "--direction", metavar="TB|LR", help="Top to bottom (TB) or left to right (LR)."),
 ) -> None:
     """Draw the architecture as a block diagram (DOT, Mermaid, or SVG/PNG/PDF/HTML through Graphviz), statically."""
-    from .diagram import diagram
+    from .backends.diagram import diagram
     from .pipeline import analyse
 
     def action() -> None:
@@ -505,7 +505,7 @@ def schema(
     output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the schema to this file."),
 ) -> None:
     """Print the JSON Schema of YAML specs (every layer kind and its arguments), for editor completion."""
-    from .schema import schema_text
+    from .backends.schema import schema_text
 
     def action() -> None:
         text = schema_text()
@@ -523,7 +523,7 @@ def layers(
     name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="A layer kind to describe."),
 ) -> None:
     """List every layer kind (built-in and plugin) with its call form and one line; with NAME, describe that kind."""
-    from .docgen import kind_help, kinds_listing
+    from .reference import kind_help, kinds_listing
 
     def action() -> None:
         typer.echo(kinds_listing() if name is None else kind_help(name), nl=False)

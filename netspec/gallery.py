@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .diagram import build_scene, render, to_dot
+from .backends.diagram import build_scene, render, to_dot
 from .pipeline import analyse
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from .diagnostics import UsageError, did_you_mean
+from .diagnostics import UsageError
 
 SCHEME = "netspec:"  # `extends: netspec:torchvision/families/resnet.yaml`
 DEFAULT_COLLECTION = "torchvision"  # where a bare name is looked up after the top level
@@ -141,40 +141,3 @@ def search_path() -> list[Path]:
     """The folders named by NETSPEC_PATH (separated by os.pathsep), where `extends` also looks."""
     value = os.environ.get(SEARCH_PATH_VARIABLE, "")
     return [Path(part).expanduser().resolve() for part in value.split(os.pathsep) if part.strip()]
-
-
-def rows(pattern: str | None = None) -> list[dict]:
-    """One dict per matching model: name, its path-like name, static params and mult-adds, input, description."""
-    from . import parse, summarize
-
-    names = list_models(pattern)
-    if not names:
-        raise UsageError(f"no library model matches '{pattern}'{did_you_mean(pattern or '', models())}; "
-                         "`netspec models` lists them all")
-    out = []
-    for name in names:
-        summary = summarize(models()[name])
-        out.append({"name": name, "spec": full_name(name), "params": summary.total_params,
-                    "mult_adds": summary.total_mult_adds, "input": list(summary.input_shape),
-                    "description": parse(models()[name]).description})
-    return out
-
-
-def render(entries: list[dict], fmt: str = "table") -> str:
-    """The model list as `netspec models` prints it: a table, Markdown, or JSON."""
-    if fmt == "json":
-        import json
-
-        return json.dumps(entries, indent=2)
-    cells = [[e["name"], f"{e['params']:,}", f"{e['mult_adds']:,}", "x".join(map(str, e["input"])), e["description"]]
-             for e in entries]
-    header = ["Model", "Params", "Mult-adds", "Input", "Description"]
-    if fmt == "markdown":
-        lines = ["| " + " | ".join(header) + " |", "|---|---:|---:|---|---|"]
-        return "\n".join(lines + ["| " + " | ".join([f"`{c[0]}`", *c[1:]]) + " |" for c in cells])
-    widths = [max(len(header[i]), *(len(c[i]) for c in cells)) for i in range(5)]
-
-    def line(row: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in (1, 2) else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
-
-    return "\n".join([line(header), *(line(c) for c in cells)])

@@ -1,11 +1,15 @@
 """The pipeline, end to end: source -> raw tree -> Spec -> Graph -> typed Graph -> nn.Module.
 
-    parse     yaml_source.read_yaml   text          -> RawDoc (tree + source map)
-    validate  validate.validate       RawDoc        -> ParsedSpec (Spec IR + locations)
-    link      link.link               ParsedSpec    -> ParsedSpec (`extends` merged in)
-    resolve   resolve.resolve         ParsedSpec    -> Graph (params, blocks, repeats expanded)
-    infer     infer.infer             Graph         -> typed Graph (shapes, params, mult-adds)
-    compile   compile.compile_graph   typed Graph   -> nn.Module      (the only step that imports torch)
+    parse     frontends.yaml_source.read_yaml  text          -> RawDoc (tree + source map)
+    validate  frontends.validate.validate      RawDoc        -> ParsedSpec (Spec IR + locations)
+              (`.ns` files: frontends.dsl.parse_ns does both, text -> ParsedSpec)
+    link      ir.link.link                     ParsedSpec    -> ParsedSpec (`extends` merged in)
+    resolve   ir.resolve.resolve               ParsedSpec    -> Graph (params, blocks, repeats expanded)
+    infer     ir.infer.infer                   Graph         -> typed Graph (shapes, params, mult-adds)
+    compile   backends.compile.compile_graph   typed Graph   -> nn.Module      (the only step that imports torch)
+
+The front ends (netspec/frontends/) know the syntaxes, the IR and its passes (netspec/ir/) know neither the
+syntaxes nor torch, and the back ends (netspec/backends/) turn a typed graph into modules, tables and pictures.
 """
 
 from __future__ import annotations
@@ -19,19 +23,18 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Union
 
-from . import budgets
-from . import graph as g
-from . import library
+from . import budgets, library
 from .diagnostics import Collector, Diagnostic, Loc, SpecError, UsageError, escaped
 from .files import FileProblem, FileTooLarge, read_regular
-from .infer import infer
+from .frontends.validate import validate
+from .frontends.yaml_source import MAX_BYTES, read_yaml
+from .ir import graph as g
+from .ir.infer import infer
+from .ir.link import link
+from .ir.resolve import resolve
+from .ir.spec import Locations, ParsedSpec, Spec
 from .layers import REGISTRY
-from .link import link
-from .resolve import resolve
 from .usage import check_build_arguments, check_format, check_outputs, check_source
-from .spec import Spec
-from .validate import Locations, ParsedSpec, validate
-from .yaml_source import MAX_BYTES, read_yaml
 
 DEFAULT_MAX_PARAMS = 1_000_000_000  # 4 GB of float32 weights (the largest library model, RegNetY-128GF, has 645M); raise with --max-params / max_params=
 DEFAULT_MAX_ACTIVATIONS = 1_000_000_000  # values one sample's forward pass writes: 4 GB of float32
@@ -163,14 +166,14 @@ def _copy(parsed: ParsedSpec) -> ParsedSpec:
 
 
 def clear_caches() -> None:
-    """Forget every parsed text (the expression cache is netspec.expr.parse_expr.cache_clear)."""
+    """Forget every parsed text (the expression cache is netspec.ir.expr.parse_expr.cache_clear)."""
     _parsed.clear()
 
 
 def _parse_text(text: str, file: str, format: str) -> ParsedSpec:
     default_name = Path(file).stem if not file.startswith("<") else "network"
-    if format == "ns":  # the text syntax (netspec/dsl.py): same Spec, same Locations
-        from .dsl import parse_ns
+    if format == "ns":  # the text syntax (netspec/frontends/dsl.py): same Spec, same Locations
+        from .frontends.dsl import parse_ns
 
         return parse_ns(text, file, default_name)
     if format != "yaml":
@@ -258,6 +261,6 @@ def build(source: Source, params: Mapping[str, Any] | None = None, *, input_shap
         graph = infer(resolve(parsed, params, input_shape, max_nodes, outputs),  # Spec -> Graph -> typed Graph
                       Collector(sources=dict(parsed.locations.sources)))
     check_budget(graph, max_params, parsed.locations.sources)           # before any allocation
-    from .compile import compile_graph  # torch is imported here, and only on this path
+    from .backends.compile import compile_graph  # torch is imported here, and only on this path
 
     return compile_graph(graph, device=device, seed=seed)

@@ -14,7 +14,7 @@ import torchvision
 import netspec
 from netspec.diagnostics import SpecError
 from netspec.pipeline import analyse
-from netspec.printer import same, to_ns
+from netspec.frontends.printer import same, to_ns
 
 MOBILENET = """\
 name: mobilenet_v2_incoming

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from netspec.cli import _printed
-from netspec.comments import comment_texts, find_comments
+from netspec.frontends.comments import comment_texts, find_comments
 from netspec.pipeline import parse_text
 
 ARCH = Path(__file__).resolve().parent.parent / "architectures"

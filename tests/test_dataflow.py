@@ -17,9 +17,9 @@ from torch import nn
 
 import netspec
 from netspec.diagnostics import SpecError
-from netspec.modules import Generated
+from netspec.backends.modules import Generated
 from netspec.pipeline import analyse, parse_linked, parse_text
-from netspec.printer import to_ns, to_yaml
+from netspec.frontends.printer import to_ns, to_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCH = ROOT / "architectures"

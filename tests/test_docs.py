@@ -13,11 +13,11 @@ import typer
 import netspec
 from netspec import docgen
 from netspec.cli import app
-from netspec.expr import FUNCTIONS
+from netspec.ir.expr import FUNCTIONS
 from netspec.initializers import INITIALIZERS
 from netspec.layers import REGISTRY
-from netspec.spec import SHORTCUT_MODES
-from netspec.validate import _STRUCTURE_KEYS, TOP_KEYS, TYPE_WORDS
+from netspec.ir.spec import SHORTCUT_MODES
+from netspec.frontends.validate import _STRUCTURE_KEYS, TOP_KEYS, TYPE_WORDS
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"

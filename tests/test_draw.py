@@ -14,7 +14,7 @@ import torch
 
 import netspec
 from netspec import gallery
-from netspec.diagram import Box, build_scene, find_renderer, render, shape_text, to_dot, to_mermaid
+from netspec.backends.diagram import Box, build_scene, find_renderer, render, shape_text, to_dot, to_mermaid
 from netspec.pipeline import analyse
 
 REPO = Path(__file__).resolve().parent.parent

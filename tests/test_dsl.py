@@ -14,11 +14,11 @@ from lark import Lark, logger
 
 import netspec
 from netspec.diagnostics import SpecError
-from netspec.dsl import ARG_ALIASES, KEYWORDS, TARGET_ALIASES, parse_ns
+from netspec.frontends.dsl import ARG_ALIASES, KEYWORDS, TARGET_ALIASES, parse_ns
 from netspec.layers import REGISTRY, arg_names
 from netspec.pipeline import analyse, parse, parse_text
-from netspec.printer import Unprintable, to_ns, to_yaml
-from netspec.spec import Call, If, Spec
+from netspec.frontends.printer import Unprintable, to_ns, to_yaml
+from netspec.ir.spec import Call, If, Spec
 
 REPO = Path(__file__).resolve().parent.parent
 ARCH = REPO / "architectures"
@@ -152,7 +152,7 @@ def test_dangling_else_joins_the_nearest_if_and_parentheses_group():
 
 def test_the_grammar_has_one_conflict_the_dangling_else():
     """LALR conflicts are resolved silently (as shift); this keeps the only one the known, intended one."""
-    from netspec.dsl import _parser
+    from netspec.frontends.dsl import _parser
 
     records: list[str] = []
     handler = logging.Handler()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 from netspec.diagnostics import SpecError  # noqa: E402
 from netspec.docgen import code_blocks  # noqa: E402
 from netspec.pipeline import analyse, parse, parse_text  # noqa: E402
-from netspec.printer import to_ns, to_yaml  # noqa: E402
+from netspec.frontends.printer import to_ns, to_yaml  # noqa: E402
 
 DOCS = REPO / "docs"
 ARCH = REPO / "architectures"
@@ -86,7 +86,7 @@ def test_resnet18_in_the_reference_is_the_architecture():
 
 
 def test_every_keyword_and_alias_is_documented():
-    from netspec.dsl import ARG_ALIASES, KEYWORDS, TARGET_ALIASES
+    from netspec.frontends.dsl import ARG_ALIASES, KEYWORDS, TARGET_ALIASES
 
     text = DSL_MD.read_text(encoding="utf-8")
     expression_words = {"or", "and", "not"}

@@ -9,7 +9,7 @@ import pytest
 
 import netspec
 from netspec.pipeline import analyse, parse
-from netspec.printer import same, to_ns
+from netspec.frontends.printer import same, to_ns
 
 LIBRARY = Path(__file__).resolve().parent.parent / "architectures" / "torchvision"
 SPECS = sorted(LIBRARY.rglob("*.yaml"))

@@ -4,7 +4,7 @@ mutated .ns file reads as a spec or fails with located errors, never with anothe
 The Spec strategy builds IR directly, every node kind nested in every other, with names and values picked
 to hit the corners: keywords and aliases used as names (which the .ns printer must put in backticks), values
 that look like literals but are expression text ("3", "(a)", "null"), None, floats, lists, odd strings.
-It keeps to what both syntaxes can say (see `Unprintable` in netspec/printer.py for the few corners where
+It keeps to what both syntaxes can say (see `Unprintable` in netspec/frontends/printer.py for the few corners where
 the IR allows more): positional call arguments are values a YAML call string can hold, and entry names are
 not layer kinds, blocks or structure keys, which YAML would read as something else in a list.
 """
@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netspec.diagnostics import SpecError
-from netspec.dsl import _parser
-from netspec.expr import ExprError, parse_expr
+from netspec.frontends.dsl import _parser
+from netspec.ir.expr import ExprError, parse_expr
 from netspec.pipeline import analyse, parse, parse_text
-from netspec.printer import same, to_ns, to_yaml
-from netspec.spec import SHORTCUT_MODES, Spec
+from netspec.frontends.printer import same, to_ns, to_yaml
+from netspec.ir.spec import SHORTCUT_MODES, Spec
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from netspec.dsl import KEYWORDS
+from netspec.frontends.dsl import KEYWORDS
 
 REPO = Path(__file__).resolve().parent.parent
 GRAMMAR = json.loads((REPO / "editors" / "netspec.tmLanguage.json").read_text(encoding="utf-8"))

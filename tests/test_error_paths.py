@@ -48,7 +48,7 @@ LIBRARY = sorted([*(HERE.parent / "architectures").rglob("*.yaml"), *(HERE.paren
 def test_the_path_a_layer_is_reported_at_is_the_path_it_is_built_at(spec, monkeypatch):
     """Every layer of every bundled spec (VGG and MobileNet splice, SqueezeNet and RegNet are flat): the path
     resolve would name in an error about the layer is the path the _Namer gives it at the end."""
-    from netspec import resolve as r
+    from netspec.ir import resolve as r
     from netspec.pipeline import analyse
 
     seen: list[tuple[str, object]] = []

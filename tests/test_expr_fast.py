@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lark import Token, Tree
 
-from netspec import expr
+from netspec.ir import expr
 
 CASES = [
     "relu", "x", "_a1", "12", "1.5", ".5", "1e5", "1.e-3", "1_000", "-3", "- 3", "-x", "true", "None",

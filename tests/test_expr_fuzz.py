@@ -2,7 +2,7 @@
 costly corners, is parsed and evaluated; every case must finish within a second of CPU time and fail, if it fails, only
 with netspec's ExprError (never ZeroDivisionError, OverflowError, MemoryError, RecursionError, TypeError...).
 
-The grammar strategy walks the rules lark compiles from netspec/expr.grammar.lark (so a new construct is
+The grammar strategy walks the rules lark compiles from netspec/ir/expr.grammar.lark (so a new construct is
 fuzzed as soon as it is in the grammar), choosing among each rule's alternatives at random and, past a
 depth, only among those that end soonest. (hypothesis.extra.lark.from_lark reads the same grammar, but on
 this recursive grammar most of its draws overrun, about 0.1 s per example.)
@@ -27,14 +27,15 @@ from hypothesis import strategies as st
 from lark import Lark
 from lark.grammar import NonTerminal, Terminal
 
-from netspec.expr import CallValue, ExprError, Function, Later, RefValue, Symbol, eval_text, make_functions, parse_expr
+from netspec.ir.expr import (GRAMMAR_FILE, CallValue, ExprError, Function, Later, RefValue, Symbol, eval_text,
+                             make_functions, parse_expr)
 
 EXAMPLES = int(os.environ.get("NETSPEC_FUZZ_EXAMPLES", "2000"))
 SEED = os.environ.get("NETSPEC_FUZZ_SEED")  # a campaign in shards: each its own seed (CI's run is derandomized)
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=SEED is None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 seeded = seed(int(SEED)) if SEED is not None else (lambda test: test)
-GRAMMAR = (Path(__file__).resolve().parent.parent / "netspec" / "expr.grammar.lark").read_text(encoding="utf-8")
+GRAMMAR = GRAMMAR_FILE.read_text(encoding="utf-8")
 
 _double = parse_expr("x * 2")
 _fact = parse_expr("1 if n <= 1 else n * fact(n - 1)")

@@ -16,9 +16,9 @@ import pytest
 
 import netspec
 from netspec.diagnostics import SpecError
-from netspec.expr import ExprError, Symbol, eval_text
+from netspec.ir.expr import ExprError, Symbol, eval_text
 from netspec.pipeline import analyse, parse_text
-from netspec.printer import same, to_ns, to_yaml
+from netspec.frontends.printer import same, to_ns, to_yaml
 
 ENV = {"depths": [1, 2, 3, 4], "i": 2, "setting": [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2]],
        "w0": 24, "wa": 36.44, "wm": 2.49, "d": 13, "names": ["a", "b"], "table": {"a": 1, "b": 2}}

@@ -10,7 +10,7 @@ from torch import nn
 import netspec
 from netspec.diagnostics import SpecError
 from netspec.pipeline import analyse, parse_text
-from netspec.printer import to_ns, to_yaml
+from netspec.frontends.printer import to_ns, to_yaml
 
 SE_YAML = """\
 name: se

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from netspec.compile import compile_graph
+from netspec.backends.compile import compile_graph
 from netspec.diagnostics import SpecError
 from netspec.pipeline import analyse
 from tests.fuzz.properties import check_spec

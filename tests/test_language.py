@@ -334,7 +334,7 @@ def test_layer_arguments_may_use_the_incoming_sizes():
     assert model[4].out_features == 12 * 4 * 4 // 4
     assert model(torch.randn(1, 3, 16, 16)).shape == (1, 48)
     # the same spec in the text syntax is the same Spec
-    from netspec.printer import same, to_ns
+    from netspec.frontends.printer import same, to_ns
 
     assert same(netspec.parse(to_ns(netspec.parse(text)), format="ns"), netspec.parse(text))
 
@@ -367,7 +367,7 @@ def test_init_by_module_path_overrides_init_by_kind():
     assert torch.all(model.features[0].weight == 1) and torch.all(model.features[2].weight == 3)
     assert torch.all(model.classifier[1].bias == 7) and torch.all(model.classifier[3].bias == 7)
     # the text syntax writes a path key in backticks and reads it back the same
-    from netspec.printer import same, to_ns
+    from netspec.frontends.printer import same, to_ns
 
     ns = to_ns(netspec.parse(text))
     assert "`features.2`" in ns and same(netspec.parse(ns, format="ns"), netspec.parse(text))

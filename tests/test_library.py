@@ -164,7 +164,7 @@ def test_extends_through_netspec_path_and_its_limits(tmp_path, monkeypatch, cli)
 
 
 def test_the_text_syntax_extends_the_library_too(tmp_path):
-    from netspec.printer import to_ns, to_yaml
+    from netspec.frontends.printer import to_ns, to_yaml
 
     text = 'network cifar\nextends "netspec:torchvision/families/resnet.yaml"\ninput 3x32x32\nparam num_classes = 10\n'
     (tmp_path / "cifar.ns").write_text(text)
@@ -206,7 +206,7 @@ def test_the_wheel_carries_the_library_and_works_from_an_empty_folder(tmp_path):
     wheel = _wheel(tmp_path)
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-    for path in [*REPO.glob("netspec/**/*.py"), *REPO.glob("netspec/*.lark"), REPO / "netspec/py.typed"]:
+    for path in [*REPO.glob("netspec/**/*.py"), *REPO.glob("netspec/**/*.lark"), REPO / "netspec/py.typed"]:
         assert path.relative_to(REPO).as_posix() in names, f"the wheel lacks {path.relative_to(REPO)}"
     for path in [*ARCH.rglob("*.yaml"), *ARCH.rglob("*.ns")]:
         assert f"netspec/architectures/{path.relative_to(ARCH).as_posix()}" in names

@@ -12,10 +12,10 @@ from torch import fx, nn
 
 import netspec
 from netspec.names import TORCH_ATTRIBUTES, module_name_problem
-from netspec.modules import Add, Concat, DenseBlock, Generated, GeneratedNetwork, Mul, Network, Residual
+from netspec.backends.modules import Add, Concat, DenseBlock, Generated, GeneratedNetwork, Mul, Network, Residual
 from netspec.pipeline import analyse, build, parse_text
-from netspec.printer import to_ns, to_yaml
-from netspec.spec import Call
+from netspec.frontends.printer import to_ns, to_yaml
+from netspec.ir.spec import Call
 
 CONTAINERS = [
     nn.Module(), nn.Sequential(), nn.ModuleDict(), Network(OrderedDict()), Concat(), Add(), Mul(),

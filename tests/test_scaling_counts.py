@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from netspec import dsl, expr, pipeline, validate, yaml_source
+from netspec.frontends import dsl, validate, yaml_source
+from netspec.ir import expr
+from netspec import pipeline
 from netspec.diagnostics import SpecError
 
 LAYERS = 10_000

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from netspec.cli import app
 from netspec.layers import REGISTRY, arg_names
-from netspec.schema import json_schema
-from netspec.yaml_source import read_yaml
+from netspec.backends.schema import json_schema
+from netspec.frontends.yaml_source import read_yaml
 
 ARCH = Path(__file__).resolve().parent.parent / "architectures"
 SPECS = sorted(ARCH.rglob("*.yaml"))
@@ -52,6 +52,6 @@ def test_editors_see_common_mistakes(text):
 def test_schema_command_prints_and_writes(tmp_path):
     printed = CliRunner().invoke(app, ["schema"])
     assert printed.exit_code == 0 and json.loads(printed.output) == json_schema()
-    written = CliRunner().invoke(app, ["schema", "-o", str(tmp_path / "netspec.schema.json")])
+    written = CliRunner().invoke(app, ["schema", "-o", str(tmp_path / "netspec.backends.schema.json")])
     assert written.exit_code == 0
-    assert json.loads((tmp_path / "netspec.schema.json").read_text()) == json_schema()
+    assert json.loads((tmp_path / "netspec.backends.schema.json").read_text()) == json_schema()

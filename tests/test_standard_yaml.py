@@ -13,9 +13,9 @@ from ruamel.yaml import YAML
 
 from netspec import docgen
 from netspec.diagnostics import SpecError
-from netspec.schema import json_schema
-from netspec.validate import validate
-from netspec.yaml_source import read_yaml
+from netspec.backends.schema import json_schema
+from netspec.frontends.validate import validate
+from netspec.frontends.yaml_source import read_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 VALIDATOR = jsonschema.Draft202012Validator(json_schema())

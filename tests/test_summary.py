@@ -13,7 +13,7 @@ import torch
 import torchinfo
 
 import netspec
-from netspec.summary import COLUMNS
+from netspec.backends.summary import COLUMNS
 
 ARCH = Path(__file__).resolve().parent.parent / "architectures"
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}

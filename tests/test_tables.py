@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import netspec
-from netspec import dsl, tables
+from netspec.frontends import dsl
+from netspec import tables
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = Path(netspec.__file__).resolve().parent

@@ -1,4 +1,4 @@
-"""netspec.transfer.load_matching: a checkpoint loads into a variant for every tensor whose name and shape match."""
+"""netspec.backends.transfer.load_matching: a checkpoint loads into a variant for every tensor whose name and shape match."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 import netspec
-from netspec.transfer import load_matching
+from netspec.backends.transfer import load_matching
 
 REPO = Path(__file__).resolve().parent.parent
 RESNET50 = REPO / "architectures" / "torchvision" / "resnet50.yaml"

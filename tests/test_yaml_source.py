@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from netspec.diagnostics import SpecError
-from netspec.yaml_source import quote_split_calls, read_yaml
+from netspec.frontends.yaml_source import quote_split_calls, read_yaml
 
 
 @pytest.mark.parametrize(

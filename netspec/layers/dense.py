@@ -261,7 +261,7 @@ class ChannelAffine(LayerKind):
     positional = ("scale", "shift")
     summary = "fixed per-channel x * scale + shift (input re-normalisation); constants, not parameters"
     example = "channel_affine([0.458, 0.448, 0.45], [-0.03, -0.088, -0.188])"
-    torch_class = "netspec.modules.ChannelAffine"
+    torch_class = "netspec.backends.modules.ChannelAffine"
 
     def infer(self, a: ChannelAffineArgs, shape: Shape) -> Shape:
         if not shape:
@@ -273,6 +273,6 @@ class ChannelAffine(LayerKind):
         return shape
 
     def build(self, a: ChannelAffineArgs, in_shape: Shape):
-        from ..modules import ChannelAffine as Module
+        from ..backends.modules import ChannelAffine as Module
 
         return Module(a.scale, a.shift, len(in_shape))

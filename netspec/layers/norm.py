@@ -38,7 +38,7 @@ class FrozenBatchNorm2d(LayerKind):
     summary = ("batch norm with fixed statistics and affine terms, all buffers (nothing trains): detection "
                "backbones' norm; its state_dict is weight, bias, running_mean, running_var")
     example = "frozen_batchnorm2d"
-    torch_class = "netspec.modules.FrozenBatchNorm2d (as torchvision.ops.FrozenBatchNorm2d)"
+    torch_class = "netspec.backends.modules.FrozenBatchNorm2d (as torchvision.ops.FrozenBatchNorm2d)"
 
     def infer(self, a: FrozenBatchNormArgs, shape: Shape) -> Shape:
         need_rank(self.name, shape, (3,), "(C, H, W)")
@@ -53,7 +53,7 @@ class FrozenBatchNorm2d(LayerKind):
         return 0  # four buffers, no parameters
 
     def build(self, a: FrozenBatchNormArgs, in_shape: Shape):
-        from ..modules import FrozenBatchNorm2d as Module
+        from ..backends.modules import FrozenBatchNorm2d as Module
 
         return Module(in_shape[0], eps=a.eps)
 
@@ -169,7 +169,7 @@ class LayerNorm2d(LayerKind):
     example = "layernorm2d(eps=0.000001)"
     param_names = ("weight", "bias")
     vector_params = ("weight", "bias")
-    torch_class = "netspec.modules.LayerNorm2d"
+    torch_class = "netspec.backends.modules.LayerNorm2d"
 
     def infer(self, a: LayerNorm2dArgs, shape: Shape) -> Shape:
         need_rank(self.name, shape, (3,), RANK_TEXT[2])
@@ -181,6 +181,6 @@ class LayerNorm2d(LayerKind):
         return in_shape[0] * (2 if a.bias else 1)
 
     def build(self, a: LayerNorm2dArgs, in_shape: Shape):
-        from ..modules import LayerNorm2d as Module
+        from ..backends.modules import LayerNorm2d as Module
 
         return Module(in_shape[0], eps=a.eps, elementwise_affine=a.elementwise_affine, bias=a.bias)

@@ -82,10 +82,10 @@ class StochasticDepth(LayerKind):
     summary = ("in training mode, drops the whole input of a sample (row) or of the batch with probability p and "
                "scales what is kept by 1 / (1 - p), as torchvision's StochasticDepth; put it at a residual body's end")
     example = "stochastic_depth(0.1, mode=row)"
-    torch_class = "netspec.modules.StochasticDepth"
+    torch_class = "netspec.backends.modules.StochasticDepth"
 
     def build(self, a: StochasticDepthArgs, in_shape: Shape):
-        from ..modules import StochasticDepth as Module
+        from ..backends.modules import StochasticDepth as Module
 
         return Module(a.p, a.mode)
 
@@ -105,7 +105,7 @@ class LayerScale(LayerKind):
     example = "layer_scale(0.000001)"
     param_names = ("weight",)
     vector_params = ("weight",)
-    torch_class = "netspec.modules.LayerScale"
+    torch_class = "netspec.backends.modules.LayerScale"
 
     def _shape(self, a: LayerScaleArgs, shape: Shape) -> tuple[int, ...]:
         """The scale's shape: the size of `dim`, and 1 for each dimension after it: (C, 1, 1) on (C, H, W)."""
@@ -124,7 +124,7 @@ class LayerScale(LayerKind):
         return self._shape(a, in_shape)[0]
 
     def build(self, a: LayerScaleArgs, in_shape: Shape):
-        from ..modules import LayerScale as Module
+        from ..backends.modules import LayerScale as Module
 
         return Module(self._shape(a, in_shape), a.init_value)
 

@@ -232,7 +232,7 @@ class Permute(LayerKind):
     positional = ("dims",)
     summary = "reorders dimensions, counted with the batch as dimension 0, which stays first: [0, 2, 3, 1] is NCHW to NHWC"
     example = "permute([0, 2, 3, 1])"
-    torch_class = "netspec.modules.Permute"
+    torch_class = "netspec.backends.modules.Permute"
 
     def infer(self, a: PermuteArgs, shape: Shape) -> Shape:
         rank = len(shape) + 1
@@ -245,7 +245,7 @@ class Permute(LayerKind):
         return tuple(full[d % rank] for d in a.dims[1:])
 
     def build(self, a: PermuteArgs, in_shape: Shape):
-        from ..modules import Permute as Module
+        from ..backends.modules import Permute as Module
 
         return Module(a.dims)
 
@@ -275,13 +275,13 @@ class Reshape(LayerKind):
     positional = ("shape",)
     summary = "reshapes each sample to `shape` (batch left out; one -1 is worked out)"
     example = "reshape([-1, 4])"
-    torch_class = "netspec.modules.Reshape"
+    torch_class = "netspec.backends.modules.Reshape"
 
     def infer(self, a: ReshapeArgs, shape: Shape) -> Shape:
         return _fill(self.name, a.shape, math.prod(shape), format_shape(shape))
 
     def build(self, a: ReshapeArgs, in_shape: Shape):
-        from ..modules import Reshape as Module
+        from ..backends.modules import Reshape as Module
 
         return Module(a.shape)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from netspec.compile import compile_graph
+from netspec.backends.compile import compile_graph
 from netspec.diagnostics import SpecError, UsageError
 from netspec.pipeline import DEFAULT_MAX_PARAMS, analyse, check_budget
 

@@ -116,12 +116,15 @@ class Const:
     value: Any
 
 
+GRAMMAR_FILE = Path(__file__).with_name("expr.grammar.lark")  # the `.ns` grammar includes it
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     """Built once per process, its LALR tables kept between runs in the user's cache folder (netspec/tables.py)."""
-    from .tables import cached_parser
+    from ..tables import cached_parser
 
-    grammar = (Path(__file__).with_name("expr.grammar.lark")).read_text()
+    grammar = GRAMMAR_FILE.read_text(encoding="utf-8")
     return cached_parser(grammar, lambda: Lark(grammar, start="expr", parser="lalr", maybe_placeholders=False,
                                                propagate_positions=True))
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from . import budgets
-from .diagnostics import Diagnostic, Loc, SpecError
+from .. import budgets
+from ..diagnostics import Diagnostic, Loc, SpecError
 
 MAX_BYTES = 1 << 20  # 1 MiB: the largest spec file read
 MAX_DEPTH = 64  # nesting of mappings and sequences

@@ -9,10 +9,10 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ValidationError
 
-from . import budgets
+from .. import budgets
 from . import graph as g
 from . import spec as s
-from .diagnostics import Collector, SpecError, UsageError, did_you_mean, plain_message
+from ..diagnostics import Collector, SpecError, UsageError, did_you_mean, plain_message
 from .expr import (
     FUNCTIONS,
     MAX_LIST,
@@ -34,11 +34,11 @@ from .expr import (
     make_functions,
     parse_expr,
 )
-from .initializers import INITIALIZERS, NEEDS_MATRIX
-from .layers import REGISTRY, arg_names
-from .names import module_name_problem
+from ..initializers import INITIALIZERS, NEEDS_MATRIX
+from ..layers import REGISTRY, arg_names
+from ..names import module_name_problem
 from . import flow
-from .validate import ParsedSpec, misspelt_structure
+from .spec import ParsedSpec, misspelt_structure
 
 MAX_NODES = 20_000  # default budget of entries after expansion (ResNet-1202 expands to about 4,200); raise with max_nodes
 MAX_BLOCK_DEPTH = 32  # nested block calls

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from . import graph as g
-from .diagnostics import UsageError
-from .layers import Shape
+from ..ir import graph as g
+from ..diagnostics import UsageError
+from ..layers import Shape
 
 FORMATS = ("dot", "mmd", "svg", "png", "pdf", "html")  # what `netspec draw -o FILE` writes, by extension
 RENDERED = ("svg", "png", "pdf")  # the formats a Graphviz program makes from DOT

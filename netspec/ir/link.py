@@ -15,10 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from . import library
-from .diagnostics import Diagnostic, SpecError, UsageError, did_you_mean
-from .spec import Spec
-from .validate import Locations, ParsedSpec
+from .. import library
+from ..diagnostics import Diagnostic, SpecError, UsageError, did_you_mean
+from .spec import Locations, ParsedSpec, Spec
 
 MAX_EXTENDS = 8  # presets on families on families...
 

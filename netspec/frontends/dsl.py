@@ -24,13 +24,13 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, VisitError
 from lark.lark import PostLex
 from pydantic import ValidationError
 
-from . import budgets
-from .diagnostics import Collector, Diagnostic, Loc, SpecError, did_you_mean
-from .expr import FUNCTIONS, ExprError, parse_expr
-from .layers import REGISTRY, arg_names
-from .names import module_name_problem
-from .spec import SHORTCUT_MODES, Spec
-from .tables import cached_parser
+from .. import budgets
+from ..diagnostics import Collector, Diagnostic, Loc, SpecError, did_you_mean
+from ..ir.expr import FUNCTIONS, GRAMMAR_FILE, ExprError, parse_expr
+from ..layers import REGISTRY, arg_names
+from ..names import module_name_problem
+from ..ir.spec import SHORTCUT_MODES, Spec
+from ..tables import cached_parser
 from .validate import Located, Locations, ParsedSpec, number_literal, report_pydantic_errors
 from .yaml_source import MAX_BYTES
 
@@ -101,8 +101,8 @@ class _Brackets(PostLex):
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    here = Path(__file__).parent
-    grammar = (here / "expr.grammar.lark").read_text(encoding="utf-8") + "\n" + (here / "ns.lark").read_text(encoding="utf-8")
+    own = Path(__file__).with_name("ns.lark")
+    grammar = GRAMMAR_FILE.read_text(encoding="utf-8") + "\n" + own.read_text(encoding="utf-8")
     # Analysing the grammar takes about 0.2 s; the tables are kept as JSON in the user's cache folder
     # (netspec/tables.py), never as a pickle and never in the package's own folder.
     return cached_parser(grammar, lambda: Lark(

@@ -15,12 +15,13 @@ from typing import Any
 from lark import Token, Tree
 from pydantic import ValidationError
 
-from . import budgets
-from .diagnostics import Collector, Loc, did_you_mean, plain_message
-from .expr import FUNCTIONS, MAX_MAGNITUDE, ExprError, _number, parse_expr, parse_signature
-from .layers import REGISTRY
-from .names import module_name_problem
-from .spec import FLOW_CALLS, NAME_PATTERN, REFERENCE_PATTERN, SHORTCUT_MODES, STRUCTURES, BlockDef, Spec
+from .. import budgets
+from ..diagnostics import Collector, Loc, did_you_mean, plain_message
+from ..ir.expr import FUNCTIONS, MAX_MAGNITUDE, ExprError, _number, parse_expr, parse_signature
+from ..layers import REGISTRY
+from ..names import module_name_problem
+from ..ir.spec import (FLOW_CALLS, NAME_PATTERN, REFERENCE_PATTERN, SHORTCUT_MODES, STRUCTURES, RAW_READERS, BlockDef,
+                       IRPath, Located, Locations, ParsedSpec, Spec, misspelt_structure, shown_path)
 from .yaml_source import RawDoc, read_yaml
 
 TOP_KEYS = ("name", "description", "extends", "input", "params", "functions", "blocks", "layers", "outputs", "init")
@@ -41,67 +42,6 @@ _STRUCTURE_KEYS = {
     "parameter": ("parameter", "init"),
 }
 
-IRPath = tuple[Any, ...]
-
-
-class Located:
-    """Where an IR path came from: a file position and the path as the user wrote it.
-
-    The written path may be given as its parts (a tuple), joined into text only when a message reads it: most
-    values of a valid spec are never named in a message, and joining each costs more than recording it."""
-
-    __slots__ = ("loc", "_shown")
-
-    def __init__(self, loc: Loc | None, shown: str | tuple) -> None:
-        self.loc = loc
-        self._shown = shown
-
-    @property
-    def shown(self) -> str:
-        if not isinstance(self._shown, str):
-            self._shown = _shown(self._shown)
-        return self._shown
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Located):
-            return NotImplemented
-        return (self.loc, self.shown) == (other.loc, other.shown)
-
-    def __repr__(self) -> str:
-        return f"Located(loc={self.loc!r}, shown={self.shown!r})"
-
-
-@dataclass
-class Locations:
-    """IR path -> source position, filled by a front end, read by every later pass."""
-
-    table: dict[IRPath, Located] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)
-
-    def find(self, path: IRPath) -> Located:
-        path = tuple(path)
-        while path:
-            if path in self.table:
-                return self.table[path]
-            path = path[:-1]
-        return self.table.get((), Located(None, ""))
-
-
-@dataclass
-class ParsedSpec:
-    """The output of parse + validate: the IR, where each piece came from, and the source text."""
-
-    spec: Spec
-    locations: Locations
-    text: str = ""
-    file: str = "<string>"
-    format: str = "yaml"
-
-
-def _shown(rpath: tuple) -> str:
-    return ".".join(str(p) for p in rpath)
-
-
 class _Normalizer:
     def __init__(self, doc: RawDoc, errors: Collector, block_names: set[str]):
         self.doc = doc
@@ -120,7 +60,7 @@ class _Normalizer:
 
     def error(self, code: str, message: str, rpath: tuple, key: bool = False, loc: Loc | None = None) -> None:
         loc = loc or self.src.find(rpath, key=key) or Loc(self.src.file, 1, 1)
-        self.errors.error(code, message, _shown(rpath), loc)
+        self.errors.error(code, message, shown_path(rpath), loc)
 
     def check_name(self, name: Any, rpath: tuple) -> bool:
         """Is `name` usable as a module, param or block name? Reports it at its key when not."""
@@ -649,35 +589,6 @@ class _Normalizer:
         return out
 
 
-def misspelt_structure(word: str) -> str | None:
-    """The structure keyword `word` is a slip of (one edit away, two for long words), or None.
-
-    A keyword with digits after it (`add1`, `output2`) is a name, not a slip."""
-    if word in STRUCTURES or word.rstrip("0123456789_") in STRUCTURES:
-        return None
-    lowered = word.lower()
-    for keyword in STRUCTURES:
-        if lowered == keyword or _edits(lowered, keyword) <= (2 if len(keyword) >= 6 else 1) < len(keyword) - 1:
-            return keyword
-    return None
-
-
-def _edits(a: str, b: str) -> int:
-    """Levenshtein distance, with an adjacent swap counting as one edit."""
-    if abs(len(a) - len(b)) > 2:
-        return 3
-    previous2, previous = None, list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        row = [i]
-        for j, cb in enumerate(b, 1):
-            cost = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
-            if previous2 is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cost = min(cost, previous2[j - 2] + 1)
-            row.append(cost)
-        previous2, previous = previous, row
-    return previous[-1]
-
-
 def _literal(text: str) -> Any:
     """A default written in a signature: a number or true/false/none as such, anything else as expression text."""
     word = {"true": True, "True": True, "false": False, "False": False, "none": None, "None": None, "null": None}
@@ -797,3 +708,5 @@ class _AnyName(set):
     def __contains__(self, item: object) -> bool:
         return True
 
+
+RAW_READERS.update(block=block_from_raw, layers=layers_from_raw)  # Spec.with_block / with_layers read through these

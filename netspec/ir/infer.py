@@ -12,10 +12,10 @@ import math
 
 from . import flow
 from . import graph as g
-from .diagnostics import Collector, did_you_mean
-from .initializers import NEEDS_MATRIX
-from .layers import REGISTRY, Shape, ShapeError, format_shape
-from .layers.base import window_out
+from ..diagnostics import Collector, did_you_mean
+from ..initializers import NEEDS_MATRIX
+from ..layers import REGISTRY, Shape, ShapeError, format_shape
+from ..layers.base import window_out
 
 
 MAX_TENSOR_VALUES = 2**48  # one sample's tensor: 1 PB of float32; past ~2**60 torch's storage size overflows

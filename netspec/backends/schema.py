@@ -1,8 +1,8 @@
 """A JSON Schema of the YAML spec format, generated from the layer registry, for editors' completion and hover help.
 
-    netspec schema > netspec.schema.json
+    netspec schema > netspec.backends.schema.json
     # then, in VS Code with the YAML extension, first line of a spec:
-    # yaml-language-server: $schema=./netspec.schema.json
+    # yaml-language-server: $schema=./netspec.backends.schema.json
 
 The schema is a helper for people typing specs, not the validator: netspec's own checks (names,
 expressions, shapes) are stricter and located. It knows every layer kind's arguments (with their
@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .initializers import INITIALIZERS
-from .layers import REGISTRY, LayerKind, arg_names
-from .spec import SHORTCUT_MODES
+from ..initializers import INITIALIZERS
+from ..layers import REGISTRY, LayerKind, arg_names
+from ..ir.spec import SHORTCUT_MODES
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 VALUE = {"$ref": "#/$defs/value"}

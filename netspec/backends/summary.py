@@ -21,9 +21,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Optional, Sequence
 
-from . import graph as g
-from .diagnostics import UsageError, did_you_mean
-from .layers import Shape
+from ..ir import graph as g
+from ..diagnostics import UsageError, did_you_mean
+from ..layers import Shape
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 COLUMNS = ("input", "output", "kernel", "params", "trainable", "mult-adds", "percent")  # after Layer and Kind

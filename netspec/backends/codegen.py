@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from . import graph as g
+from ..ir import graph as g
 
 
 @dataclass

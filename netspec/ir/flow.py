@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Optional
 
 from . import graph as g
-from .diagnostics import Collector, Loc, did_you_mean
+from ..diagnostics import Collector, Loc, did_you_mean
 
 INPUT = "input"  # `$input`: the input of the enclosing block call, or the network's
 

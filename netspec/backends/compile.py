@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from . import codegen
-from . import graph as g
-from .initializers import apply_init
-from .usage import check_seed
+from ..ir import graph as g
+from ..initializers import apply_init
+from ..usage import check_seed
 from .modules import Add, Concat, DenseBlock, Generated, GeneratedNetwork, Mul, Network, Residual
 
 
@@ -85,7 +85,7 @@ def _build(node: g.Node, ctx: _Context, after: g.Node | None = None) -> nn.Modul
 
 def _parameter(node: g.Param) -> nn.Parameter:
     """A parameter's tensor, initialised as it declares (under the build's seed, in build order)."""
-    from .initializers import init_tensor
+    from ..initializers import init_tensor
 
     tensor = nn.Parameter(torch.empty(node.shape))
     init_tensor(tensor, *node.init)

@@ -17,12 +17,12 @@ from typing import Any
 
 import yaml
 
-from .diagnostics import UsageError
+from ..diagnostics import UsageError
 from .dsl import IDENTIFIER, KEYWORDS, canonical_arg, canonical_target, read_count, read_value
-from .expr import ExprError, parse_expr
-from .layers import REGISTRY
-from .spec import (STRUCTURES, Call, Dense, Entry, Flat, If, Merge, Output, Parameter, Ref, Repeat, Residual, Seq,
-                   Spec, Splice)
+from ..ir.expr import ExprError, parse_expr
+from ..layers import REGISTRY
+from ..ir.spec import (STRUCTURES, Call, Dense, Entry, Flat, If, Merge, Output, Parameter, Ref, Repeat, Residual,
+                      Seq, Spec, Splice)
 from .validate import TYPE_WORDS
 from .yaml_source import _plain_scalar
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .diagnostics import Loc
-from .layers import LayerKind, Shape
+from ..diagnostics import Loc
+from ..layers import LayerKind, Shape
 
 
 @dataclass

@@ -8,9 +8,12 @@ same thing compare equal whichever syntax they came from.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..diagnostics import Loc
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"  # params, blocks and call targets: names expressions can use
 MODULE_NAME_PATTERN = r"^[^.]+$"  # a module: any text torch accepts (netspec.names says which it refuses)
@@ -202,7 +205,7 @@ class Spec(_Model):
 
     def with_params(self, **values: Value) -> "Spec":
         """A copy whose param defaults are replaced; unknown names raise UsageError."""
-        from .diagnostics import UsageError, did_you_mean
+        from ..diagnostics import UsageError, did_you_mean
 
         for key in values:
             if key not in self.params:
@@ -211,21 +214,116 @@ class Spec(_Model):
 
     def with_block(self, name: str, block: Union["BlockDef", str, dict]) -> "Spec":
         """A copy with block `name` replaced (or added): a BlockDef, or its YAML text or dict."""
-        from .validate import block_from_raw
-
         if not isinstance(block, BlockDef):
-            block = block_from_raw(block, name)
+            block = _raw_reader("block")(block, name)
         return self.model_copy(update={"blocks": {**self.blocks, name: block}})
 
     def with_layers(self, layers: Union[list, str]) -> "Spec":
         """A copy with other top-level layers: a list of Entry objects, or YAML text / data for `layers:`."""
-        from .validate import layers_from_raw
-
         if isinstance(layers, str) or (isinstance(layers, list) and not all(isinstance(e, BaseModel) for e in layers)):
-            layers = layers_from_raw(layers, set(self.blocks))
+            layers = _raw_reader("layers")(layers, set(self.blocks))
         return self.model_copy(update={"layers": list(layers)})
 
     def with_input(self, *shape: int) -> "Spec":
         """A copy with another input shape, such as `with_input(1, 28, 28)`."""
         return self.model_copy(update={"input": list(shape)})
 
+
+# The YAML front end registers its readers of raw data here (Spec.with_block / with_layers take YAML text or
+# dicts); the IR itself never imports a front end.
+RAW_READERS: dict[str, Any] = {}
+
+
+def _raw_reader(kind: str):
+    assert kind in RAW_READERS, "netspec/__init__ loads the YAML front end, which registers its readers"
+    return RAW_READERS[kind]
+
+
+IRPath = tuple[Any, ...]
+
+
+class Located:
+    """Where an IR path came from: a file position and the path as the user wrote it.
+
+    The written path may be given as its parts (a tuple), joined into text only when a message reads it: most
+    values of a valid spec are never named in a message, and joining each costs more than recording it."""
+
+    __slots__ = ("loc", "_shown")
+
+    def __init__(self, loc: Loc | None, shown: str | tuple) -> None:
+        self.loc = loc
+        self._shown = shown
+
+    @property
+    def shown(self) -> str:
+        if not isinstance(self._shown, str):
+            self._shown = shown_path(self._shown)
+        return self._shown
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Located):
+            return NotImplemented
+        return (self.loc, self.shown) == (other.loc, other.shown)
+
+    def __repr__(self) -> str:
+        return f"Located(loc={self.loc!r}, shown={self.shown!r})"
+
+
+@dataclass
+class Locations:
+    """IR path -> source position, filled by a front end, read by every later pass."""
+
+    table: dict[IRPath, Located] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def find(self, path: IRPath) -> Located:
+        path = tuple(path)
+        while path:
+            if path in self.table:
+                return self.table[path]
+            path = path[:-1]
+        return self.table.get((), Located(None, ""))
+
+
+@dataclass
+class ParsedSpec:
+    """The output of parse + validate: the IR, where each piece came from, and the source text."""
+
+    spec: Spec
+    locations: Locations
+    text: str = ""
+    file: str = "<string>"
+    format: str = "yaml"
+
+
+def shown_path(rpath: tuple) -> str:
+    return ".".join(str(p) for p in rpath)
+
+
+def misspelt_structure(word: str) -> str | None:
+    """The structure keyword `word` is a slip of (one edit away, two for long words), or None.
+
+    A keyword with digits after it (`add1`, `output2`) is a name, not a slip."""
+    if word in STRUCTURES or word.rstrip("0123456789_") in STRUCTURES:
+        return None
+    lowered = word.lower()
+    for keyword in STRUCTURES:
+        if lowered == keyword or _edits(lowered, keyword) <= (2 if len(keyword) >= 6 else 1) < len(keyword) - 1:
+            return keyword
+    return None
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance, with an adjacent swap counting as one edit."""
+    if abs(len(a) - len(b)) > 2:
+        return 3
+    previous2, previous = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if previous2 is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, previous2[j - 2] + 1)
+            row.append(cost)
+        previous2, previous = previous, row
+    return previous[-1]
