@@ -35,6 +35,8 @@ TORCHVISION_NAMES = {
     "resnext101_32x8d", "resnext101_64x4d", "squeezenet1_0", "squeezenet1_1", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0",
     "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
     "vgg16_bn", "vgg19", "vgg19_bn", "wide_resnet50_2", "wide_resnet101_2",
+    # the semantic segmentation models
+    "fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101",
 }
 SEED_NAMES = {"alexnet", "densenet121", "googlenet", "lenet5", "lenet5_bn", "nin", "resnet18", "vgg11"}
 

@@ -137,10 +137,18 @@ def spec_path(name: str) -> Path:
 
 # Library specs that are not classifiers: feature extractors, with their own tests (tests/test_dataflow.py).
 BACKBONES = {"fpn_resnet50"}
+# torchvision's semantic segmentation models (torchvision.models.segmentation): a dict of per-pixel scores at
+# the input's size, "out" (and "aux" with aux_loss=True). Tested below, against torchvision and torchinfo.
+SEGMENTERS = ["fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101"]
+SEGMENTATION_CLASSES = 21
 
 
 def all_specs() -> list[Path]:
     return sorted(p for p in LIBRARY.glob("*.yaml") if p.stem not in BACKBONES) + sorted(FAMILIES.glob("*.yaml"))
+
+
+def is_segmenter(spec: Path) -> bool:
+    return spec.stem in SEGMENTERS or spec == FAMILIES / "segmentation.yaml"
 
 
 # ---- building the two sides --------------------------------------------------------------------
@@ -178,7 +186,7 @@ def reference(name: str, meta: bool = False, **kwargs) -> torch.nn.Module:
     if name in ("googlenet", "inception_v3"):
         kwargs.setdefault("init_weights", False)
     with torch.device("meta"), _regnet_widths_on_cpu():
-        model = getattr(torchvision.models, name)(**kwargs)
+        model = torchvision.models.get_model_builder(name)(**kwargs)
     if meta:
         return model
     model = model.to_empty(device="cpu")
@@ -232,7 +240,7 @@ def as_tuple(out) -> tuple[torch.Tensor, ...]:
 
 
 def test_every_torchvision_builder_has_a_spec():
-    assert sorted(p.stem for p in LIBRARY.glob("*.yaml") if p.stem not in BACKBONES) == sorted(FIGURES)
+    assert sorted(p.stem for p in LIBRARY.glob("*.yaml") if p.stem not in BACKBONES) == sorted([*FIGURES, *SEGMENTERS])
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -416,6 +424,99 @@ def test_googlenet_without_aux_logits():
     assert model(torch.empty(2, 3, 64, 64, device="meta")).shape == (2, 1000)
 
 
+# ---- semantic segmentation ----------------------------------------------------------------------
+
+
+def segmentation_reference(name: str, meta: bool = False, **kwargs) -> torch.nn.Module:
+    """torchvision's segmentation model as its builder makes it by default (weights=None, num_classes=21,
+    aux_loss=None), with weights_backbone=None so that nothing is downloaded."""
+    return reference(name, meta=meta, weights_backbone=None, **kwargs)
+
+
+@pytest.mark.parametrize("name", SEGMENTERS)
+def test_segmentation_static_totals_equal_torchinfo_on_torchvision(name):
+    """netspec's static totals, at the spec's input size (torchvision's weights resize to 520), are torchinfo's
+    count of torchvision's model, and torchinfo's count of the compiled spec (the meta device: no tensors)."""
+    summary = netspec.summarize(spec_path(name))
+    assert summary.input_shape == (3, 520, 520)
+    assert summary.output_shape == (SEGMENTATION_CLASSES, 520, 520)
+    ref = segmentation_reference(name, meta=True).eval()
+    theirs = torchinfo.summary(ref, (1, *summary.input_shape), device="meta", verbose=0)
+    model = netspec.load(spec_path(name), device="meta", max_params=None).eval()
+    mine = torchinfo.summary(model, (1, *summary.input_shape), device="meta", verbose=0)
+    assert summary.total_params == theirs.total_params == mine.total_params
+    assert summary.total_mult_adds == theirs.total_mult_adds == mine.total_mult_adds
+
+
+def _same_keys_and_strict_load(ref, model):
+    theirs = ref.state_dict()
+    mine = model.state_dict()
+    assert list(mine) == list(theirs), "same keys, same order"
+    assert shapes(mine) == shapes(theirs)
+    model.load_state_dict(theirs, strict=True)
+
+
+@pytest.mark.parametrize("name", SEGMENTERS)
+@pytest.mark.parametrize("aux_loss", [None, True])
+def test_segmentation_keys_and_strict_load(name, aux_loss):
+    """torchvision's keys in its order (the auxiliary head last), shapes, and a strict load (on the meta device:
+    the forwards below run on a few of them, the others differ only in depths)."""
+    _same_keys_and_strict_load(segmentation_reference(name, meta=True, aux_loss=aux_loss), ours(name, meta=True, aux_loss=aux_loss or False))
+
+
+def _segmentation_outputs_agree(ref, model, x):
+    _same_keys_and_strict_load(ref, model)
+    with torch.no_grad():
+        torch.manual_seed(3)
+        expected = ref(x)
+        torch.manual_seed(3)
+        got = model(x)
+    assert isinstance(got, dict) and list(got) == list(expected), (list(got), list(expected))
+    for key, want in expected.items():
+        assert got[key].shape == want.shape == (x.shape[0], SEGMENTATION_CLASSES, *x.shape[2:])
+        assert want.abs().max() > 0.01, "the reference output is too small for the comparison to mean much"
+        assert torch.allclose(got[key], want, atol=1e-5, rtol=0), f"{key}: max difference {(got[key] - want).abs().max():.3g}"
+
+
+SEGMENTATION_EVAL = [
+    ("fcn_resnet50", {}),
+    ("deeplabv3_resnet50", {"aux_loss": True}),
+]
+
+
+@pytest.mark.parametrize("name, params", SEGMENTATION_EVAL, ids=lambda v: v if isinstance(v, str) else
+                         ",".join(f"{k}={w}" for k, w in v.items()) or "default")
+def test_segmentation_outputs_agree_in_eval_mode(name, params):
+    """The same dict ("out", and "aux" with aux_loss) on a 64x64 input in eval mode, after a strict load."""
+    ref = segmentation_reference(name, **params).eval()
+    model = ours(name, **params).eval()
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    _segmentation_outputs_agree(ref, model, x)
+
+
+def test_segmentation_aux_head_in_train_mode():
+    """Training mode (batch statistics, dropout): the heads run their dropout in torchvision's order, so one
+    seed gives the same "out" and "aux"."""
+    ref = segmentation_reference("fcn_resnet50", aux_loss=True).train()
+    model = ours("fcn_resnet50", aux_loss=True).train()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    _segmentation_outputs_agree(ref, model, x)
+
+
+def test_segmentation_num_classes_and_backbone_dilation():
+    """num_classes reaches both heads; the backbone is ResNet's with replace_stride_with_dilation=[F, T, T]."""
+    import torchvision
+
+    model = ours("deeplabv3_resnet50", meta=True, num_classes=5, aux_loss=True)
+    with torch.device("meta"):
+        ref = torchvision.models.segmentation.deeplabv3_resnet50(weights_backbone=None, num_classes=5, aux_loss=True)
+    assert shapes(model.state_dict()) == shapes(ref.state_dict())
+    for path, module in ref.named_modules():
+        if isinstance(module, torch.nn.Conv2d):
+            mine = model.get_submodule(path)
+            assert (mine.stride, mine.padding, mine.dilation) == (module.stride, module.padding, module.dilation), path
+
+
 # ---- variants ------------------------------------------------------------------------------------
 
 
@@ -441,7 +542,10 @@ def test_family_params_match_torchvision_keyword_arguments(name, params):
 def test_every_spec_takes_num_classes_and_in_channels(spec):
     summary = netspec.summarize(spec, num_classes=10, in_channels=1)
     assert summary.input_shape[0] == 1
-    assert summary.output_shape == (10,)
+    if is_segmenter(spec):  # scores per pixel, at the input's size
+        assert summary.output_shape == (10, *summary.input_shape[1:])
+    else:
+        assert summary.output_shape == (10,)
 
 
 def test_default_budget_admits_the_largest_library_model(cli):
@@ -473,7 +577,7 @@ def test_no_block_is_defined_in_two_files():
     assert not twice, f"blocks defined in more than one spec: {twice}"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + SEGMENTERS)
 def test_presets_are_thin(name):
     """A model that extends a family sets params (and at most its output order); the family holds the rest."""
     spec = netspec.parse(spec_path(name), link=False)
@@ -487,7 +591,7 @@ def test_presets_are_thin(name):
 
 def test_every_family_is_used():
     used = {(LIBRARY / netspec.parse(spec_path(n), link=False).extends).resolve()
-            for n in NAMES if netspec.parse(spec_path(n), link=False).extends}
+            for n in NAMES + SEGMENTERS if netspec.parse(spec_path(n), link=False).extends}
     assert used == {p.resolve() for p in FAMILIES.glob("*.yaml")}
 
 
