@@ -14,8 +14,9 @@ same rounds):
   load       netspec.load against the torchvision constructor, on the CPU and on the meta device
   forward    the compiled module against the torchvision model, forward and forward+backward, eval and
              train, outputs compared (the torchvision weights loaded into netspec's module)
-  scale      parse + validate + resolve + infer per layer at 1,000 / 10,000 / 100,000 plain layers, both
-             syntaxes (the node budget raised with max_nodes=, as a user raises --max-nodes)
+  scale      parse + validate + resolve + infer per layer at 1,000 / 10,000 / 50,000 layers, both syntaxes, for
+             plain layers, expression-heavy layers, repeats and specs full of errors (benchmarks/scale.py; the
+             node budget raised with max_nodes=, as a user raises --max-nodes)
 
 Every figure is the median of interleaved rounds: each round times netspec and its reference back to back,
 so a change of machine load reaches both alike. On a shared machine wall time mostly measures the other
@@ -240,38 +241,15 @@ def forward(rounds: int, models: list[str], batch: int) -> str:
 
 
 def scale(sizes: list[int], rounds: int) -> str:
-    import gc
+    from scale import FLAVOURS, markdown, measure
 
-    from netspec.diagnostics import SpecError
-    from netspec.pipeline import analyse, clear_caches
-    from scale import ns_spec, yaml_spec
-
-    rows = []
-    for fmt in ("yaml", "ns"):
-        first = None
-        for n in sizes:
-            text = (yaml_spec if fmt == "yaml" else ns_spec)("plain", n)
-            walls, cpus, found = [], [], 0
-            for _ in range(rounds):
-                clear_caches()
-                gc.collect()
-                wall, cpu = time.perf_counter(), time.process_time()
-                try:
-                    graph = analyse(text, format=fmt, max_nodes=max(8 * n, 20_000), max_bytes=64 * n + (1 << 20))
-                    found = sum(1 for node in graph.walk() if not node.children)
-                except SpecError as exc:
-                    found = -len(exc.diagnostics)
-                cpus.append(time.process_time() - cpu)
-                walls.append(time.perf_counter() - wall)
-            per_cpu = statistics.median(cpus) / n * 1e6
-            first = first or per_cpu
-            note = "" if found == n else " (refused)"
-            rows.append([fmt, f"{n:,}{note}", f"{statistics.median(walls):.2f} s", f"{statistics.median(walls) / n * 1e6:.1f} µs",
-                         f"{per_cpu:.1f} µs", f"{per_cpu / first:.2f}"])
-    return (f"parse + validate + resolve + infer of a spec of plain layers (`conv2d(8, 3, padding=1)` and `relu` "
-            f"alternating), median of {rounds} round(s); the last column is the CPU time per layer divided by that at "
-            f"{sizes[0]:,} layers (a linear pass stays near 1):\n\n"
-            + table(["syntax", "layers", "wall, total", "wall per layer", "CPU per layer", "CPU per layer ÷ first"], rows))
+    results = measure(FLAVOURS, ("yaml", "ns"), sizes, rounds, show=lambda line: print(line, flush=True))
+    return (f"parse + validate + resolve + infer (`netspec.pipeline.analyse` on the text) of generated specs, CPU time "
+            f"per layer, best of {rounds} round(s): `plain` is `conv2d(8, 3, padding=1)` and `relu` alternating, "
+            f"`expressions` computes every argument (a spec function, params, `in_channels`, a comprehension), "
+            f"`repeats` is a two-layer block repeated, `errors` has a mistake on every line (the first 100 are "
+            f"reported). The last column is the per-layer time at {sizes[-1]:,} layers divided by that at "
+            f"{sizes[0]:,} (a linear pass stays near 1):\n\n" + markdown(results, FLAVOURS, ("yaml", "ns"), sizes))
 
 
 # ---- the run ---------------------------------------------------------------------------------------------------
@@ -313,7 +291,7 @@ def main() -> None:
         elif section == "forward":
             body = forward(2 if quick else 5, ["resnet18"] if quick else ["resnet18", "densenet121"], 2 if quick else 4)
         else:
-            body = scale([1_000, 10_000] if quick else [1_000, 10_000, 100_000], 1 if quick else 3)
+            body = scale([1_000, 10_000] if quick else [1_000, 10_000, 50_000], 1 if quick else 3)
         text = f"### {titles[section]}\n\n{body}\n\n({time.perf_counter() - started:.0f} s)"
         print("\n" + text, flush=True)
         parts.append(text)
