@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from lark import Token, Tree
@@ -42,7 +41,9 @@ _STRUCTURE_KEYS = {
     "parameter": ("parameter", "init"),
 }
 
-class _Normalizer:
+class _Recorder:
+    """Where each IR path came from, and the errors found: shared by the readers below."""
+
     def __init__(self, doc: RawDoc, errors: Collector, block_names: set[str]):
         self.doc = doc
         self.src = doc.sources
@@ -50,8 +51,6 @@ class _Normalizer:
         self.locations = Locations(sources={doc.sources.file: doc.text})
         self.block_names = block_names
         self.lines: list[str] | None = None  # the source's lines, split when a position inside a value is first needed
-
-    # ---- bookkeeping --------------------------------------------------------------------------
 
     def record(self, cpath: IRPath, rpath: tuple, loc: Loc | None = None) -> Loc | None:
         loc = loc or self.src.find(rpath)
@@ -89,8 +88,6 @@ class _Normalizer:
             return True
         return len(raw) == 1 and self.callable_name(next(iter(raw)))
 
-    # ---- values and expressions ---------------------------------------------------------------
-
     def offset_loc(self, rpath: tuple, offset: int) -> Loc | None:
         base = self.src.find(rpath)
         if base is None:
@@ -104,6 +101,13 @@ class _Normalizer:
             if base.col - 1 < len(line) and line[base.col - 1] in "\"'":
                 quoted = 1
         return Loc(base.file, base.line, base.col + quoted + offset)
+
+
+class _Values:
+    """Values, expressions and call strings (`conv2d(64, 3, stride=2)`) as IR data, each position recorded."""
+
+    def __init__(self, at: _Recorder):
+        self.record, self.error, self.offset_loc = at.record, at.error, at.offset_loc
 
     def expr_text(self, text: str, rpath: tuple) -> Tree | Token | None:
         try:
@@ -161,8 +165,6 @@ class _Normalizer:
             return str(tree) == "true"
         return str(tree)
 
-    # ---- entries ------------------------------------------------------------------------------
-
     def call_text(self, text: str, rpath: tuple, cpath: IRPath) -> dict | None:
         tree = self.expr_text(text.strip(), rpath)
         if tree is None:
@@ -197,6 +199,16 @@ class _Normalizer:
             rpath,
         )
         return None
+
+
+class _Entries:
+    """Entries: a call, a reference, a sequence, a named entry, or a structure (concat, residual, repeat...)."""
+
+    def __init__(self, at: _Recorder, values: _Values):
+        self.src, self.record, self.error = at.src, at.record, at.error
+        self.check_module_name, self.callable_name, self.node_mapping = (at.check_module_name, at.callable_name,
+                                                                         at.node_mapping)
+        self.value, self.call_text = values.value, values.call_text
 
     def entry(self, raw: Any, rpath: tuple, cpath: IRPath) -> dict | None:
         self.record(cpath, rpath)
@@ -399,7 +411,18 @@ class _Normalizer:
                 }
         return node
 
-    # ---- functions, blocks and the whole spec -------------------------------------------------
+
+class _Normalizer:
+    """The whole spec: its top-level keys, functions and blocks, read through the entry and value readers."""
+
+    def __init__(self, doc: RawDoc, errors: Collector, block_names: set[str]):
+        at = _Recorder(doc, errors, block_names)
+        values = _Values(at)
+        entries = _Entries(at, values)
+        self.locations = at.locations
+        self.src, self.record, self.error, self.check_name = at.src, at.record, at.error, at.check_name
+        self.node_mapping, self.value = at.node_mapping, values.value
+        self.entry, self.sections, self.check_keys = entries.entry, entries.sections, entries.check_keys
 
     def function(self, signature: Any, body: Any, rpath: tuple) -> tuple[str, dict] | None:
         """`make_divisible(v, divisor=8): <expression>` -> (name, FunctionDef data)."""
@@ -667,8 +690,7 @@ def block_from_raw(raw: Any, name: str) -> BlockDef:
 
         doc = RawDoc(raw, SourceMap(f"<block {name}>"), "")
     errors = Collector(sources={doc.sources.file: doc.text})
-    norm = _Normalizer(doc, errors, set())
-    norm.block_names = _AnyName()
+    norm = _Normalizer(doc, errors, _AnyName())
     block = norm.block(doc.tree, (), ())
     errors.raise_if_any()
     try:
