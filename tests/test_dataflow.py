@@ -13,11 +13,14 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import distributed as dist
 from torch import nn
 
 import netspec
 from netspec.diagnostics import SpecError
 from netspec.backends.modules import Generated
+from netspec.ir import graph as g
+from netspec.ir.resolve import resolve
 from netspec.pipeline import analyse, parse_linked, parse_text
 from netspec.frontends.printer import to_ns, to_yaml
 
@@ -363,3 +366,61 @@ def test_a_training_only_output_that_is_a_reference_alone_runs_and_is_returned_i
         alone = model.eval()(x)
     assert isinstance(alone, torch.Tensor)
     torch.testing.assert_close(alone, main)
+
+
+def test_references_inside_an_entry_that_waits_for_the_incoming_width():
+    # The block's defaults use in_channels, so it waits for infer (a g.Pending) and is resolved again there;
+    # the references in its body ($input, $pool) must be linked in that second resolution too.
+    text = """\
+name: se_waiting
+input: [12, 5, 5]
+blocks:
+  se:
+    args: {c: in_channels, squeeze: in_channels // 4}
+    layers:
+      - pool: adaptive_avgpool2d(1)
+      - squeeze: conv2d(squeeze, 1)
+      - relu
+      - conv2d(c, 1)
+      - add: [$pool, identity]
+      - sigmoid
+      - mul: [$input, identity]
+layers:
+  - conv2d(12, 3, padding=1)
+  - gate: se
+"""
+    untyped = resolve(parse_text(text))
+    assert [type(n).__name__ for n in untyped.root.items] == ["Layer", "Pending"]  # it does wait
+    assert isinstance(untyped.root.items[1], g.Pending)
+    ns = to_ns(parse_text(text).spec)
+    assert same_spec(parse_text(ns, format="ns").spec, parse_text(text).spec)
+    for source, syntax in ((text, "yaml"), (ns, "ns")):
+        model = netspec.load(source, format=syntax, seed=3)
+        graph = analyse(source, format=syntax)
+        gate = getattr(model, "gate")
+        assert [n for n, _ in gate.named_children()] == ["pool", "squeeze", "2", "3", "4", "5", "6"]
+        x = torch.randn(2, 12, 5, 5)
+        with torch.no_grad():
+            h = getattr(model, "0")(x)
+            pooled = gate.pool(h)
+            want = h * torch.sigmoid(getattr(gate, "3")(torch.relu(gate.squeeze(pooled))) + pooled)
+            torch.testing.assert_close(model(x), want)
+        assert graph.root.out_shape == (12, 5, 5)
+        assert sum(p.numel() for p in model.parameters()) == graph.root.params
+
+
+def test_generated_code_trains_under_distributed_data_parallel(tmp_path):
+    model = _small_unet().train()
+    reference = copy.deepcopy(model)
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        wrapped = nn.parallel.DistributedDataParallel(model)
+        x, target = torch.randn(2, 1, 32, 32), torch.randn(2, 2, 32, 32)
+        F.mse_loss(wrapped(x), target).backward()
+        F.mse_loss(reference(x), target).backward()
+    finally:
+        dist.destroy_process_group()
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    assert grads and all(g is not None for g in grads.values())
+    for name, param in reference.named_parameters():
+        torch.testing.assert_close(grads[name], param.grad)

@@ -236,40 +236,22 @@ def _has_symbol(value: Any) -> Symbol | None:
     return None
 
 
-class _Resolver:
-    def __init__(self, parsed: ParsedSpec, params: dict[str, Any], errors: Collector,
-                 functions: Mapping[str, Function] | None = None, max_nodes: int = MAX_NODES):
-        self.max_nodes = max_nodes
+class _Evaluator:
+    """Expressions evaluated in an environment, each mistake reported once, where it is written (shared by the
+    binding of calls and the expansion of structure)."""
+
+    def __init__(self, parsed: ParsedSpec, errors: Collector):
         self.spec = parsed.spec
         self.locations = parsed.locations
-        self.params = params
-        self.errors = errors
-        self.nodes = 0
-        self.depth = 0  # entries being resolved, one inside the other (see entry)
-        self.block_stack: list[str] = []
-        self.failed = 0  # entries reported as wrong, standing as _Failed
-        self.block_calls: list[tuple[str, tuple]] = []  # (module path, IR path) of each call on block_stack
-        self.reported: set[tuple] = set()  # (code, IR path) already reported, for errors that repeat per copy
-        self.validated: dict[tuple, Any] = {}  # (kind, arguments) -> validated Args
+        self.errors = errors  # replaced by the infer pass's while it resolves a waiting entry again
         self.locs: dict[tuple, Any] = {}  # IR path -> source location, looked up once
-        self.called: dict[str, list[str]] = {}  # block -> its arguments that its body calls as layers
+        self.reported: set[tuple] = set()  # (code, IR path) already reported, for errors that repeat per copy
         self.calls: dict[str, list] = {}  # expression text -> names it calls that may be unknown (see unknown_calls)
-        self.base = {**{n: Later(n) for n in SHAPE_NAMES}, **(functions or {}), **params}  # what every block body sees
         self.deferring = False  # True while a layer's own arguments are evaluated: they may use in_channels
-        # Module paths for messages, as the _Namer will give them: a spliced sequence numbers its items from
-        # where the splice stands in the enclosing one (`splice_into`, for the next entry only), and inside
-        # a `flat` module names are its direct children and unnamed layers get generated names (`flat_scope`).
-        self.splice_into: tuple[str, int] | None = None
-        self.flat_scope: dict | None = None
-        # An unnamed place (`slot`: its parent's path, and whether that is a flat module) that the entry about to
-        # be resolved stands in: if that entry, or the one it leads to (an if's choice, the body of a block
-        # called without a name), has a name of its own, the name places it there, as the _Namer will.
-        self.slot: tuple[str, bool] | None = None
         # An entry's own expressions (an if condition, a repeat count, a block call's arguments and defaults) may
         # use the sizes of the tensor reaching it. Until infer knows them the entry waits (`may_wait`: such a use
-        # raises _Wait, and the entry becomes a g.Pending); infer then resolves it again with `sizes` bound.
+        # raises _Wait, and the entry becomes a g.Pending); infer then resolves it again with the sizes bound.
         self.may_wait = False
-        self.sizes: dict[str, int] | None = None  # for the entry being resolved again, read by it alone
         self.shaped: tuple[str, ...] = ()  # the sizes bound where a Later is evaluated, for its message
 
     def loc(self, cpath: tuple):
@@ -281,14 +263,11 @@ class _Resolver:
     def error(self, code: str, message: str, mpath: str, cpath: tuple) -> None:
         self.errors.error(code, message, mpath or "(root)", self.loc(cpath))
 
-    def count(self, cpath: tuple) -> None:
-        self.nodes += 1
-        if self.nodes > self.max_nodes:
-            self.error("too-large", f"the network expands to more than {self.max_nodes:,} nodes (entries after repeats "
-                       "and blocks are expanded); raise the budget with --max-nodes / max_nodes=", "", cpath)
-            raise _TooLarge
-
-    # ---- evaluation helpers -------------------------------------------------------------------
+    def once(self, code: str, message: str, mpath: str, cpath: tuple) -> None:
+        """Report an error that every copy of a repeat would make again, the first time only."""
+        if (code, cpath) not in self.reported:
+            self.reported.add((code, cpath))
+            self.error(code, message, mpath, cpath)
 
     def unknown_calls(self, raw: Any, env: Mapping[str, Any], mpath: str, cpath: tuple) -> None:
         """Report a call in expression text of a name nothing answers to (no built-in or spec function, layer
@@ -375,130 +354,6 @@ class _Resolver:
             return str(index)  # reported once here, not again for every copy
         return name
 
-    def once(self, code: str, message: str, mpath: str, cpath: tuple) -> None:
-        """Report an error that every copy of a repeat would make again, the first time only."""
-        if (code, cpath) not in self.reported:
-            self.reported.add((code, cpath))
-            self.error(code, message, mpath, cpath)
-
-    # ---- entries ------------------------------------------------------------------------------
-
-    def entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple) -> list[g.Node]:
-        """`nested_entry`, one level deeper: nesting is counted across block calls (31 blocks of 55 nested lists
-        each are 1,700 levels, which no front-end cap sees) and refused past MAX_GRAPH_DEPTH, before Python's
-        stack runs out here or in the passes after this one."""
-        if self.depth >= MAX_GRAPH_DEPTH:
-            self.error("too-deep", f"the network nests more than {MAX_GRAPH_DEPTH} levels once its blocks are "
-                       "expanded; flatten the nested lists or blocks", mpath, cpath)
-            raise _TooLarge
-        slot, self.slot = self.slot, None
-        scope = self.flat_scope
-        if node.name is not None and slot is not None:  # its own name places it, not its index
-            mpath = self.child_path(slot[0], node.name, 0)
-            if slot[1]:
-                self.flat_scope = None  # a named entry of a flat module is a module, named as usual inside
-            slot = None
-        self.depth += 1
-        try:
-            return self.nested_entry(node, env, mpath, cpath, slot)
-        finally:
-            self.depth -= 1
-            self.flat_scope = scope
-
-    def child(self, item: s.Entry, env, parent: str, name: str | None, position: int, cpath: tuple) -> list[g.Node]:
-        """The nodes of `item`, a child of the node at `parent` named `name` (or at `position` when None)."""
-        path = self.child_path(parent, name, position)
-        scope = self.flat_scope
-        self.slot = None if name is not None else (parent if scope is None else scope["path"], scope is not None)
-        if scope is not None and name is not None:
-            self.flat_scope = None  # a named entry of a flat module is a module, named as usual inside
-        try:
-            return self.entry(item, env, path, cpath)
-        finally:
-            self.flat_scope = scope
-
-    def nested_entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple,
-                     slot: tuple[str, bool] | None = None) -> list[g.Node]:
-        """The graph nodes one IR entry contributes: none for a false `if`, several for a `splice`.
-
-        Nodes keep their explicit name (or None); `_Namer` gives index names and paths at the end,
-        once splices and conditions have settled each entry's position. `mpath` is for messages only,
-        and is the path the _Namer will give (see `child_path`).
-        """
-        self.count(cpath)
-        into, self.splice_into = self.splice_into, None  # meant for this entry, not for the ones inside it
-        if isinstance(node, s.If):
-            sizes, self.sizes = self.sizes, None
-            try:
-                with self.own(sizes):
-                    cond = self.value(node.cond, _sized(env, sizes), mpath, cpath + ("cond",))
-            except ExprError as exc:
-                if exc.code == DEFERRED and sizes is None:
-                    return self.waiting(node, env, mpath, cpath)
-                return [self.failure(node, cpath)]
-            if isinstance(cond, Symbol):
-                self.error("unknown-name", f"unknown name '{cond.name}'{did_you_mean(cond.name, env)}", mpath, cpath + ("cond",))
-                return [self.failure(node, cpath)]
-            chosen, key = (node.then, "then") if cond else (node.else_, "else")
-            if chosen is None:
-                return []
-            if node.name is not None and chosen.name is None:
-                chosen = chosen.model_copy(update={"name": node.name})  # `bn: {if: ..., then: batchnorm2d}`
-            self.splice_into, self.slot = into, slot
-            return self.entry(chosen, env, mpath, cpath + (key,))
-        if isinstance(node, s.Splice):
-            spliced: list[g.Node] = []
-            parent, _, position = mpath.rpartition(".")
-            if self.flat_scope is None and node.name is None and position.isdigit():
-                self.splice_into = (parent, int(position))  # its items are numbered where it stands
-            for inner in self.entry(node.body, env, mpath, cpath + ("body",)):
-                if isinstance(inner, g.Seq):
-                    spliced.extend(inner.items)
-                elif isinstance(inner, g.Pending):
-                    self.error("invalid-entry", "a spliced entry's arguments, count or condition cannot use "
-                               "in_channels, in_height or in_width (the numbering of what follows depends on it); "
-                               "compute the value from params", mpath, cpath)
-                else:
-                    self.error("invalid-entry", "splice takes a sequence (a list, a block of layers, or a repeat), "
-                               f"got {inner.op}", mpath, cpath)
-            return spliced
-        if isinstance(node, (s.Output, s.Flat)):
-            if isinstance(node, s.Output):
-                if node.name is None:
-                    self.error("missing-key", "an output needs a name: write `aux1: {output: ...}`", mpath, cpath)
-                    return []
-            scope = self.flat_scope
-            if isinstance(node, s.Flat) and (scope is None or mpath != scope["path"]):  # a module of its own
-                self.flat_scope = {"path": mpath, "names": set(), "count": {}}
-            try:
-                inner_nodes = self.entry(node.body, env, mpath, cpath + ("body",))
-            finally:
-                self.flat_scope = scope
-            one = self.as_one(inner_nodes, node.name, cpath)
-            if isinstance(node, s.Output):
-                one.tap, one.train_only = True, node.train_only
-            elif isinstance(one, g.Layer):
-                self.error("invalid-entry", "flat takes a structure (a list, concat, add, residual or dense), "
-                           "not a single layer", mpath, cpath)
-            else:
-                one.flat = True
-            return [one]
-        self.slot = slot  # for the body of a block called without a name
-        try:
-            built = self.single(node, env, mpath, cpath, into)
-        except _Wait:
-            return self.waiting(node, env, mpath, cpath)
-        finally:
-            self.slot = None
-        if built is None:
-            return [self.failure(node, cpath)]
-        return [] if built is _EMPTY else [built]
-
-    def failure(self, node: s.Entry, cpath: tuple) -> g.Node:
-        """What stands for an entry reported as wrong: it keeps its place, so the paths after it stay right."""
-        self.failed += 1
-        return _Failed(node.name, "", self.loc(cpath))
-
     @contextmanager
     def own(self, sizes: dict[str, int] | None):
         """While an entry's own expressions are evaluated: a use of the incoming sizes waits for them when they
@@ -510,249 +365,17 @@ class _Resolver:
         finally:
             self.may_wait, self.shaped = saved
 
-    def waiting(self, node: s.Entry, env, mpath: str, cpath: tuple) -> list[g.Node]:
-        """A g.Pending for `node`, which infer resolves again once it knows the shape reaching it."""
-        if self.flat_scope is not None:
-            self.error("invalid-entry", "inside a flat module an entry's arguments, count or condition cannot use "
-                       "in_channels, in_height or in_width (the module's layout must be known first); pass the "
-                       "size as an argument", mpath, cpath)
-            return [self.failure(node, cpath)]
-        stack, calls, depth = list(self.block_stack), list(self.block_calls), self.depth
 
-        def expand(pending: g.Pending, sizes: dict[str, int], errors: Collector) -> g.Node | None:
-            saved = self.errors, self.block_stack, self.block_calls, self.depth
-            self.errors, self.block_stack, self.block_calls, self.depth = errors, list(stack), list(calls), depth - 1
-            self.sizes, self.failed, before = sizes, 0, len(errors.items)
-            try:
-                nodes = self.entry(node, env, mpath, cpath)
-            except _TooLarge:
-                return None
-            finally:
-                self.errors, self.block_stack, self.block_calls, self.depth = saved
-                self.sizes = None
-            if len(errors.items) > before:
-                return None
-            assert not self.failed, "an entry failed without a diagnostic"
-            one = self.as_one(nodes, pending.name, cpath)  # an `if` that gives nothing keeps its place, empty
-            _Namer(errors).visit(one, pending.path)
-            return one
+class _Binder:
+    """The arguments of calls evaluated, checked and bound: a layer's (its kind's Args model), split's and
+    resize's, a parameter's shape and initialiser, and the scope a block call gives the block's body."""
 
-        return [g.Pending(node.name, "", self.loc(cpath), expand=expand)]
-
-    def as_one(self, nodes: list[g.Node], name: str | None, cpath: tuple) -> g.Node:
-        """A single node for a place that takes one (an `after`, an output, a flat body)."""
-        if len(nodes) == 1:
-            if name is not None:
-                nodes[0].name = name
-            return nodes[0]
-        return g.Seq(name, "", self.loc(cpath), items=nodes)
-
-    def single(self, node: s.Entry, env, mpath: str, cpath: tuple, into: tuple[str, int] | None = None) -> g.Node | None:
-        loc = self.loc(cpath)
-        name = node.name
-        if isinstance(node, s.Call):
-            return self.call(node, env, mpath, cpath, into)
-        if isinstance(node, s.Ref):
-            return g.Ref(name, "", loc, target=node.target)
-        if isinstance(node, s.Seq):
-            return g.Seq(name, "", loc, items=self.sequence(node.items, env, *(into or (mpath, 0)), cpath + ("items",)))
-        if isinstance(node, s.Merge):
-            branches = self.sequence(node.branches, env, mpath, 0, cpath + ("branches",))
-            dim = 1
-            if node.op == "concat" and not (isinstance(node.dim, int) and node.dim == 1):
-                dim = self.int_value(node.dim, env, mpath, cpath + ("dim",), "concat dim", minimum=-64)
-                if dim is None:
-                    return None
-                if dim == 0:
-                    self.error("invalid-value", "concat dim 0 is the batch; channels are 1, the last dimension -1",
-                               mpath, cpath + ("dim",))
-                    return None
-            return g.Merge(name, "", loc, mode=node.op, branches=branches, dim=dim)
-        if isinstance(node, s.Residual):
-            body = self.sequence(node.body, env, mpath, 0, cpath + ("body",))
-            shortcut = None
-            mode = node.shortcut if isinstance(node.shortcut, str) else "explicit"
-            if isinstance(node.shortcut, list):
-                path, scope = self.child_path(mpath, node.shortcut_name, 0), self.flat_scope
-                self.flat_scope = None  # a module of its own, also in a flat module
-                try:
-                    items = self.sequence(node.shortcut, env, path, 0, cpath + ("shortcut",))
-                finally:
-                    self.flat_scope = scope
-                shortcut = g.Seq(node.shortcut_name, "", self.loc(cpath + ("shortcut",)), items=items)
-            after = None
-            if node.after is not None:
-                after_nodes = self.child(node.after, env, mpath, node.after.name or "after", 0, cpath + ("after",))
-                if after_nodes:
-                    after = self.as_one(after_nodes, node.after.name or "after", cpath + ("after",))
-            return g.Residual(name, "", loc, body=body, shortcut_mode=mode, shortcut=shortcut,
-                              shortcut_name=node.shortcut_name, after=after)
-        if isinstance(node, (s.Repeat, s.Dense)):
-            return self.repeat(node, env, mpath, cpath, into)
-        if isinstance(node, s.Parameter):
-            return self.parameter(node, env, mpath, cpath)
-        raise AssertionError(f"unknown IR node {type(node).__name__}")
-
-    def parameter(self, node: s.Parameter, env, mpath: str, cpath: tuple) -> g.Param | None:
-        """A learnable tensor of the enclosing module: its name, its shape (whole numbers >= 1), its initialiser."""
-        if node.name is None:
-            self.error("missing-key", "a parameter needs a name, its key in the state_dict: write "
-                       "`scale: {parameter: [64, 1, 1]}`", mpath, cpath)
-            return None
-        try:
-            shape = self.value(node.shape, env, mpath, cpath + ("shape",))
-        except ExprError:
-            return None
-        shape = [int(d) if isinstance(d, float) and d.is_integer() else d for d in shape] \
-            if isinstance(shape, (list, tuple)) else shape
-        if not isinstance(shape, list) or not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1
-                                                           for d in shape):
-            self.error("invalid-value", f"a parameter's shape is a list of whole numbers >= 1, such as [64, 1, 1]; "
-                       f"got {_plain(shape)!r}", mpath, cpath + ("shape",))
-            return None
-        where = cpath + ("init",)
-        try:
-            value = self.value(node.init, env, mpath, where)
-        except ExprError:
-            return None
-        try:
-            init = initialiser(value, vector=len(shape) < 2, what="this parameter")
-        except InitProblem as problem:
-            self.error(problem.code, str(problem), mpath, where)
-            return None
-        return g.Param(node.name, "", self.loc(cpath), shape=tuple(shape), init=init)
-
-    def sequence(self, items: list[s.Entry], env, mpath: str, start: int, cpath: tuple) -> list[g.Node]:
-        """The nodes of `items`, the children of the node at `mpath`; unnamed ones are numbered from `start`
-        (not 0 where the sequence is spliced into another)."""
-        out: list[g.Node] = []
-        modules = 0  # references, splits and resizes make no module and take no index
-        for index, item in enumerate(items):
-            made = self.child(item, env, mpath, item.name, start + modules, cpath + (index,))
-            out.extend(made)
-            modules += sum(1 for n in made if n.module)
-        return out
-
-    def child_path(self, parent: str, name: str | None, position: int) -> str:
-        """The module path of a child of `parent` named `name`, or else at `position`, as the _Namer gives it:
-        inside a flat module a named entry is a child of the flat module and an unnamed one is data flow."""
-        scope = self.flat_scope
-        if scope is None:
-            return _join(parent, name if name is not None else str(position))
-        if name is None:
-            return scope["path"]
-        scope["names"].add(name)
-        return _join(scope["path"], name)
-
-    def generated_name(self, op: str) -> str:
-        """The name an unnamed layer gets in the current flat module (`relu_2`), as the _Namer gives it."""
-        scope = self.flat_scope
-        assert scope is not None
-        n = scope["count"].get(op, 0) + 1
-        while f"{op}_{n}" in scope["names"]:
-            n += 1
-        scope["count"][op] = n
-        scope["names"].add(f"{op}_{n}")
-        return _join(scope["path"], f"{op}_{n}")
-
-    def repeat(self, node: s.Repeat | s.Dense, env, mpath: str, cpath: tuple,
-               into: tuple[str, int] | None = None) -> g.Node | None:
-        sizes, self.sizes = self.sizes, None
-        with self.own(sizes):
-            count = self.int_value(node.count, _sized(env, sizes), mpath, cpath + ("count",), f"{node.op} count")
-        if count is None:
-            return None
-        inner_key = "block" if isinstance(node, s.Repeat) else "layer"
-        inner: s.Entry = getattr(node, inner_key)
-        first = getattr(node, "first", {})
-        if first and not isinstance(inner, s.Call):
-            self.error("invalid-value", "`first` overrides arguments, so `block` must be a call", mpath, cpath + ("first",))
-            first = {}
-        if count > self.max_nodes:
-            self.error("too-large", f"{node.op} count {count:,} is more than the {self.max_nodes:,} nodes of the budget "
-                       "(raise it with --max-nodes / max_nodes=)", mpath, cpath + ("count",))
-            raise _TooLarge
-        copies: list[g.Node] = []
-        parent, offset = into or (mpath, 0)
-        start = self.nodes
-        for i in range(count):
-            if i == 1 and self.nodes + (self.nodes - start) * (count - 1) > self.max_nodes:
-                self.error("too-large", f"{node.op} of {count:,} copies of {self.nodes - start:,} nodes each would "
-                           f"expand past the budget of {self.max_nodes:,} nodes (raise it with --max-nodes / "
-                           "max_nodes=)", mpath, cpath + ("count",))
-                raise _TooLarge
-            local = {**env, "i": i}
-            item = self.override(inner, first, mpath, cpath) if i == 0 and first else inner
-            copy_name = self.names(node.names, i, local, mpath, cpath) if node.names is not None else None
-            built = self.child(item, local, parent, copy_name, offset + len(copies), cpath + (inner_key,))
-            if copy_name is not None:
-                built = [self.as_one(built, copy_name, cpath)] if built else []
-            copies.extend(built)
-        if isinstance(node, s.Dense):
-            return g.Dense(node.name, "", self.loc(cpath), layers=copies)
-        return g.Seq(node.name, "", self.loc(cpath), items=copies)
-
-    def override(self, call: s.Call, first: dict[str, Any], mpath: str, cpath: tuple) -> s.Call:
-        """The call with `first`'s arguments added to or replacing its keyword arguments. One the call gives by
-        position is a `duplicate-arg` error (the docs promise it is never replaced silently)."""
-        if call.target in REGISTRY:
-            positional = REGISTRY[call.target].positional
-        elif call.target in self.spec.blocks:
-            positional = tuple(a.name for a in self.spec.blocks[call.target].args)
-        else:
-            positional = ()
-        given = positional[:len(call.args)]
-        kwargs = dict(call.kwargs)
-        for key, value in first.items():
-            if key in given:
-                self.once("duplicate-arg", f"`first` sets '{key}', which {call.target}(...) already gives by position "
-                          f"(argument {given.index(key) + 1}); give it by name in the call, `{key}=...`, so `first` "
-                          "can replace it", mpath, cpath + ("first", key))
-                continue
-            kwargs[key] = value
-        return call.model_copy(update={"kwargs": kwargs})
-
-    def call(self, node: s.Call, env, mpath: str, cpath: tuple, into: tuple[str, int] | None = None) -> g.Node | None:
-        held = node.target in env and (node.target not in self.params or (
-            node.target not in REGISTRY and node.target not in self.spec.blocks
-            and isinstance(env[node.target], (Symbol, CallValue))))
-        if held:  # a block argument or param holding a layer or block (`norm: batchnorm2d`, then `bn1: norm`)
-            passed = env[node.target]
-            if passed is POISON:
-                return None
-            if isinstance(passed, Symbol):
-                passed = CallValue(passed.name, (), ())
-            if not isinstance(passed, CallValue) or (passed.name not in REGISTRY and passed.name not in self.spec.blocks):
-                shown = (f"{passed.name}(...)" if passed.args or passed.kwargs else f"'{passed.name}'") \
-                    if isinstance(passed, CallValue) else repr(passed)
-                choices = [*REGISTRY, *self.spec.blocks]
-                hint = did_you_mean(passed.name, choices) if isinstance(passed, CallValue) else ""
-                self.error("unknown-layer", f"'{node.target}' is an argument holding {shown}, which is not a layer "
-                           f"kind or block{hint}; pass one, such as `{node.target}=relu` or "
-                           f"`{node.target}=conv2d(64, 1)`", mpath, cpath)
-                return None
-            node = node.model_copy(update={"target": passed.name, "args": [*passed.args, *node.args],
-                                           "kwargs": {**dict(passed.kwargs), **node.kwargs}})
-        if node.target in REGISTRY:
-            if self.flat_scope is not None and mpath == self.flat_scope["path"]:  # unnamed, in a flat module
-                mpath = self.generated_name(node.target)
-            return self.layer(node, env, mpath, cpath)
-        if node.target in self.spec.blocks:
-            return self.block(node, env, mpath, cpath, into)
-        if node.target in s.FLOW_CALLS:
-            return self.flow_call(node, env, mpath, cpath)
-        self.error("unknown-layer", f"unknown layer or block '{node.target}'{self.entry_hint(node.target, env)}",
-                   mpath, cpath)
-        return None
-
-    def entry_hint(self, target: str, env) -> str:
-        """The "did you mean" for an entry naming nothing: the layer kinds, blocks and arguments holding a layer
-        that it is close to, or the structure keyword it is a slip of (`residul`, written without its body)."""
-        near = misspelt_structure(target)
-        if near is not None:
-            return f" (did you mean '{near}'? that is a structure keyword, written with its body)"
-        held = [k for k, v in env.items() if isinstance(v, (Symbol, CallValue)) and k not in self.params]
-        return did_you_mean(target, [*REGISTRY, *self.spec.blocks, *held, *s.FLOW_CALLS])
+    def __init__(self, ev: _Evaluator, params: dict[str, Any], base: dict[str, Any]):
+        self.ev = ev
+        self.spec, self.params, self.base = ev.spec, params, base
+        self.loc, self.error, self.once, self.value, self.own = ev.loc, ev.error, ev.once, ev.value, ev.own
+        self.validated: dict[tuple, Any] = {}  # (kind, arguments) -> validated Args
+        self.called: dict[str, list[str]] = {}  # block -> its arguments that its body calls as layers
 
     def arguments(self, node: s.Call, names: list[str], positional: tuple[str, ...], env, mpath: str, cpath: tuple,
                   what: str) -> tuple[dict[str, Any], dict[str, tuple]] | None:
@@ -887,11 +510,11 @@ class _Resolver:
     def layer(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Layer | None:
         kind = REGISTRY[node.target]
         layer = g.Layer(node.name, "", self.loc(cpath), kind=kind)
-        self.deferring = True
+        self.ev.deferring = True
         try:
             got = self.arguments(node, arg_names(kind), kind.positional, env, mpath, cpath, kind.name)
         finally:
-            self.deferring = False
+            self.ev.deferring = False
         if got is DEFER:  # uses in_channels & co: the infer pass binds the arguments once the shape is known
             layer.pending = lambda sizes, errors: self.bind_later(kind, node, _sized(env, sizes), mpath, cpath, errors,
                                                                   tuple(sizes))
@@ -901,12 +524,12 @@ class _Resolver:
 
     def bind_later(self, kind, node: s.Call, env, mpath: str, cpath: tuple, errors: Collector, shaped: tuple = ()):
         """Evaluate and validate a deferred layer's arguments, reporting into the infer pass's errors."""
-        self.errors = errors
-        self.shaped = shaped
+        self.ev.errors = errors
+        self.ev.shaped = shaped
         try:
             got = self.arguments(node, arg_names(kind), kind.positional, env, mpath, cpath, kind.name)
         finally:
-            self.shaped = ()
+            self.ev.shaped = ()
         return None if got is None or got is DEFER else self.bind(kind, node, env, got, mpath, cpath)
 
     def bind(self, kind, node: s.Call, env, got, mpath: str, cpath: tuple):
@@ -934,7 +557,7 @@ class _Resolver:
                 symbol = _has_symbol(values.get(key)) if key else None
                 if symbol is not None:
                     choices = [*_names(env, symbol.name), *_literal_choices(exc, field)]
-                    self.errors.error("unknown-name", f"unknown name '{symbol.name}'{did_you_mean(symbol.name, choices)}",
+                    self.ev.errors.error("unknown-name", f"unknown name '{symbol.name}'{did_you_mean(symbol.name, choices)}",
                                       mpath, _shift(self.loc(where), _column_in(raws.get(key), symbol.name, symbol.column)))
                 elif err["type"] == "missing":
                     self.error("missing-arg", f"{kind.name} needs argument '{field}'"
@@ -984,19 +607,70 @@ class _Resolver:
                    f"such as `{name}=relu` or `{name}=conv2d(64, 1)`", mpath, where)
         return False
 
-    def block(self, node: s.Call, env, mpath: str, cpath: tuple, into: tuple[str, int] | None = None) -> g.Node | None:
-        block = self.spec.blocks[node.target]
-        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
-            if node.target in self.block_stack:  # a block may call itself, behind a condition that ends it
-                mpath, cpath = self.block_calls[self.block_stack.index(node.target) + 1]  # the first call back
-                self.error("recursive-block", f"block '{node.target}' calls itself more than {MAX_BLOCK_DEPTH} deep "
-                           f"({self.block_stack[0]} -> ... -> {node.target}); end its recursion with a condition, "
-                           f"such as `if: depth > 0` around the call", mpath, cpath)
-            else:
-                self.error("too-deep", f"blocks nest more than {MAX_BLOCK_DEPTH} calls deep", mpath, cpath)
+    def parameter(self, node: s.Parameter, env, mpath: str, cpath: tuple) -> g.Param | None:
+        """A learnable tensor of the enclosing module: its name, its shape (whole numbers >= 1), its initialiser."""
+        if node.name is None:
+            self.error("missing-key", "a parameter needs a name, its key in the state_dict: write "
+                       "`scale: {parameter: [64, 1, 1]}`", mpath, cpath)
             return None
+        try:
+            shape = self.value(node.shape, env, mpath, cpath + ("shape",))
+        except ExprError:
+            return None
+        shape = [int(d) if isinstance(d, float) and d.is_integer() else d for d in shape] \
+            if isinstance(shape, (list, tuple)) else shape
+        if not isinstance(shape, list) or not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1
+                                                           for d in shape):
+            self.error("invalid-value", f"a parameter's shape is a list of whole numbers >= 1, such as [64, 1, 1]; "
+                       f"got {_plain(shape)!r}", mpath, cpath + ("shape",))
+            return None
+        where = cpath + ("init",)
+        try:
+            value = self.value(node.init, env, mpath, where)
+        except ExprError:
+            return None
+        try:
+            init = initialiser(value, vector=len(shape) < 2, what="this parameter")
+        except InitProblem as problem:
+            self.error(problem.code, str(problem), mpath, where)
+            return None
+        return g.Param(node.name, "", self.loc(cpath), shape=tuple(shape), init=init)
+
+    def override(self, call: s.Call, first: dict[str, Any], mpath: str, cpath: tuple) -> s.Call:
+        """The call with `first`'s arguments added to or replacing its keyword arguments. One the call gives by
+        position is a `duplicate-arg` error (the docs promise it is never replaced silently)."""
+        if call.target in REGISTRY:
+            positional = REGISTRY[call.target].positional
+        elif call.target in self.spec.blocks:
+            positional = tuple(a.name for a in self.spec.blocks[call.target].args)
+        else:
+            positional = ()
+        given = positional[:len(call.args)]
+        kwargs = dict(call.kwargs)
+        for key, value in first.items():
+            if key in given:
+                self.once("duplicate-arg", f"`first` sets '{key}', which {call.target}(...) already gives by position "
+                          f"(argument {given.index(key) + 1}); give it by name in the call, `{key}=...`, so `first` "
+                          "can replace it", mpath, cpath + ("first", key))
+                continue
+            kwargs[key] = value
+        return call.model_copy(update={"kwargs": kwargs})
+
+    def entry_hint(self, target: str, env) -> str:
+        """The "did you mean" for an entry naming nothing: the layer kinds, blocks and arguments holding a layer
+        that it is close to, or the structure keyword it is a slip of (`residul`, written without its body)."""
+        near = misspelt_structure(target)
+        if near is not None:
+            return f" (did you mean '{near}'? that is a structure keyword, written with its body)"
+        held = [k for k, v in env.items() if isinstance(v, (Symbol, CallValue)) and k not in self.params]
+        return did_you_mean(target, [*REGISTRY, *self.spec.blocks, *held, *s.FLOW_CALLS])
+
+    def block_scope(self, node: s.Call, block: s.BlockDef, env, sizes: dict[str, int] | None, mpath: str,
+                    cpath: tuple) -> dict[str, Any] | None:
+        """What the body of block `node.target` sees: the spec's params and functions, and its arguments as the
+        call gives them or as their defaults say; None after reporting why it cannot be called so. Raises _Wait
+        when an argument or a default uses the sizes of the tensor reaching the call, not known yet."""
         names = [a.name for a in block.args]
-        sizes, self.sizes = self.sizes, None
         with self.own(sizes):
             got = self.arguments(node, names, tuple(names), _sized(env, sizes), mpath, cpath, f"block '{node.target}'")
         if got is None:
@@ -1038,6 +712,363 @@ class _Resolver:
             if ok and not self.callable_value(name, local[name], node.target, where, mpath):
                 ok = False
         if not ok:
+            return None
+        return local
+
+
+class _Resolver:
+    """The structure expanded: entries, sequences, merges, residuals, repeats, conditions, splices and block
+    calls, each placed at the module path the _Namer will give it, within the node budget."""
+
+    def __init__(self, parsed: ParsedSpec, params: dict[str, Any], errors: Collector,
+                 functions: Mapping[str, Function] | None = None, max_nodes: int = MAX_NODES):
+        self.ev = ev = _Evaluator(parsed, errors)
+        self.base = {**{n: Later(n) for n in SHAPE_NAMES}, **(functions or {}), **params}  # what every block body sees
+        self.binder = binder = _Binder(ev, params, self.base)
+        self.spec, self.params, self.max_nodes = parsed.spec, params, max_nodes
+        self.loc, self.error, self.value, self.int_value, self.names, self.own = (ev.loc, ev.error, ev.value,
+                                                                                  ev.int_value, ev.names, ev.own)
+        self.layer, self.flow_call, self.parameter = binder.layer, binder.flow_call, binder.parameter
+        self.override, self.entry_hint = binder.override, binder.entry_hint
+        self.nodes = 0
+        self.depth = 0  # entries being resolved, one inside the other (see entry)
+        self.block_stack: list[str] = []
+        self.failed = 0  # entries reported as wrong, standing as _Failed
+        self.block_calls: list[tuple[str, tuple]] = []  # (module path, IR path) of each call on block_stack
+        # Module paths for messages, as the _Namer will give them: a spliced sequence numbers its items from
+        # where the splice stands in the enclosing one (`splice_into`, for the next entry only), and inside
+        # a `flat` module names are its direct children and unnamed layers get generated names (`flat_scope`).
+        self.splice_into: tuple[str, int] | None = None
+        self.flat_scope: dict | None = None
+        # An unnamed place (`slot`: its parent's path, and whether that is a flat module) that the entry about to
+        # be resolved stands in: if that entry, or the one it leads to (an if's choice, the body of a block
+        # called without a name), has a name of its own, the name places it there, as the _Namer will.
+        self.slot: tuple[str, bool] | None = None
+        self.sizes: dict[str, int] | None = None  # for an entry resolved again by infer, read by it alone
+
+    def count(self, cpath: tuple) -> None:
+        self.nodes += 1
+        if self.nodes > self.max_nodes:
+            self.error("too-large", f"the network expands to more than {self.max_nodes:,} nodes (entries after repeats "
+                       "and blocks are expanded); raise the budget with --max-nodes / max_nodes=", "", cpath)
+            raise _TooLarge
+
+    def entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple) -> list[g.Node]:
+        """`nested_entry`, one level deeper: nesting is counted across block calls (31 blocks of 55 nested lists
+        each are 1,700 levels, which no front-end cap sees) and refused past MAX_GRAPH_DEPTH, before Python's
+        stack runs out here or in the passes after this one."""
+        if self.depth >= MAX_GRAPH_DEPTH:
+            self.error("too-deep", f"the network nests more than {MAX_GRAPH_DEPTH} levels once its blocks are "
+                       "expanded; flatten the nested lists or blocks", mpath, cpath)
+            raise _TooLarge
+        slot, self.slot = self.slot, None
+        scope = self.flat_scope
+        if node.name is not None and slot is not None:  # its own name places it, not its index
+            mpath = self.child_path(slot[0], node.name, 0)
+            if slot[1]:
+                self.flat_scope = None  # a named entry of a flat module is a module, named as usual inside
+            slot = None
+        self.depth += 1
+        try:
+            return self.nested_entry(node, env, mpath, cpath, slot)
+        finally:
+            self.depth -= 1
+            self.flat_scope = scope
+
+    def child(self, item: s.Entry, env, parent: str, name: str | None, position: int, cpath: tuple) -> list[g.Node]:
+        """The nodes of `item`, a child of the node at `parent` named `name` (or at `position` when None)."""
+        path = self.child_path(parent, name, position)
+        scope = self.flat_scope
+        self.slot = None if name is not None else (parent if scope is None else scope["path"], scope is not None)
+        if scope is not None and name is not None:
+            self.flat_scope = None  # a named entry of a flat module is a module, named as usual inside
+        try:
+            return self.entry(item, env, path, cpath)
+        finally:
+            self.flat_scope = scope
+
+    def nested_entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple,
+                     slot: tuple[str, bool] | None = None) -> list[g.Node]:
+        """The graph nodes one IR entry contributes: none for a false `if`, several for a `splice`.
+
+        Nodes keep their explicit name (or None); `_Namer` gives index names and paths at the end,
+        once splices and conditions have settled each entry's position. `mpath` is for messages only,
+        and is the path the _Namer will give (see `child_path`).
+        """
+        self.count(cpath)
+        into, self.splice_into = self.splice_into, None  # meant for this entry, not for the ones inside it
+        if isinstance(node, s.If):
+            sizes, self.sizes = self.sizes, None
+            try:
+                with self.own(sizes):
+                    cond = self.value(node.cond, _sized(env, sizes), mpath, cpath + ("cond",))
+            except ExprError as exc:
+                if exc.code == DEFERRED and sizes is None:
+                    return self.waiting(node, env, mpath, cpath)
+                return [self.failure(node, cpath)]
+            if isinstance(cond, Symbol):
+                self.error("unknown-name", f"unknown name '{cond.name}'{did_you_mean(cond.name, env)}", mpath, cpath + ("cond",))
+                return [self.failure(node, cpath)]
+            chosen, key = (node.then, "then") if cond else (node.else_, "else")
+            if chosen is None:
+                return []
+            if node.name is not None and chosen.name is None:
+                chosen = chosen.model_copy(update={"name": node.name})  # `bn: {if: ..., then: batchnorm2d}`
+            self.splice_into, self.slot = into, slot
+            return self.entry(chosen, env, mpath, cpath + (key,))
+        if isinstance(node, s.Splice):
+            spliced: list[g.Node] = []
+            parent, _, position = mpath.rpartition(".")
+            if self.flat_scope is None and node.name is None and position.isdigit():
+                self.splice_into = (parent, int(position))  # its items are numbered where it stands
+            for inner in self.entry(node.body, env, mpath, cpath + ("body",)):
+                if isinstance(inner, g.Seq):
+                    spliced.extend(inner.items)
+                elif isinstance(inner, g.Pending):
+                    self.error("invalid-entry", "a spliced entry's arguments, count or condition cannot use "
+                               "in_channels, in_height or in_width (the numbering of what follows depends on it); "
+                               "compute the value from params", mpath, cpath)
+                else:
+                    self.error("invalid-entry", "splice takes a sequence (a list, a block of layers, or a repeat), "
+                               f"got {inner.op}", mpath, cpath)
+            return spliced
+        if isinstance(node, (s.Output, s.Flat)):
+            if isinstance(node, s.Output):
+                if node.name is None:
+                    self.error("missing-key", "an output needs a name: write `aux1: {output: ...}`", mpath, cpath)
+                    return []
+            scope = self.flat_scope
+            if isinstance(node, s.Flat) and (scope is None or mpath != scope["path"]):  # a module of its own
+                self.flat_scope = {"path": mpath, "names": set(), "count": {}}
+            try:
+                inner_nodes = self.entry(node.body, env, mpath, cpath + ("body",))
+            finally:
+                self.flat_scope = scope
+            one = self.as_one(inner_nodes, node.name, cpath)
+            if isinstance(node, s.Output):
+                one.tap, one.train_only = True, node.train_only
+            elif isinstance(one, g.Layer):
+                self.error("invalid-entry", "flat takes a structure (a list, concat, add, residual or dense), "
+                           "not a single layer", mpath, cpath)
+            else:
+                one.flat = True
+            return [one]
+        self.slot = slot  # for the body of a block called without a name
+        try:
+            built = self.single(node, env, mpath, cpath, into)
+        except _Wait:
+            return self.waiting(node, env, mpath, cpath)
+        finally:
+            self.slot = None
+        if built is None:
+            return [self.failure(node, cpath)]
+        return [] if built is _EMPTY else [built]
+
+    def failure(self, node: s.Entry, cpath: tuple) -> g.Node:
+        """What stands for an entry reported as wrong: it keeps its place, so the paths after it stay right."""
+        self.failed += 1
+        return _Failed(node.name, "", self.loc(cpath))
+
+    def waiting(self, node: s.Entry, env, mpath: str, cpath: tuple) -> list[g.Node]:
+        """A g.Pending for `node`, which infer resolves again once it knows the shape reaching it."""
+        if self.flat_scope is not None:
+            self.error("invalid-entry", "inside a flat module an entry's arguments, count or condition cannot use "
+                       "in_channels, in_height or in_width (the module's layout must be known first); pass the "
+                       "size as an argument", mpath, cpath)
+            return [self.failure(node, cpath)]
+        stack, calls, depth = list(self.block_stack), list(self.block_calls), self.depth
+
+        def expand(pending: g.Pending, sizes: dict[str, int], errors: Collector) -> g.Node | None:
+            saved = self.ev.errors, self.block_stack, self.block_calls, self.depth
+            self.ev.errors, self.block_stack, self.block_calls, self.depth = errors, list(stack), list(calls), depth - 1
+            self.sizes, self.failed, before = sizes, 0, len(errors.items)
+            try:
+                nodes = self.entry(node, env, mpath, cpath)
+            except _TooLarge:
+                return None
+            finally:
+                self.ev.errors, self.block_stack, self.block_calls, self.depth = saved
+                self.sizes = None
+            if len(errors.items) > before:
+                return None
+            assert not self.failed, "an entry failed without a diagnostic"
+            one = self.as_one(nodes, pending.name, cpath)  # an `if` that gives nothing keeps its place, empty
+            _Namer(errors).visit(one, pending.path)
+            return one
+
+        return [g.Pending(node.name, "", self.loc(cpath), expand=expand)]
+
+    def as_one(self, nodes: list[g.Node], name: str | None, cpath: tuple) -> g.Node:
+        """A single node for a place that takes one (an `after`, an output, a flat body)."""
+        if len(nodes) == 1:
+            if name is not None:
+                nodes[0].name = name
+            return nodes[0]
+        return g.Seq(name, "", self.loc(cpath), items=nodes)
+
+    def single(self, node: s.Entry, env, mpath: str, cpath: tuple, into: tuple[str, int] | None = None) -> g.Node | None:
+        loc = self.loc(cpath)
+        name = node.name
+        if isinstance(node, s.Call):
+            return self.call(node, env, mpath, cpath, into)
+        if isinstance(node, s.Ref):
+            return g.Ref(name, "", loc, target=node.target)
+        if isinstance(node, s.Seq):
+            return g.Seq(name, "", loc, items=self.sequence(node.items, env, *(into or (mpath, 0)), cpath + ("items",)))
+        if isinstance(node, s.Merge):
+            branches = self.sequence(node.branches, env, mpath, 0, cpath + ("branches",))
+            dim = 1
+            if node.op == "concat" and not (isinstance(node.dim, int) and node.dim == 1):
+                dim = self.int_value(node.dim, env, mpath, cpath + ("dim",), "concat dim", minimum=-64)
+                if dim is None:
+                    return None
+                if dim == 0:
+                    self.error("invalid-value", "concat dim 0 is the batch; channels are 1, the last dimension -1",
+                               mpath, cpath + ("dim",))
+                    return None
+            return g.Merge(name, "", loc, mode=node.op, branches=branches, dim=dim)
+        if isinstance(node, s.Residual):
+            body = self.sequence(node.body, env, mpath, 0, cpath + ("body",))
+            shortcut = None
+            mode = node.shortcut if isinstance(node.shortcut, str) else "explicit"
+            if isinstance(node.shortcut, list):
+                path, scope = self.child_path(mpath, node.shortcut_name, 0), self.flat_scope
+                self.flat_scope = None  # a module of its own, also in a flat module
+                try:
+                    items = self.sequence(node.shortcut, env, path, 0, cpath + ("shortcut",))
+                finally:
+                    self.flat_scope = scope
+                shortcut = g.Seq(node.shortcut_name, "", self.loc(cpath + ("shortcut",)), items=items)
+            after = None
+            if node.after is not None:
+                after_nodes = self.child(node.after, env, mpath, node.after.name or "after", 0, cpath + ("after",))
+                if after_nodes:
+                    after = self.as_one(after_nodes, node.after.name or "after", cpath + ("after",))
+            return g.Residual(name, "", loc, body=body, shortcut_mode=mode, shortcut=shortcut,
+                              shortcut_name=node.shortcut_name, after=after)
+        if isinstance(node, (s.Repeat, s.Dense)):
+            return self.repeat(node, env, mpath, cpath, into)
+        if isinstance(node, s.Parameter):
+            return self.parameter(node, env, mpath, cpath)
+        raise AssertionError(f"unknown IR node {type(node).__name__}")
+
+    def sequence(self, items: list[s.Entry], env, mpath: str, start: int, cpath: tuple) -> list[g.Node]:
+        """The nodes of `items`, the children of the node at `mpath`; unnamed ones are numbered from `start`
+        (not 0 where the sequence is spliced into another)."""
+        out: list[g.Node] = []
+        modules = 0  # references, splits and resizes make no module and take no index
+        for index, item in enumerate(items):
+            made = self.child(item, env, mpath, item.name, start + modules, cpath + (index,))
+            out.extend(made)
+            modules += sum(1 for n in made if n.module)
+        return out
+
+    def child_path(self, parent: str, name: str | None, position: int) -> str:
+        """The module path of a child of `parent` named `name`, or else at `position`, as the _Namer gives it:
+        inside a flat module a named entry is a child of the flat module and an unnamed one is data flow."""
+        scope = self.flat_scope
+        if scope is None:
+            return _join(parent, name if name is not None else str(position))
+        if name is None:
+            return scope["path"]
+        scope["names"].add(name)
+        return _join(scope["path"], name)
+
+    def generated_name(self, op: str) -> str:
+        """The name an unnamed layer gets in the current flat module (`relu_2`), as the _Namer gives it."""
+        scope = self.flat_scope
+        assert scope is not None
+        n = scope["count"].get(op, 0) + 1
+        while f"{op}_{n}" in scope["names"]:
+            n += 1
+        scope["count"][op] = n
+        scope["names"].add(f"{op}_{n}")
+        return _join(scope["path"], f"{op}_{n}")
+
+    def repeat(self, node: s.Repeat | s.Dense, env, mpath: str, cpath: tuple,
+               into: tuple[str, int] | None = None) -> g.Node | None:
+        sizes, self.sizes = self.sizes, None
+        with self.own(sizes):
+            count = self.int_value(node.count, _sized(env, sizes), mpath, cpath + ("count",), f"{node.op} count")
+        if count is None:
+            return None
+        inner_key = "block" if isinstance(node, s.Repeat) else "layer"
+        inner: s.Entry = getattr(node, inner_key)
+        first = getattr(node, "first", {})
+        if first and not isinstance(inner, s.Call):
+            self.error("invalid-value", "`first` overrides arguments, so `block` must be a call", mpath, cpath + ("first",))
+            first = {}
+        if count > self.max_nodes:
+            self.error("too-large", f"{node.op} count {count:,} is more than the {self.max_nodes:,} nodes of the budget "
+                       "(raise it with --max-nodes / max_nodes=)", mpath, cpath + ("count",))
+            raise _TooLarge
+        copies: list[g.Node] = []
+        parent, offset = into or (mpath, 0)
+        start = self.nodes
+        for i in range(count):
+            if i == 1 and self.nodes + (self.nodes - start) * (count - 1) > self.max_nodes:
+                self.error("too-large", f"{node.op} of {count:,} copies of {self.nodes - start:,} nodes each would "
+                           f"expand past the budget of {self.max_nodes:,} nodes (raise it with --max-nodes / "
+                           "max_nodes=)", mpath, cpath + ("count",))
+                raise _TooLarge
+            local = {**env, "i": i}
+            item = self.override(inner, first, mpath, cpath) if i == 0 and first else inner
+            copy_name = self.names(node.names, i, local, mpath, cpath) if node.names is not None else None
+            built = self.child(item, local, parent, copy_name, offset + len(copies), cpath + (inner_key,))
+            if copy_name is not None:
+                built = [self.as_one(built, copy_name, cpath)] if built else []
+            copies.extend(built)
+        if isinstance(node, s.Dense):
+            return g.Dense(node.name, "", self.loc(cpath), layers=copies)
+        return g.Seq(node.name, "", self.loc(cpath), items=copies)
+
+    def call(self, node: s.Call, env, mpath: str, cpath: tuple, into: tuple[str, int] | None = None) -> g.Node | None:
+        held = node.target in env and (node.target not in self.params or (
+            node.target not in REGISTRY and node.target not in self.spec.blocks
+            and isinstance(env[node.target], (Symbol, CallValue))))
+        if held:  # a block argument or param holding a layer or block (`norm: batchnorm2d`, then `bn1: norm`)
+            passed = env[node.target]
+            if passed is POISON:
+                return None
+            if isinstance(passed, Symbol):
+                passed = CallValue(passed.name, (), ())
+            if not isinstance(passed, CallValue) or (passed.name not in REGISTRY and passed.name not in self.spec.blocks):
+                shown = (f"{passed.name}(...)" if passed.args or passed.kwargs else f"'{passed.name}'") \
+                    if isinstance(passed, CallValue) else repr(passed)
+                choices = [*REGISTRY, *self.spec.blocks]
+                hint = did_you_mean(passed.name, choices) if isinstance(passed, CallValue) else ""
+                self.error("unknown-layer", f"'{node.target}' is an argument holding {shown}, which is not a layer "
+                           f"kind or block{hint}; pass one, such as `{node.target}=relu` or "
+                           f"`{node.target}=conv2d(64, 1)`", mpath, cpath)
+                return None
+            node = node.model_copy(update={"target": passed.name, "args": [*passed.args, *node.args],
+                                           "kwargs": {**dict(passed.kwargs), **node.kwargs}})
+        if node.target in REGISTRY:
+            if self.flat_scope is not None and mpath == self.flat_scope["path"]:  # unnamed, in a flat module
+                mpath = self.generated_name(node.target)
+            return self.layer(node, env, mpath, cpath)
+        if node.target in self.spec.blocks:
+            return self.block(node, env, mpath, cpath, into)
+        if node.target in s.FLOW_CALLS:
+            return self.flow_call(node, env, mpath, cpath)
+        self.error("unknown-layer", f"unknown layer or block '{node.target}'{self.entry_hint(node.target, env)}",
+                   mpath, cpath)
+        return None
+
+    def block(self, node: s.Call, env, mpath: str, cpath: tuple, into: tuple[str, int] | None = None) -> g.Node | None:
+        block = self.spec.blocks[node.target]
+        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
+            if node.target in self.block_stack:  # a block may call itself, behind a condition that ends it
+                mpath, cpath = self.block_calls[self.block_stack.index(node.target) + 1]  # the first call back
+                self.error("recursive-block", f"block '{node.target}' calls itself more than {MAX_BLOCK_DEPTH} deep "
+                           f"({self.block_stack[0]} -> ... -> {node.target}); end its recursion with a condition, "
+                           f"such as `if: depth > 0` around the call", mpath, cpath)
+            else:
+                self.error("too-deep", f"blocks nest more than {MAX_BLOCK_DEPTH} calls deep", mpath, cpath)
+            return None
+        sizes, self.sizes = self.sizes, None
+        local = self.binder.block_scope(node, block, env, sizes, mpath, cpath)
+        if local is None:
             return None
         self.block_stack.append(node.target)
         self.block_calls.append((mpath, cpath))
