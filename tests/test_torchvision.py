@@ -104,11 +104,6 @@ PARAMS_WITHOUT_AUX = {"googlenet": 6_624_904, "inception_v3": 23_834_568}
 # What forward returns in training mode, in torchvision's order (besides the main output).
 AUX_OUTPUTS = {"googlenet": 2, "inception_v3": 1}
 CLASSES = 1000
-# Models whose state_dict keys are torchvision's in another order: googlenet's auxiliary heads are
-# taps after inception4a and 4d, where torchvision registers them after inception5b. Saying that
-# needs an output at any depth (the data-flow issue); test_googlenet_key_order_still_differs keeps
-# this list honest.
-KEY_ORDER_DIFFERS = {"googlenet"}
 
 NAMES = list(FIGURES)
 # Models too big to fill with real weights in the suite (RegNetY-32GF and -128GF: 145M and 645M params;
@@ -271,8 +266,7 @@ def test_torchvision_weights_load_strictly_and_outputs_agree(name):
     ref = reference(name, meta=meta).eval()
     model = ours(name, meta=meta).eval()
     theirs, mine = ref.state_dict(), model.state_dict()
-    if name not in KEY_ORDER_DIFFERS:
-        assert list(mine) == list(theirs), "same keys, another order (an optimizer's state_dict depends on it)"
+    assert list(mine) == list(theirs), "same keys, another order (an optimizer's state_dict depends on it)"
     assert sorted(mine) == sorted(theirs), (
         f"only ours: {sorted(set(mine) - set(theirs))[:8]}; only torchvision's: {sorted(set(theirs) - set(mine))[:8]}")
     assert shapes(mine) == shapes(theirs)
@@ -371,15 +365,6 @@ def test_shufflenet_train_mode_matches_torchvision():
     theirs = ref.state_dict()
     for key, value in model.state_dict().items():
         assert torch.allclose(value.float(), theirs[key].float(), atol=1e-6, rtol=0), f"{key} after one step"
-
-
-def test_googlenet_key_order_still_differs():
-    import torchvision
-
-    with torch.device("meta"):
-        theirs = list(torchvision.models.googlenet(init_weights=False).state_dict())
-    mine = list(netspec.load(spec_path("googlenet"), device="meta").state_dict())
-    assert sorted(mine) == sorted(theirs) and mine != theirs, "googlenet's order now agrees: empty KEY_ORDER_DIFFERS"
 
 
 def test_googlenet_train_mode_order_is_main_aux2_aux1():
