@@ -3,8 +3,8 @@ model spec of a folder and the families they extend.
 
     python -m netspec.catalog architectures/torchvision > docs/library.md
 
-Everything on the page comes from the spec files: each model's totals from the static summary
-(no torch is imported), its one-line description from the spec, and each family's notes from
+Everything on the page comes from the spec files: each model's totals and output names from the
+static summary (no torch is imported), its one-line description from the spec, and each family's notes from
 the comment block that opens the family file. Edit the specs, then regenerate the page;
 tests/test_catalog.py checks that the committed page is up to date.
 """
@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from . import library, parse, summarize
+from .backends.summary import summarize_graph
 from .diagnostics import SpecError, UsageError, did_you_mean
+from .pipeline import analyse
 
 REPO = Path(__file__).resolve().parent.parent
 FAMILIES = "families"
@@ -34,6 +36,7 @@ class _Model:
     input_shape: tuple[int, ...]
     params: int
     mult_adds: int
+    outputs: str  # what forward returns, by name
 
 
 def _natural(text: str) -> list:
@@ -103,13 +106,22 @@ def _blocks_table(spec: Any) -> list[str]:
     return out
 
 
+def _outputs(graph: Any, summary: Any) -> str:
+    """The names of what forward returns, in its order: `main` alone for a plain tensor, the extra outputs that
+    run only in training marked so, and `dict:` before the keys when it returns a dict."""
+    training = {name for name, _, train_only in summary.extra_outputs if train_only}
+    names = ", ".join(f"`{n}`" + (" (training)" if n in training else "") for n in graph.outputs)
+    return f"dict: {names}" if graph.output_dict else names
+
+
 def _model(path: Path) -> _Model:
     own = parse(path, link=False)
     spec = parse(path)
-    summary = summarize(path)
+    graph = analyse(path)
+    summary = summarize_graph(graph)
     family = (path.parent / own.extends).resolve() if own.extends else None
     return _Model(spec.name, path, family, spec.description, dict(own.params), summary.input_shape,
-                  summary.total_params, summary.total_mult_adds)
+                  summary.total_params, summary.total_mult_adds, _outputs(graph, summary))
 
 
 def catalog_markdown(folder: str | Path) -> str:
@@ -132,17 +144,20 @@ def catalog_markdown(folder: str | Path) -> str:
         "",
         "Totals are netspec's static counts for one sample at the listed input, equal to torchinfo's:",
         "parameters include the auxiliary classifiers; mult-adds are those of eval mode, where",
-        "auxiliary classifiers do not run.",
+        "auxiliary classifiers do not run. Outputs are the names of what the module returns, in its",
+        "order: `main` is the last layer's tensor; outputs marked (training) are returned in training",
+        "mode only; `dict:` means a dict with those keys.",
         "",
         "## Models",
         "",
-        "| model | family | params | mult-adds | input | description |",
-        "|---|---|---:|---:|---|---|",
+        "| model | family | params | mult-adds | input | outputs | description |",
+        "|---|---|---:|---:|---|---|---|",
     ]
     for m in models:
         family = f"[{m.family.stem}](#{m.family.stem})" if m.family else "(standalone)"
         size = "x".join(map(str, m.input_shape))
-        out.append(f"| `{m.name}` | {family} | {m.params:,} | {m.mult_adds:,} | {size} | {_cell(m.description)} |")
+        out.append(f"| `{m.name}` | {family} | {m.params:,} | {m.mult_adds:,} | {size} | {m.outputs} "
+                   f"| {_cell(m.description)} |")
 
     out += ["", "## Families", ""]
     for family in families:

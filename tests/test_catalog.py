@@ -30,6 +30,32 @@ def test_every_model_is_listed_with_its_totals():
         assert f"| {summary.total_params:,} | {summary.total_mult_adds:,} | {size} |" in row
 
 
+# What torchvision's models return, by name: a tensor (here `main`); GoogLeNet's and Inception v3's
+# training-mode named tuples (logits, aux_logits2, aux_logits1) and (logits, aux_logits); the segmentation
+# models' dict {"out"} (aux_loss off by default); the FPN backbone's dict of levels "0" to "3" and "pool".
+OUTPUTS = {
+    "resnet50": "`main`",
+    "googlenet": "`main`, `aux2` (training), `aux1` (training)",
+    "inception_v3": "`main`, `AuxLogits` (training)",
+    "fcn_resnet50": "dict: `out`",
+    "fpn_resnet50": "dict: `0`, `1`, `2`, `3`, `pool`",
+}
+
+
+def test_every_model_lists_its_output_names():
+    page = catalog_markdown(LIBRARY)
+    for path in sorted(LIBRARY.glob("*.yaml")):
+        summary = netspec.summarize(path)
+        row = next(line for line in page.splitlines() if line.startswith(f"| `{summary.name}` |"))
+        size = "x".join(map(str, summary.input_shape))
+        outputs = row.split(f"| {size} | ", 1)[1].split(" | ", 1)[0]
+        if summary.name in OUTPUTS:
+            assert outputs == OUTPUTS[summary.name], summary.name
+        names = [part.split("`")[1] for part in outputs.removeprefix("dict: ").split(", ")]
+        assert names[0] == "main" or outputs.startswith("dict: "), summary.name
+        assert sorted(names[1:]) == sorted(name for name, _, _ in summary.extra_outputs) or outputs.startswith("dict: ")
+
+
 def test_every_family_has_a_section_with_its_notes():
     page = catalog_markdown(LIBRARY)
     for family in sorted((LIBRARY / "families").glob("*.yaml")):
