@@ -1,8 +1,10 @@
 """The torchvision library in the text syntax: every family and preset, converted to `.ns` (presets
-extending the converted families), reads back equal and compiles to the same module."""
+extending the converted families), reads back equal and compiles to the same module;
+and `netspec check` and `netspec convert` (there and back) on every spec from the command line."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,36 @@ def test_each_preset_compiles_to_the_same_module_from_ns(path, ns_library):
     assert {k: tuple(v.shape) for k, v in ns_module.state_dict().items()} == \
         {k: tuple(v.shape) for k, v in yaml_module.state_dict().items()}
     assert analyse(converted).outputs == analyse(path).outputs
+
+
+def test_every_spec_checks_and_survives_netspec_convert_there_and_back(cli, tmp_path):
+    """The command line end to end, on the whole library: `netspec check` passes every spec (presets and families,
+    under the default budgets); `netspec convert` writes each one as .ns and that .ns back as YAML, in trees of the
+    library's layout (a converted preset still extends the YAML family beside it); both read back as the same spec,
+    and `netspec check` gives every converted file the same parameter count and output shape as its original."""
+    ns_tree, back_tree = tmp_path / "ns", tmp_path / "back"
+    for path in SPECS:
+        rel = path.relative_to(LIBRARY)
+        for tree in (ns_tree, back_tree):
+            (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        ns, back = (ns_tree / rel).with_suffix(".ns"), back_tree / rel
+        shutil.copy(path, ns_tree / rel)  # the YAML a converted preset extends
+        there = cli("convert", path, "--to", "ns", "-o", ns)
+        assert there.rc == 0, there.output
+        again = cli("convert", ns, "--to", "yaml", "-o", back)
+        assert again.rc == 0, again.output
+        assert same(parse(ns).spec, parse(path).spec), f"{rel}: the .ns reads as another spec"
+        assert same(parse(back).spec, parse(path).spec), f"{rel}: back in YAML, another spec"
+
+    def verdicts(files: list[Path], root: Path) -> dict[str, str]:
+        result = cli("check", *files)
+        assert result.rc == 0, result.output
+        lines = [line for line in result.stdout.splitlines() if line.strip()]
+        assert len(lines) == len(files) and all(": ok (" in line for line in lines), result.output
+        return {Path(line.split(": ok (")[0]).relative_to(root).with_suffix("").as_posix(): line.split(": ok (")[1]
+                for line in lines}
+
+    original = verdicts(SPECS, LIBRARY)
+    assert len(original) == len(SPECS) and set(original) >= {"regnet_y_128gf", "families/shufflenet_v2"}
+    assert verdicts([(ns_tree / p.relative_to(LIBRARY)).with_suffix(".ns") for p in SPECS], ns_tree) == original
+    assert verdicts([back_tree / p.relative_to(LIBRARY) for p in SPECS], back_tree) == original
