@@ -119,7 +119,8 @@ def _model(path: Path) -> _Model:
     spec = parse(path)
     graph = analyse(path)
     summary = summarize_graph(graph)
-    family = (path.parent / own.extends).resolve() if own.extends else None
+    base = own.extends[0] if isinstance(own.extends, list) else own.extends  # the first, when it names several
+    family = (path.parent / base).resolve() if base else None
     return _Model(spec.name, path, family, spec.description, dict(own.params), summary.input_shape,
                   summary.total_params, summary.total_mult_adds, _outputs(graph, summary))
 
@@ -164,6 +165,9 @@ def catalog_markdown(folder: str | Path) -> str:
         spec = parse(family, link=False)
         rel = family.relative_to(folder.resolve()).as_posix()
         out += [f"### {family.stem}", "", f"`{rel}`: {spec.description}", ""]
+        if spec.extends:  # a family that builds on others
+            bases = spec.extends if isinstance(spec.extends, list) else [spec.extends]
+            out += ["Builds on " + ", ".join(f"`{b}`" for b in bases) + ": their params and blocks are its own too.", ""]
         out += _header_notes(family)
         out += _blocks_table(spec)
         out += ["", "| param | default |", "|---|---|"]

@@ -142,6 +142,24 @@ def test_extends_reads_across_syntaxes(tmp_path):
     assert netspec.summarize(tmp_path / "narrow.yaml").total_params == 4 * 9 + 4 + 4 * 26 * 26 * 10 + 10
 
 
+def test_extends_a_list_in_both_syntaxes_and_round_trip(tmp_path):
+    """`extends "a", "b"` is YAML's `extends: [a, b]`; both print back to themselves."""
+    (tmp_path / "a.yaml").write_text(
+        "name: a\ninput: [1, 8, 8]\nparams: {width: 8}\nblocks:\n  unit: {args: [c], layers: ['conv2d(c, 3)']}\n"
+        "layers: [unit(width), flatten, linear(10)]\n")
+    (tmp_path / "b.ns").write_text("network b\ninput 1x12x12\nparam classes = 4\nflatten\nlinear(classes)\n")
+    ns_text = 'network ab\nextends "a.yaml", "b.ns"\nunit(width)\nflatten\nlinear(classes)\n'
+    yaml_text = "name: ab\nextends: [a.yaml, b.ns]\nlayers: [unit(width), flatten, linear(classes)]\n"
+    ns, yaml = spec_of(ns_text), spec_of(yaml_text, "yaml")
+    assert ns == yaml and ns.extends == ["a.yaml", "b.ns"]
+    assert spec_of(to_ns(ns)) == ns and spec_of(to_yaml(yaml), "yaml") == yaml
+    assert 'extends "a.yaml", "b.ns"' in to_ns(ns)
+    (tmp_path / "ab.ns").write_text(ns_text)
+    summary = netspec.summarize(tmp_path / "ab.ns")
+    assert summary.input_shape == (1, 12, 12) and summary.output_shape == (4,)
+    assert summary.total_params == 8 * 9 + 8 + 8 * 10 * 10 * 4 + 4
+
+
 def test_dangling_else_joins_the_nearest_if_and_parentheses_group():
     inner = spec_of("input 3x8x8\nif a then if b then relu else tanh").layers[0]
     assert isinstance(inner, If) and inner.else_ is None and inner.then.else_ == Call(target="tanh")

@@ -24,7 +24,9 @@ def ns_library(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("library")
     for path in SPECS:
         spec = parse(path).spec  # as written: a preset keeps its `extends`
-        if spec.extends:
+        if isinstance(spec.extends, list):  # a family on several families
+            spec = spec.model_copy(update={"extends": [base.replace(".yaml", ".ns") for base in spec.extends]})
+        elif spec.extends:
             spec = spec.model_copy(update={"extends": spec.extends.replace(".yaml", ".ns")})
         target = root / path.relative_to(LIBRARY).with_suffix(".ns")
         target.parent.mkdir(parents=True, exist_ok=True)

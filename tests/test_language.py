@@ -269,6 +269,92 @@ def test_extends_merges_params_blocks_and_keeps_locations(tmp_path):
     assert info.value.diagnostics[0].loc.file.endswith("family.yaml")
 
 
+def _two_backbones(tmp_path):
+    """Two complete families with blocks of their own, a shared param and a shared init kind."""
+    (tmp_path / "convs.yaml").write_text(spec("""
+        input: [3, 16, 16]
+        params: {width: 4, classes: 10, act: relu}
+        blocks:
+          conv_unit: {args: [c], layers: ["conv2d(c, 3, padding=1)", act]}
+        layers: [conv_unit(width), flatten, linear(classes)]
+        init:
+          conv2d: {weight: "constant(1)", bias: zeros}
+    """))
+    (tmp_path / "pools.yaml").write_text(spec("""
+        input: [3, 32, 32]
+        params: {classes: 5, pool: 2}
+        blocks:
+          pool_unit: {args: [], layers: ["maxpool2d(pool)"]}
+        layers: [pool_unit, flatten, linear(classes)]
+        init:
+          conv2d: {weight: "constant(2)"}
+    """))
+
+
+def test_extends_a_list_merges_the_bases_in_order(tmp_path):
+    """Blocks and params of every base are the spec's own; a later base's params and init win, then the spec's."""
+    _two_backbones(tmp_path)
+    (tmp_path / "both.yaml").write_text(spec("""
+        extends: [convs.yaml, pools.yaml]
+        params: {width: 6}
+        layers: [conv_unit(width), pool_unit, adaptive_avgpool2d(1), flatten, linear(classes)]
+    """))
+    summary = netspec.summarize(tmp_path / "both.yaml")
+    assert summary.input_shape == (3, 32, 32)  # the last base's input
+    assert summary.output_shape == (5,)  # classes from pools.yaml, the later base
+    assert [r.output_shape for r in summary.rows if r.depth == 1][:2] == [(6, 32, 32), (6, 16, 16)]
+    model = netspec.load(tmp_path / "both.yaml")
+    conv = model.get_submodule("0.0")
+    assert torch.all(conv.weight == 2) and torch.all(conv.bias == 0)  # init per tensor: pools' weight, convs' bias
+    # a preset on the two-base family is an ordinary one-base preset
+    (tmp_path / "preset.yaml").write_text("extends: both.yaml\nparams: {classes: 3, pool: 4}\n")
+    preset = netspec.summarize(tmp_path / "preset.yaml")
+    assert preset.output_shape == (3,) and [r.output_shape for r in preset.rows if r.depth == 1][1] == (6, 8, 8)
+    # a list of one is the same as the bare name
+    (tmp_path / "one.yaml").write_text("extends: [convs.yaml]\n")
+    assert netspec.parse(tmp_path / "one.yaml", link=False).extends == "convs.yaml"
+
+
+def test_extends_a_list_refuses_a_block_two_bases_define_differently(tmp_path):
+    _two_backbones(tmp_path)
+    (tmp_path / "other.yaml").write_text(spec("""
+        input: [3, 8, 8]
+        blocks:
+          conv_unit: {args: [c], layers: ["conv2d(c, 1)"]}
+        layers: [conv_unit(2), flatten, linear(2)]
+    """))
+    (tmp_path / "clash.yaml").write_text("name: clash\nextends:\n  - convs.yaml\n  - other.yaml\n")
+    with pytest.raises(netspec.SpecError) as info:
+        analyse(tmp_path / "clash.yaml")
+    (diagnostic,) = info.value.diagnostics
+    assert diagnostic.code == "extends" and (diagnostic.loc.line, diagnostic.loc.col) == (4, 5)
+    assert "block 'conv_unit' is defined both by 'convs.yaml' and by 'other.yaml'" in diagnostic.message
+    # the spec settles it by defining the block itself; two bases sharing one family do not clash
+    (tmp_path / "settled.yaml").write_text(spec("""
+        extends: [convs.yaml, other.yaml]
+        blocks:
+          conv_unit: {args: [c], layers: ["conv2d(c, 3, padding=1)"]}
+    """))
+    assert netspec.summarize(tmp_path / "settled.yaml").output_shape == (2,)
+    (tmp_path / "wide.yaml").write_text("extends: convs.yaml\nparams: {width: 8}\n")
+    (tmp_path / "diamond.yaml").write_text("extends: [convs.yaml, wide.yaml]\n")
+    assert netspec.summarize(tmp_path / "diamond.yaml").rows[0].output_shape == (8, 16, 16)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("extends: []\n", "the list names no spec"),
+    ("extends: [convs.yaml, 3]\n", "each item names a spec file, got 3"),
+    ("extends: {a: convs.yaml}\n", "must name a spec file, or a list of them"),
+    ("extends: [convs.yaml, missing.yaml]\n", "'missing.yaml' does not exist"),
+])
+def test_extends_a_list_errors(tmp_path, text, message):
+    _two_backbones(tmp_path)
+    (tmp_path / "bad.yaml").write_text("name: bad\n" + text)
+    with pytest.raises(netspec.SpecError) as info:
+        analyse(tmp_path / "bad.yaml")
+    assert any(message in d.message for d in info.value.diagnostics), [d.message for d in info.value.diagnostics]
+
+
 def test_extends_cannot_leave_the_spec_folder(tmp_path):
     inner = tmp_path / "inner"
     inner.mkdir()

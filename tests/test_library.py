@@ -36,7 +36,8 @@ TORCHVISION_NAMES = {
     "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
     "vgg16_bn", "vgg19", "vgg19_bn", "wide_resnet50_2", "wide_resnet101_2",
     # the semantic segmentation models
-    "fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101",
+    "fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101", "deeplabv3_mobilenet_v3_large",
+    "lraspp_mobilenet_v3_large",
 }
 SEED_NAMES = {"alexnet", "densenet121", "googlenet", "lenet5", "lenet5_bn", "nin", "resnet18", "vgg11"}
 

@@ -134,7 +134,8 @@ def spec_path(name: str) -> Path:
 BACKBONES = {"fpn_resnet50"}
 # torchvision's semantic segmentation models (torchvision.models.segmentation): a dict of per-pixel scores at
 # the input's size, "out" (and "aux" with aux_loss=True). Tested below, against torchvision and torchinfo.
-SEGMENTERS = ["fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101"]
+SEGMENTERS = ["fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101",
+              "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"]
 SEGMENTATION_CLASSES = 21
 
 
@@ -441,8 +442,8 @@ def _same_keys_and_strict_load(ref, model):
     model.load_state_dict(theirs, strict=True)
 
 
-@pytest.mark.parametrize("name", SEGMENTERS)
-@pytest.mark.parametrize("aux_loss", [None, True])
+@pytest.mark.parametrize("name, aux_loss", [(n, None) for n in SEGMENTERS] + [  # torchvision's LR-ASPP takes no aux_loss
+    (n, True) for n in SEGMENTERS if not n.startswith("lraspp")])
 def test_segmentation_keys_and_strict_load(name, aux_loss):
     """torchvision's keys in its order (the auxiliary head last), shapes, and a strict load (on the meta device:
     the forwards below run on a few of them, the others differ only in depths)."""
@@ -466,6 +467,9 @@ def _segmentation_outputs_agree(ref, model, x):
 SEGMENTATION_EVAL = [
     ("fcn_resnet50", {}),
     ("deeplabv3_resnet50", {"aux_loss": True}),
+    ("deeplabv3_mobilenet_v3_large", {}),
+    ("deeplabv3_mobilenet_v3_large", {"aux_loss": True}),
+    ("lraspp_mobilenet_v3_large", {}),
 ]
 
 
@@ -488,13 +492,15 @@ def test_segmentation_aux_head_in_train_mode():
     _segmentation_outputs_agree(ref, model, x)
 
 
-def test_segmentation_num_classes_and_backbone_dilation():
-    """num_classes reaches both heads; the backbone is ResNet's with replace_stride_with_dilation=[F, T, T]."""
+@pytest.mark.parametrize("name", ["deeplabv3_resnet50", "deeplabv3_mobilenet_v3_large"])
+def test_segmentation_num_classes_and_backbone_dilation(name):
+    """num_classes reaches both heads; every conv has torchvision's stride, padding and dilation (ResNet's
+    replace_stride_with_dilation=[F, T, T], MobileNetV3's dilated last stage, ASPP's rates)."""
     import torchvision
 
-    model = ours("deeplabv3_resnet50", meta=True, num_classes=5, aux_loss=True)
+    model = ours(name, meta=True, num_classes=5, aux_loss=True)
     with torch.device("meta"):
-        ref = torchvision.models.segmentation.deeplabv3_resnet50(weights_backbone=None, num_classes=5, aux_loss=True)
+        ref = torchvision.models.get_model_builder(name)(weights_backbone=None, num_classes=5, aux_loss=True)
     assert shapes(model.state_dict()) == shapes(ref.state_dict())
     for path, module in ref.named_modules():
         if isinstance(module, torch.nn.Conv2d):

@@ -165,7 +165,9 @@ def json_schema() -> dict[str, Any]:
         "properties": {
             "name": {"type": "string", "description": "the network's name (defaults to the file name)"},
             "description": {"type": "string"},
-            "extends": {"type": "string", "description": "a spec file this one builds on, relative to this file"},
+            "extends": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+                        "description": "the spec file this one builds on, relative to this file, or a list of them "
+                                       "(merged in order)"},
             "input": {"anyOf": [{"type": "array", "items": VALUE, "minItems": 1}, {"type": "string"}],
                       "description": "one sample's shape, without the batch: [C, H, W]"},
             "params": {"type": "object", "additionalProperties": VALUE, "description": "names with default values"},

@@ -474,7 +474,10 @@ class _Lower(Transformer):
         return "network", meta, Piece(text, {(): self._loc(name)}), description
 
     def extends(self, meta, children) -> tuple:
-        return "extends", meta, Piece(self._string(children[0]), {(): self._loc(children[0])})
+        if len(children) == 1:
+            return "extends", meta, Piece(self._string(children[0]), {(): self._loc(children[0])})
+        locs = {(): self._loc(children[0]), **{(i,): self._loc(c) for i, c in enumerate(children)}}
+        return "extends", meta, Piece([self._string(c) for c in children], locs)
 
     def input(self, meta, children) -> tuple:
         item = children[0]

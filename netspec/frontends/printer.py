@@ -295,7 +295,8 @@ class _Ns:
         name = spec.name if IDENTIFIER.match(spec.name) and spec.name not in KEYWORDS else self.string(spec.name)
         head = [f"network {name}" + (f" {self.string(spec.description)}" if spec.description else "")]
         if spec.extends is not None:
-            head.append(f"extends {self.string(spec.extends)}")
+            bases = spec.extends if isinstance(spec.extends, list) else [spec.extends]
+            head.append("extends " + ", ".join(self.string(base) for base in bases))
         if spec.input or spec.extends is None:
             dims = all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in spec.input) and spec.input
             head.append("input " + ("x".join(map(str, spec.input)) if dims else self.value(spec.input)))

@@ -540,6 +540,19 @@ class _Normalizer:
             if key in raw:
                 out[key] = raw[key]
                 self.record((key,), (key,))
+        if isinstance(raw.get("extends"), list) and len(raw["extends"]) == 1:  # one base, listed: the same as bare
+            out["extends"] = raw["extends"][0]
+            self.record(("extends",), ("extends", 0))
+        if isinstance(raw.get("extends"), list):  # several bases: each one located
+            for i, item in enumerate(raw["extends"]):
+                self.record(("extends", i), ("extends", i))
+                if not isinstance(item, str):
+                    self.error("invalid-value", f"each item names a spec file, got {item!r}", ("extends", i))
+                    out.pop("extends", None)
+        elif "extends" in raw and not isinstance(raw["extends"], str):
+            self.error("invalid-value", f"must name a spec file, or a list of them; got {raw['extends']!r}",
+                       ("extends",))
+            out.pop("extends", None)
         if "outputs" in raw:
             out["outputs"] = raw["outputs"]
             self.record(("outputs",), ("outputs",))

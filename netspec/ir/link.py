@@ -2,7 +2,9 @@
 
 A preset builds on a family: its params replace the family's defaults (and may add new ones),
 its blocks replace blocks of the same name, its init entries replace the family's per tensor, and
-its input, layers, outputs and description replace the family's when given. The file named by
+its input, layers, outputs and description replace the family's when given. `extends` may name a
+list of specs (a segmentation family on two backbone families): they are merged in that order
+first, and two of them may not define one block or function differently. The file named by
 `extends` is read relative to the spec that names it and must lie inside the folder of the spec
 the chain started from, so a spec from elsewhere cannot make netspec read arbitrary files. Two
 other places are reached on purpose: `netspec:NAME` names a spec of the library that comes with
@@ -50,56 +52,99 @@ def _merge_locations(base: Locations, preset: Locations, spec: Spec) -> Location
 
 def link(parsed: ParsedSpec, read: Callable[[str], ParsedSpec], root: Path | None = None,
          chain: tuple[str, ...] = ()) -> ParsedSpec:
-    """Follow `extends` (read with `read`, a path -> ParsedSpec function) and merge; check what a spec must have."""
+    """Follow `extends` (read with `read`, a path -> ParsedSpec function) and merge; check what a spec must have.
+
+    `extends` names one spec, or a list of them: the bases are merged in order (a later one's params, blocks,
+    functions and init replace an earlier one's, and its input and layers win), then this spec on top."""
     spec = parsed.spec
     here = Path(parsed.file) if not parsed.file.startswith("<") else None
     root = root or (here.resolve().parent if here else Path.cwd().resolve())
     if spec.extends is None:
         _check_complete(parsed)
         return parsed
-    where = parsed.locations.find(("extends",))
+    listed = isinstance(spec.extends, list)
+    names = list(spec.extends) if listed else [spec.extends]
+    if not names:
+        where = parsed.locations.find(("extends",))
+        raise SpecError([Diagnostic("extends", "the list names no spec; name the specs this one builds on, or "
+                                               "leave `extends` out", "extends", where.loc)], parsed.locations.sources)
+    bases = [_base(parsed, name, ("extends", index) if listed else ("extends",), read, root, chain, here)
+             for index, name in enumerate(names)]
+    if len(bases) > 1:
+        _check_no_clash(parsed, names, bases, listed)
+    merged, locations = bases[0].spec, bases[0].locations
+    for base in bases[1:]:
+        locations = _merge_locations(locations, base.locations, base.spec)
+        merged = _merge(merged, base.spec)
+    merged = _merge(merged, spec)
+    locations = _merge_locations(locations, parsed.locations, spec)
+    out = ParsedSpec(merged, locations, parsed.text, parsed.file, parsed.format)
+    _check_complete(out)
+    return out
+
+
+def _base(parsed: ParsedSpec, extends: str, at: tuple, read: Callable[[str], ParsedSpec], root: Path,
+          chain: tuple[str, ...], here: Path | None) -> ParsedSpec:
+    """The spec that `extends` (written at `at`) names, itself linked."""
+    where = parsed.locations.find(at)
 
     def fail(code: str, message: str) -> SpecError:
         return SpecError([Diagnostic(code, message, "extends", where.loc)], parsed.locations.sources)
 
     if len(chain) >= MAX_EXTENDS:
         raise fail("extends", f"more than {MAX_EXTENDS} specs extend one another")
-    if spec.extends.startswith(library.SCHEME):  # the library that comes with netspec
-        found = library.find(spec.extends)
+    if extends.startswith(library.SCHEME):  # the library that comes with netspec
+        found = library.find(extends)
         if found is None:
-            written = spec.extends[len(library.SCHEME):]
-            raise fail("extends", f"'{spec.extends}' is not in netspec's library"
+            written = extends[len(library.SCHEME):]
+            raise fail("extends", f"'{extends}' is not in netspec's library"
                                   f"{did_you_mean(library.SCHEME + written, library.references())}")
         target, base_root = found.resolve(), library.root()
     else:
-        if "\x00" in spec.extends or not spec.extends.strip():
+        if "\x00" in extends or not extends.strip():
             raise fail("extends", "the path is empty or holds a NUL byte; give the spec's file name")
         try:
-            target, base_root = ((here.parent if here else Path.cwd()) / spec.extends).resolve(), root
+            target, base_root = ((here.parent if here else Path.cwd()) / extends).resolve(), root
         except (OSError, RuntimeError, ValueError):  # a symbolic link loop, a path too long
-            raise fail("extends", f"'{spec.extends}' cannot be followed (a symbolic link loop or a path too long)") from None
+            raise fail("extends", f"'{extends}' cannot be followed (a symbolic link loop or a path too long)") from None
         if not target.is_relative_to(root):
-            raise fail("extends", f"'{spec.extends}' is outside the folder {_shown(root)} of the spec being read; "
+            raise fail("extends", f"'{extends}' is outside the folder {_shown(root)} of the spec being read; "
                                   "a spec may only extend specs in its own folder or below it, in a NETSPEC_PATH "
                                   "folder, or in the library (netspec:NAME)")
         if not target.is_file():
-            target, base_root = _on_search_path(spec.extends) or (target, root)
+            target, base_root = _on_search_path(extends) or (target, root)
     if str(target) in chain or (here is not None and target == here.resolve()):
-        raise fail("extends", f"'{spec.extends}' extends back to itself ({' -> '.join([*chain, str(target)])})")
+        raise fail("extends", f"'{extends}' extends back to itself ({' -> '.join([*chain, str(target)])})")
     if not target.exists():  # a FIFO or a device is refused by the reader, below
         searched = "".join(f", nor in {_shown(folder)}" for folder in library.search_path())
-        raise fail("extends", f"'{spec.extends}' does not exist (looked for {_shown(target)}{searched})")
+        raise fail("extends", f"'{extends}' does not exist (looked for {_shown(target)}{searched})")
     try:
-        base = link(read(str(target)), read, base_root, (*chain, str(here.resolve() if here else "<string>")))
+        return link(read(str(target)), read, base_root, (*chain, str(here.resolve() if here else "<string>")))
     except UsageError as exc:  # not a regular file, unreadable, not a spec format: said where `extends` names it
-        raise fail("extends", f"'{spec.extends}' cannot be read: {exc}") from None
+        raise fail("extends", f"'{extends}' cannot be read: {exc}") from None
     except SpecError as exc:  # errors in the base spec keep their own locations; add the sources we know
         raise SpecError(exc.diagnostics, {**parsed.locations.sources, **exc.sources}) from None
-    merged = _merge(base.spec, spec)
-    locations = _merge_locations(base.locations, parsed.locations, spec)
-    out = ParsedSpec(merged, locations, parsed.text, parsed.file, parsed.format)
-    _check_complete(out)
-    return out
+
+
+def _check_no_clash(parsed: ParsedSpec, names: list[str], bases: list[ParsedSpec], listed: bool) -> None:
+    """Two bases may not define one block or function differently, unless this spec defines it itself: one
+    would silently replace the other inside the first base's own layers."""
+    problems = []
+    for what, field in (("block", "blocks"), ("function", "functions")):
+        own = getattr(parsed.spec, field)
+        first: dict[str, tuple[int, object]] = {}
+        for index, base in enumerate(bases):
+            for key, definition in getattr(base.spec, field).items():
+                if key in first and first[key][1] != definition and key not in own:
+                    earlier = first[key][0]
+                    where = parsed.locations.find(("extends", index) if listed else ("extends",))
+                    problems.append(Diagnostic(
+                        "extends", f"{what} '{key}' is defined both by '{names[earlier]}' and by '{names[index]}', "
+                                   f"differently; rename one, or define '{key}' in this spec to choose",
+                        "extends", where.loc))
+                first.setdefault(key, (index, definition))
+    if problems:
+        raise SpecError(problems, parsed.locations.sources)
 
 
 def _on_search_path(extends: str) -> tuple[Path, Path] | None:

@@ -180,7 +180,7 @@ class Spec(_Model):
 
     name: str
     description: str = ""
-    extends: Optional[str] = None  # a spec file this one builds on (relative to this file)
+    extends: Union[str, list[str], None] = None  # the spec file(s) this one builds on (relative to this file)
     input: list[Value] = []
     params: dict[str, Value] = {}
     functions: dict[str, FunctionDef] = {}
