@@ -294,6 +294,8 @@ def _read_torch_file(path: Path) -> Any:
     except (zipfile.BadZipFile, EOFError, ValueError, OSError):
         raise UsageError(f"{path}: truncated: the file ends before the end of its torch.save archive; "
                          "write it again") from None
+    except NotImplementedError:  # a header flag that no torch.save sets (zipfile refuses what it announces)
+        raise UsageError(f"{path}: damaged: a header of its torch.save archive is corrupt; write it again") from None
     if damaged is not None:  # named in the message would be torch's internal layout: say what it means
         raise UsageError(f"{path}: damaged: some of its bytes do not match the archive's checksums; write it again")
     try:

@@ -148,6 +148,13 @@ def _broken_files(folder: Path) -> dict[str, Path]:
     flipped = bytearray(data)
     flipped[start + biggest.file_size // 2] ^= 0xFF
     files["corrupted-bytes"].write_bytes(bytes(flipped))
+    flipped = bytearray(data)  # bit 5 of a member's flags in the central directory (found by the fuzzer)
+    entry = data.index(b"PK\x01\x02", biggest.header_offset + biggest.compress_size)
+    while data[entry + 46:entry + 46 + len(biggest.filename)] != biggest.filename.encode():
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    flipped[entry + 8] |= 0x20  # "compressed patched data", which zipfile refuses to read
+    files["corrupted-header"] = folder / "corrupted-header.pt"
+    files["corrupted-header"].write_bytes(bytes(flipped))
     payload = torch.load(good, weights_only=True)
     payload["format"] = "netspec-checkpoint/1"
     torch.save(payload, files["older-format"])
@@ -166,7 +173,8 @@ def _broken_files(folder: Path) -> dict[str, Path]:
 
 
 CASES = ["truncated", "empty", "foreign-text", "foreign-state-dict", "foreign-pickle", "tampered-weights",
-         "tampered-spec", "corrupted-bytes", "older-format", "stale-temp-file", "missing", "spec-extends-a-file"]
+         "tampered-spec", "corrupted-bytes", "corrupted-header", "older-format", "stale-temp-file", "missing",
+         "spec-extends-a-file"]
 
 
 def test_every_golden_has_a_case():
