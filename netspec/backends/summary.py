@@ -261,78 +261,62 @@ def frozen(path: str, patterns: Sequence[str]) -> bool:
 def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float32",
                     columns: Sequence[str] | str = DEFAULT_COLUMNS, depth: int | None = None,
                     freeze: Sequence[str] = ()) -> Summary:
-    """Rows for every node below the root, parents first, and the totals."""
+    """Rows for every node below the root, parents first, and the totals: one walk of the graph."""
     assert graph.typed, "summaries need a graph that infer has typed"
-    trainable = _trainable(graph.root, tuple(freeze))
-    running = _running(graph.root)
-    rows: list[Row] = []
-    activations = grad_values = 0
-    for node in graph.walk():
-        if node is graph.root or node.virtual:
-            continue
-        leaf = not node.children
-        if leaf and not isinstance(node, g.Param):  # a parameter is read, not written by the forward pass
-            activations += math.prod(node.out_shape)
-            if node.params and id(node) in running:
-                grad_values += math.prod(node.out_shape)
-        kind = "flat" if node.flat else ("output" if node.tap else node.op)
-        if node.block is not None and node.children and not node.tap:
-            kind = node.block  # the user's name for it: inception, basic
-        elif isinstance(node, g.Residual) and not node.active:
-            kind = "seq"  # `when_same` with differing shapes: no residual connection was made
-        kernel = getattr(node.args, "kernel", None) if isinstance(node, g.Layer) else None
-        if isinstance(kernel, int):
-            kernel = (kernel, kernel)
-        rows.append(Row(node.path, kind, node.path.count(".") + 1, node.out_shape, node.params, node.mult_adds, leaf,
-                        node.in_shape, tuple(kernel) if kernel else None, trainable[id(node)]))
+    patterns = tuple(freeze)
+    rows: list[list] = []  # each Row's fields, its trainable count last, filled once its children are counted
+    written = [0, 0]  # values the forward pass writes; those of them a backward pass keeps (layers with params)
+    prod = math.prod
+
+    def visit(node: g.Node, frozen_above: bool, runs: bool) -> int:
+        """Add the rows of `node` (unless it is the root or pure data flow) and those below it; its trainable
+        parameters. A frozen module's count as none; a training-only output does not run in eval mode."""
+        is_frozen = frozen_above or (bool(patterns) and bool(node.path) and frozen(node.path, patterns))
+        runs = runs and node.counted
+        children = node.children
+        row = None
+        if node is not graph.root and not node.virtual:
+            if not children and not isinstance(node, g.Param):  # a parameter is read, not written by the forward pass
+                values = prod(node.out_shape)
+                written[0] += values
+                if node.params and runs:
+                    written[1] += values
+            kind = "flat" if node.flat else ("output" if node.tap else node.op)
+            if node.block is not None and children and not node.tap:
+                kind = node.block  # the user's name for it: inception, basic
+            elif isinstance(node, g.Residual) and not node.active:
+                kind = "seq"  # `when_same` with differing shapes: no residual connection was made
+            kernel = getattr(node.args, "kernel", None) if isinstance(node, g.Layer) else None
+            if isinstance(kernel, int):
+                kernel = (kernel, kernel)
+            row = [node.path, kind, node.path.count(".") + 1, node.out_shape, node.params, node.mult_adds,
+                   not children, node.in_shape, tuple(kernel) if kernel else None, 0]
+            rows.append(row)
+        if children:
+            trainable = sum([visit(c, is_frozen, runs) for c in children])
+        else:
+            trainable = 0 if is_frozen else node.params
+        if row is not None:
+            row[-1] = trainable
+        return trainable
+
+    root_trainable = visit(graph.root, False, True)
     return Summary(
         graph.name,
         graph.input_shape,
         graph.root.out_shape,
         graph.root.params,
         graph.root.mult_adds,
-        activations,
-        rows,
+        written[0],
+        [Row(*row) for row in rows],
         [(n.name, n.out_shape, n.train_only) for n in graph.root.items if n.tap],
-        trainable[id(graph.root)],
-        grad_values,
+        root_trainable,
+        written[1],
         batch_size,
         dtype,
         check_columns(columns),
         depth,
     )
-
-
-def _trainable(root: g.Node, patterns: tuple[str, ...]) -> dict[int, int]:
-    """Trainable parameters of every node (by id): a frozen module's count as none."""
-    counts: dict[int, int] = {}
-
-    def visit(node: g.Node, frozen_above: bool) -> int:
-        is_frozen = frozen_above or (bool(node.path) and frozen(node.path, patterns))
-        if node.children:
-            counts[id(node)] = sum(visit(c, is_frozen) for c in node.children)
-        else:
-            counts[id(node)] = 0 if is_frozen else node.params
-        return counts[id(node)]
-
-    visit(root, False)
-    return counts
-
-
-def _running(root: g.Node) -> set[int]:
-    """Ids of the leaf nodes that run in eval mode (a training-only output and what is inside it do not)."""
-    out: set[int] = set()
-
-    def visit(node: g.Node) -> None:
-        if not node.counted:
-            return
-        if not node.children:
-            out.add(id(node))
-        for child in node.children:
-            visit(child)
-
-    visit(root)
-    return out
 
 
 def _shape(shape: Shape) -> str:
