@@ -209,3 +209,26 @@ class Graph:
             node = stack.pop()
             yield node
             stack.extend(reversed(node.children))
+
+
+def copy_tree(node: Node) -> Node:
+    """A fresh copy of the tree under `node`, as resolve made it (before infer fills it): every node new, the
+    values they hold (validated arguments, locations) shared. Resolve copies a block instance it made before
+    with the same arguments, rather than evaluating the block again."""
+    new = object.__new__(type(node))
+    new.__dict__.update(node.__dict__)
+    if isinstance(node, Seq):
+        new.items = [copy_tree(n) for n in node.items]
+    elif isinstance(node, Merge):
+        new.branches = [copy_tree(n) for n in node.branches]
+    elif isinstance(node, Residual):
+        new.body = [copy_tree(n) for n in node.body]
+        new.shortcut = copy_tree(node.shortcut) if node.shortcut is not None else None
+        new.after = copy_tree(node.after) if node.after is not None else None
+    elif isinstance(node, Dense):
+        new.layers = [copy_tree(n) for n in node.layers]
+    elif isinstance(node, Resize):
+        new.like = copy_tree(node.like) if node.like is not None else None
+    elif isinstance(node, Split):
+        new.part_shapes = list(node.part_shapes)
+    return new

@@ -375,6 +375,7 @@ class _Binder:
         self.spec, self.params, self.base = ev.spec, params, base
         self.loc, self.error, self.once, self.value, self.own = ev.loc, ev.error, ev.once, ev.value, ev.own
         self.validated: dict[tuple, Any] = {}  # (kind, arguments) -> validated Args
+        self.waits = 0  # layers made whose arguments wait for the sizes reaching them (`pending`)
         self.called: dict[str, list[str]] = {}  # block -> its arguments that its body calls as layers
 
     def arguments(self, node: s.Call, names: list[str], positional: tuple[str, ...], env, mpath: str, cpath: tuple,
@@ -516,6 +517,7 @@ class _Binder:
         finally:
             self.ev.deferring = False
         if got is DEFER:  # uses in_channels & co: the infer pass binds the arguments once the shape is known
+            self.waits += 1
             layer.pending = lambda sizes, errors: self.bind_later(kind, node, _sized(env, sizes), mpath, cpath, errors,
                                                                   tuple(sizes))
             return layer
@@ -745,6 +747,27 @@ class _Resolver:
         # called without a name), has a name of its own, the name places it there, as the _Namer will.
         self.slot: tuple[str, bool] | None = None
         self.sizes: dict[str, int] | None = None  # for an entry resolved again by infer, read by it alone
+        self.instances: dict[tuple, tuple] = {}  # see instance_key -> (the block body's nodes, nodes counted)
+        self.waits = 0  # g.Pending nodes made: entries waiting for the sizes reaching them
+
+    def instance_key(self, target: str, values: list, into, sizes) -> tuple | None:
+        """What a block instance depends on, for copying one made before (None: resolve it afresh): the block,
+        its argument values (defaults included), and the nesting that its limits count. An instance inside a
+        flat module, spliced, or bound to the incoming sizes depends on more, and is always resolved."""
+        ev = self.ev
+        if into is not None or sizes is not None or self.flat_scope is not None or ev.deferring:
+            return None
+        try:
+            held = tuple(_value_key(v) for v in values)
+        except _Unkeyed:
+            return None
+        return target, held, self.depth, len(self.block_stack), ev.may_wait, ev.shaped
+
+    def unshared(self) -> tuple[int, int, int, int]:
+        """What makes a block instance unfit to copy if it grew while the instance was resolved: errors (its copies
+        would not report them), entries standing as _Failed, and nodes waiting for the sizes reaching them (their
+        closures hold this call's place)."""
+        return len(self.ev.errors.items), self.failed, self.waits, self.binder.waits
 
     def count(self, cpath: tuple) -> None:
         self.nodes += 1
@@ -896,6 +919,7 @@ class _Resolver:
             _Namer(errors).visit(one, pending.path)
             return one
 
+        self.waits += 1
         return [g.Pending(node.name, "", self.loc(cpath), expand=expand)]
 
     def as_one(self, nodes: list[g.Node], name: str | None, cpath: tuple) -> g.Node:
@@ -1070,20 +1094,47 @@ class _Resolver:
         local = self.binder.block_scope(node, block, env, sizes, mpath, cpath)
         if local is None:
             return None
-        self.block_stack.append(node.target)
-        self.block_calls.append((mpath, cpath))
-        self.splice_into = into  # a block spliced: its body is
-        try:
-            nodes = self.entry(block.body, local, mpath, ("blocks", node.target, "body"))
-        finally:
-            self.block_stack.pop()
-            self.block_calls.pop()
+        key = self.instance_key(node.target, [local[a.name] for a in block.args], into, sizes)
+        made = self.instances.get(key) if key is not None else None
+        if made is not None and self.nodes + made[1] <= self.max_nodes:  # made before: copied, not evaluated again
+            self.nodes += made[1]
+            nodes = [g.copy_tree(n) for n in made[0]]
+        else:
+            before = self.nodes, self.unshared()
+            self.block_stack.append(node.target)
+            self.block_calls.append((mpath, cpath))
+            self.splice_into = into  # a block spliced: its body is
+            try:
+                nodes = self.entry(block.body, local, mpath, ("blocks", node.target, "body"))
+            finally:
+                self.block_stack.pop()
+                self.block_calls.pop()
+            if key is not None and self.unshared() == before[1]:
+                self.instances[key] = ([g.copy_tree(n) for n in nodes], self.nodes - before[0])
         if not nodes:
             return _EMPTY
         one = self.as_one(nodes, node.name if node.name is not None else None, cpath)
         if not isinstance(one, g.Layer):  # a block of one layer is shown as that layer
             one.block, one.block_args = node.target, tuple(local[a.name] for a in block.args)
         return one
+
+
+class _Unkeyed(Exception):
+    """A value that _value_key cannot stand for exactly."""
+
+
+def _value_key(value: Any) -> Any:
+    """A hashable stand-in for an evaluated value, equal only for values that are the same (1, 1.0 and true
+    differ; a word differs from a string of its text)."""
+    if value is None or type(value) in (int, float, str, bool):
+        return type(value), value
+    if type(value) in (list, tuple):
+        return type(value), tuple(_value_key(v) for v in value)
+    if isinstance(value, Symbol):
+        return Symbol, value.name
+    if isinstance(value, CallValue):
+        return CallValue, value.name, _value_key(value.args), tuple((k, _value_key(v)) for k, v in value.kwargs)
+    raise _Unkeyed
 
 
 def _called_in(body: Any, names: set[str]) -> set[str]:
