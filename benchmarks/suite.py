@@ -17,6 +17,9 @@ same rounds):
   scale      parse + validate + resolve + infer per layer at 1,000 / 10,000 / 50,000 layers, both syntaxes, for
              plain layers, expression-heavy layers, repeats and specs full of errors (benchmarks/scale.py; the
              node budget raised with max_nodes=, as a user raises --max-nodes)
+  large      plain layers at 1,000 and 100,000, both syntaxes: issue 14's linearity goal
+  hostile    a 1 MiB file of 50,000 layers, with and without mistakes, under the default budgets (refused) and
+             with the node budget raised (analysed)
 
 Every figure is the median of interleaved rounds: each round times netspec and its reference back to back,
 so a change of machine load reaches both alike. On a shared machine wall time mostly measures the other
@@ -252,9 +255,71 @@ def scale(sizes: list[int], rounds: int) -> str:
             f"{sizes[0]:,} (a linear pass stays near 1):\n\n" + markdown(results, FLAVOURS, ("yaml", "ns"), sizes))
 
 
+def large(rounds: int) -> str:
+    """Issue 14's linearity goal: plain layers at 1,000 and 100,000, both syntaxes."""
+    from scale import markdown, measure
+
+    sizes = [1_000, 100_000]
+    results = measure(("plain",), ("yaml", "ns"), sizes, rounds, show=lambda line: print(line, flush=True))
+    return (f"The `plain` spec of the section above at 1,000 and 100,000 layers (the node budget raised with "
+            f"max_nodes=), CPU time per layer, best of {rounds} round(s):\n\n"
+            + markdown(results, ("plain",), ("yaml", "ns"), sizes))
+
+
+# ---- hostile files ---------------------------------------------------------------------------------------------
+
+HOSTILE_LAYERS = 50_000
+
+
+def hostile_text(syntax: str, mistakes: bool) -> str:
+    """A file just under 1 MiB (the default byte budget) of 50,000 layers, a mistake in every other one or none."""
+    conv = "conv2d(7, 3, strde=1)" if mistakes else "conv2d(7, 3, padding=1)"
+    if syntax == "yaml":
+        head, line = "name: hostile\ninput: [7, 8, 8]\nlayers:\n", "  - {}\n"
+    else:
+        head, line = "network hostile\ninput 7x8x8\n", "{}\n"
+    text = head + "".join(line.format(conv if k % 2 == 0 else "relu") for k in range(HOSTILE_LAYERS))
+    comment = "# " + "x" * 60 + "\n"
+    while len(text.encode()) + len(comment) < (1 << 20):
+        text += comment
+    return text
+
+
+def hostile(rounds: int) -> str:
+    from netspec.diagnostics import SpecError
+    from netspec.pipeline import analyse, clear_caches
+
+    rows = []
+    for syntax in ("yaml", "ns"):
+        for mistakes in (True, False):
+            text = hostile_text(syntax, mistakes)
+            for budget in (None, 8 * HOSTILE_LAYERS):
+                cpus, walls, outcome = [], [], ""
+                for _ in range(rounds if budget is None else 1):  # a raised budget: analysed, once
+                    clear_caches()
+                    start, cpu = time.perf_counter(), time.process_time()
+                    try:
+                        graph = analyse(text, format=syntax, max_nodes=budget)
+                        outcome = f"analysed: {sum(1 for n in graph.walk() if not n.children):,} layers"
+                    except SpecError as exc:
+                        exc.render()
+                        codes = [d.code for d in exc.diagnostics]
+                        outcome = ("refused: " + codes[0]) if codes[0] == "too-large" else \
+                            f"analysed: {len(codes)} errors reported"
+                    cpus.append(time.process_time() - cpu)
+                    walls.append(time.perf_counter() - start)
+                rows.append([f"{'YAML' if syntax == 'yaml' else '`.ns`'}, {'a mistake in every conv' if mistakes else 'no mistakes'}",
+                             "default" if budget is None else f"--max-nodes {budget:,}", outcome,
+                             f"{median_ms(cpus):.0f} ms", f"{median_ms(walls):.0f} ms"])
+    return (f"A file just under 1 MiB of {HOSTILE_LAYERS:,} layers (`conv2d` and `relu` alternating, padded with a "
+            f"comment), analysed in this process with the default budgets (median of {rounds} rounds) and with the node "
+            f"budget raised (once):\n\n"
+            + table(["file", "budget", "outcome", "CPU", "wall"], rows))
+
+
 # ---- the run ---------------------------------------------------------------------------------------------------
 
-SECTIONS = ("startup", "summarize", "load", "forward", "scale")
+SECTIONS = ("startup", "summarize", "load", "forward", "scale", "large", "hostile")
 
 
 def machine() -> str:
@@ -277,7 +342,8 @@ def main() -> None:
     print(header, flush=True)
     parts = [f"Measured with `python benchmarks/suite.py{' --quick' if quick else ''}`: {header}."]
     titles = {"startup": "Start-up", "summarize": "Static summaries against torchinfo", "load": "Building",
-              "forward": "Running", "scale": "How the static passes scale"}
+              "forward": "Running", "scale": "How the static passes scale", "large": "100,000 layers",
+              "hostile": "Hostile files"}
     for section in args.only:
         started = time.perf_counter()
         if section == "startup":
@@ -290,6 +356,10 @@ def main() -> None:
             body = load(3 if quick else 7, ["resnet50", "densenet121"])
         elif section == "forward":
             body = forward(2 if quick else 5, ["resnet18"] if quick else ["resnet18", "densenet121"], 2 if quick else 4)
+        elif section == "large":
+            body = large(1)
+        elif section == "hostile":
+            body = hostile(1 if quick else 3)
         else:
             body = scale([1_000, 10_000] if quick else [1_000, 10_000, 50_000], 1 if quick else 3)
         text = f"### {titles[section]}\n\n{body}\n\n({time.perf_counter() - started:.0f} s)"

@@ -215,20 +215,23 @@ def copy_tree(node: Node) -> Node:
     """A fresh copy of the tree under `node`, as resolve made it (before infer fills it): every node new, the
     values they hold (validated arguments, locations) shared. Resolve copies a block instance it made before
     with the same arguments, rather than evaluating the block again."""
-    new = object.__new__(type(node))
-    new.__dict__.update(node.__dict__)
+    cls = type(node)
+    new = object.__new__(cls)
+    fields = new.__dict__ = node.__dict__.copy()
+    if cls is Layer or cls is Ref or cls is Param:
+        return new
     if isinstance(node, Seq):
-        new.items = [copy_tree(n) for n in node.items]
+        fields["items"] = [copy_tree(n) for n in node.items]
     elif isinstance(node, Merge):
-        new.branches = [copy_tree(n) for n in node.branches]
+        fields["branches"] = [copy_tree(n) for n in node.branches]
     elif isinstance(node, Residual):
-        new.body = [copy_tree(n) for n in node.body]
-        new.shortcut = copy_tree(node.shortcut) if node.shortcut is not None else None
-        new.after = copy_tree(node.after) if node.after is not None else None
+        fields["body"] = [copy_tree(n) for n in node.body]
+        fields["shortcut"] = copy_tree(node.shortcut) if node.shortcut is not None else None
+        fields["after"] = copy_tree(node.after) if node.after is not None else None
     elif isinstance(node, Dense):
-        new.layers = [copy_tree(n) for n in node.layers]
+        fields["layers"] = [copy_tree(n) for n in node.layers]
     elif isinstance(node, Resize):
-        new.like = copy_tree(node.like) if node.like is not None else None
+        fields["like"] = copy_tree(node.like) if node.like is not None else None
     elif isinstance(node, Split):
-        new.part_shapes = list(node.part_shapes)
+        fields["part_shapes"] = list(node.part_shapes)
     return new
