@@ -137,24 +137,30 @@ def summarize(rounds: int, models: list[str]) -> str:
         ours = netspec.summarize(source)  # the first call fills the per-process parse cache
         x = torch.zeros((1, *ours.input_shape))
         t_ns, t_real, t_meta = [], [], []
+        c_ns, c_real, c_meta = [], [], []
         for _ in range(rounds):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             ours = netspec.summarize(source)
             t_ns.append(time.perf_counter() - start)
+            c_ns.append(time.process_time() - cpu)
             with torch.no_grad():
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 stats = torchinfo.summary(real, input_data=x, verbose=0)
                 t_real.append(time.perf_counter() - start)
-                start = time.perf_counter()
+                c_real.append(time.process_time() - cpu)
+                start, cpu = time.perf_counter(), time.process_time()
                 meta_stats = torchinfo.summary(meta, input_data=x.to("meta"), verbose=0)
                 t_meta.append(time.perf_counter() - start)
+                c_meta.append(time.process_time() - cpu)
         same = (ours.total_params == stats.total_params == meta_stats.total_params
                 and ours.total_mult_adds == stats.total_mult_adds)
         a, b, c = median_ms(t_ns), median_ms(t_real), median_ms(t_meta)
-        rows.append([name, f"{a:.1f} ms", f"{b:.0f} ms", f"{c:.0f} ms", f"{b / a:.0f}", f"{c / a:.0f}",
-                     "identical" if same else "DIFFER"])
+        ca, cb, cc = median_ms(c_ns), median_ms(c_real), median_ms(c_meta)
+        rows.append([name, f"{a:.1f} ms", f"{b:.0f} ms", f"{c:.0f} ms", f"{b / a:.0f} / {cb / ca:.0f}",
+                     f"{c / a:.0f} / {cc / ca:.0f}", "identical" if same else "DIFFER"])
     return (f"`netspec.summarize(file)` against `torchinfo.summary` on the torchvision model, median of {rounds} "
-            "interleaved rounds, 1 torch thread:\n\n"
+            "interleaved rounds, 1 torch thread; times are wall time, ratios are wall / CPU time (the CPU time of "
+            "this process, the steadier figure on a shared machine):\n\n"
             + table(["model", "netspec", "torchinfo, real", "torchinfo, meta", "real ÷ netspec", "meta ÷ netspec",
                      "totals"], rows))
 
@@ -175,20 +181,24 @@ def load(rounds: int, models: list[str]) -> str:
         ctor = getattr(torchvision.models, name)
         for device in ("cpu", "meta"):
             netspec.load(spec, device=device)
-            ours, theirs = [], []
+            ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
             for _ in range(rounds):
                 with torch.device(device):
-                    start = time.perf_counter()
+                    start, cpu = time.perf_counter(), time.process_time()
                     ctor(weights=None)
                     theirs.append(time.perf_counter() - start)
-                start = time.perf_counter()
+                    theirs_cpu.append(time.process_time() - cpu)
+                start, cpu = time.perf_counter(), time.process_time()
                 netspec.load(spec, device=device)
                 ours.append(time.perf_counter() - start)
+                ours_cpu.append(time.process_time() - cpu)
             a, b = median_ms(ours), median_ms(theirs)
-            rows.append([name, device, f"{a:.1f} ms", f"{b:.1f} ms", f"{a / b:.2f}"])
+            rows.append([name, device, f"{a:.1f} ms", f"{b:.1f} ms", f"{a / b:.2f}",
+                         f"{median_ms(ours_cpu) / median_ms(theirs_cpu):.2f}"])
     return (f"`netspec.load` against the torchvision constructor (weights initialised), median of {rounds} "
             "interleaved rounds, 1 torch thread:\n\n"
-            + table(["model", "device", "netspec.load", "torchvision", "netspec ÷ torchvision"], rows))
+            + table(["model", "device", "netspec.load", "torchvision", "netspec ÷ torchvision", "same, CPU time"],
+                    rows))
 
 
 # ---- forward and backward --------------------------------------------------------------------------------------
