@@ -52,14 +52,14 @@ def test_the_path_a_layer_is_reported_at_is_the_path_it_is_built_at(spec, monkey
     from netspec.pipeline import analyse
 
     seen: list[tuple[str, object]] = []
-    layer = r._Resolver.layer
+    layer = r._Binder.layer
 
     def recording(self, node, env, mpath, cpath):
         built = layer(self, node, env, mpath, cpath)
         seen.append((mpath, built))
         return built
 
-    monkeypatch.setattr(r._Resolver, "layer", recording)
+    monkeypatch.setattr(r._Binder, "layer", recording)
     analyse(str(spec), max_nodes=200_000)  # the largest library models expand past the default budget
     assert seen
     wrong = [(said, built.path) for said, built in seen if built is not None and said != built.path]
