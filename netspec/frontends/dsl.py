@@ -28,7 +28,8 @@ from ..diagnostics import Collector, Diagnostic, Loc, SpecError, did_you_mean
 from ..ir.expr import GRAMMAR_FILE
 from ..ir.spec import Spec
 from ..tables import cached_parser
-from .ns_lower import (ARG_ALIASES, CLAUSES, IDENTIFIER, KEYWORDS, TARGET_ALIASES, Lowering,  # noqa: F401
+from .ns_fast import lower_line, parse_piece, read_line, statements
+from .ns_lower import (ARG_ALIASES, CLAUSES, IDENTIFIER, KEYWORDS, TARGET_ALIASES, Lowering, Piece,  # noqa: F401
                        canonical_arg, canonical_target)
 from .validate import Located, Locations, ParsedSpec, report_pydantic_errors
 from .yaml_source import MAX_BYTES
@@ -64,9 +65,15 @@ class _Brackets(PostLex):
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Lark:
+def grammar_text() -> str:
+    """The .ns grammar: the expression grammar, then ns.lark."""
     own = Path(__file__).with_name("ns.lark")
-    grammar = GRAMMAR_FILE.read_text(encoding="utf-8") + "\n" + own.read_text(encoding="utf-8")
+    return GRAMMAR_FILE.read_text(encoding="utf-8") + "\n" + own.read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    grammar = grammar_text()
     # Analysing the grammar takes about 0.2 s; the tables are kept as JSON in the user's cache folder
     # (netspec/tables.py), never as a pickle and never in the package's own folder.
     return cached_parser(grammar, lambda: Lark(
@@ -267,6 +274,68 @@ def _check_tokens(text: str, file: str, sources: dict[str, str]) -> None:
                                         Loc(file, line, column))], sources)
 
 
+FAST = True  # read the common statements with the fast reader (ns_fast.py); tests turn it off to compare
+
+
+def _lower_whole(text: str, file: str, errors: Collector, default_name: str, sources: dict[str, str]) -> Piece:
+    """The whole text parsed by lark and lowered: the reference path, and the one that reports syntax errors."""
+    try:
+        tree = _parser().parse(text, start="start")
+    except UnexpectedInput as exc:
+        raise SpecError([syntax_error(exc, text, file)], sources) from None
+    depth, deepest = _deepest(tree)
+    if depth > MAX_NESTING:
+        where = Loc(file, deepest.meta.line, deepest.meta.column) if not deepest.meta.empty else Loc(file, 1, 1)
+        raise SpecError([Diagnostic("too-deep", f"nesting deeper than {MAX_NESTING} levels", "", where)], sources)
+    lowering = Lowering(text, file, errors, _block_names(tree), default_name)
+    return lowering.spec([lowering.lower(statement) for statement in tree.children])
+
+
+def _block_names(tree: Tree) -> set[str]:
+    return {str(next(c for c in b.children if isinstance(c, Tree)).children[0]).strip("`")
+            for b in tree.find_data("block")}
+
+
+def _lower_fast(text: str, file: str, errors: Collector, default_name: str) -> Piece | None:
+    """The common statements read by the fast reader, runs of the others parsed by lark as pieces of the file;
+    None (nothing lowered, nothing reported) where there is nothing for the fast reader or lark refuses a piece,
+    so that the whole text is parsed by lark."""
+    parts: list = []  # per statement in order: the fast reader's entries, or a lark tree of a statement
+    run: list = []  # the statements waiting for lark
+    fast = 0
+
+    def parse_run() -> bool:
+        if run:
+            try:
+                tree = parse_piece(lambda piece: _parser().parse(piece, start="start"), text, run[0], run[-1])
+            except UnexpectedInput:
+                return False
+            if _deepest(tree)[0] > MAX_NESTING:
+                return False
+            parts.extend(tree.children)
+            run.clear()
+        return True
+
+    for statement in statements(text):
+        entries = read_line(text, statement, file, MAX_NESTING) if statement.simple else None
+        if entries is None:
+            run.append(statement)
+            continue
+        if not parse_run():
+            return None
+        parts.append(entries)
+        fast += 1
+    if not fast or not parse_run():
+        return None
+    blocks: set[str] = set()
+    for part in parts:
+        if isinstance(part, Tree) and part.data == "block":
+            blocks |= _block_names(part)
+    lowering = Lowering(text, file, errors, blocks, default_name)
+    return lowering.spec([lowering.lower(part) if isinstance(part, Tree) else lower_line(lowering, part)
+                          for part in parts])
+
+
 def parse_ns(text: str, file: str = "<string>", default_name: str = "network") -> ParsedSpec:
     """.ns text -> ParsedSpec. Raises SpecError listing every problem found (a syntax error stops at the first)."""
     text = text[1:] if text.startswith("\ufeff") else text
@@ -278,19 +347,10 @@ def parse_ns(text: str, file: str = "<string>", default_name: str = "network") -
                                     "(raise it with --max-bytes / max_bytes=)",
                                     "", Loc(file, 1, 1))], sources)
     _check_tokens(text, file, sources)
-    try:
-        tree = _parser().parse(text, start="start")
-    except UnexpectedInput as exc:
-        raise SpecError([syntax_error(exc, text, file)], sources) from None
-    depth, deepest = _deepest(tree)
-    if depth > MAX_NESTING:
-        where = Loc(file, deepest.meta.line, deepest.meta.column) if not deepest.meta.empty else Loc(file, 1, 1)
-        raise SpecError([Diagnostic("too-deep", f"nesting deeper than {MAX_NESTING} levels", "", where)], sources)
     errors = Collector(sources=sources)
-    blocks = {str(next(c for c in b.children if isinstance(c, Tree)).children[0]).strip("`")
-              for b in tree.find_data("block")}
-    lowering = Lowering(text, file, errors, blocks, default_name)
-    lowered = lowering.spec([lowering.lower(statement) for statement in tree.children])
+    lowered = _lower_fast(text, file, errors, default_name) if FAST else None
+    if lowered is None:
+        lowered = _lower_whole(text, file, errors, default_name, sources)
     errors.raise_if_any()
     locations = Locations(sources=sources)
     for path, loc in lowered.locs.items():
