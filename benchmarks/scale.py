@@ -25,6 +25,8 @@ import gc
 import time
 
 from netspec.diagnostics import SpecError
+from netspec.frontends import ns_fast
+from netspec.ir import expr
 from netspec.pipeline import analyse, clear_caches
 
 FLAVOURS = ("plain", "expressions", "repeats", "errors")
@@ -74,11 +76,13 @@ def ns_spec(flavour: str, n: int) -> str:
 
 def run_once(text: str, fmt: str, n: int) -> tuple[float, float, int]:
     """CPU and wall seconds for one analysis of `text`, and the layers (or errors) it gave."""
-    clear_caches()  # each run parses its text afresh
+    clear_caches()  # each run parses its text afresh, its expressions too
+    expr.parse_expr.cache_clear()
+    ns_fast.clear_caches()
     gc.collect()
     start, cpu = time.perf_counter(), time.process_time()
     try:
-        graph = analyse(text, format=fmt, max_nodes=max(8 * n, 100_000), max_bytes=64 * n + (1 << 20))
+        graph = analyse(text, format=fmt, max_nodes=max(8 * n, 100_000), max_bytes=len(text.encode()) + (1 << 20))
         count = sum(1 for node in graph.walk() if not node.children)
     except SpecError as exc:
         exc.render()

@@ -119,4 +119,4 @@ def test_plain_lines_are_read_without_lark(monkeypatch):
     assert len(parsed.spec.layers) == 1000
     assert len(calls) == 1 and calls[0].strip() == HEAD.strip()
     statements = ns_fast.statements(text)
-    assert sum(ns_fast.read_line(text, s, "t.ns", dsl.MAX_NESTING) is not None for s in statements) == 1000
+    assert sum(ns_fast.read_line(text, s, "t.ns", dsl.MAX_NESTING, dsl.reserved_words()) is not None for s in statements) == 1000

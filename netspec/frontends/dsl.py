@@ -39,6 +39,8 @@ MAX_TOKENS = 20_000  # words, numbers and symbols; the largest bundled spec in .
 # A cheap count of tokens (strings, backticked names, comments, words and numbers, single symbols), taken
 # before the parser sees the text, so that a huge file is refused in milliseconds, not parsed for minutes.
 _TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`\n]*`|#[^\n]*|[A-Za-z0-9_.]+|\S')
+_TOKEN_KIND = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`\n]*`|(#)[^\n]*|[A-Za-z0-9_.]+|\S')  # the same, comments marked
+_PIECE = 1 << 16  # characters counted by one call
 
 
 # ---- the parser --------------------------------------------------------------------------------
@@ -69,6 +71,13 @@ def grammar_text() -> str:
     """The .ns grammar: the expression grammar, then ns.lark."""
     own = Path(__file__).with_name("ns.lark")
     return GRAMMAR_FILE.read_text(encoding="utf-8") + "\n" + own.read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def reserved_words() -> frozenset[str]:
+    """Every word the grammars spell out (`network`, `if`, `for`...): the fast reader leaves a name that is one
+    to lark, which reads it by its context."""
+    return KEYWORDS | frozenset(re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"', re.sub(r"//[^\n]*", "", grammar_text())))
 
 
 @lru_cache(maxsize=1)
@@ -258,10 +267,25 @@ def _deepest(tree: Tree) -> tuple[int, Tree]:
 
 
 def _check_tokens(text: str, file: str, sources: dict[str, str]) -> None:
-    """Refuse a text of more than MAX_TOKENS tokens (comments not counted), at the first token over."""
+    """Refuse a text of more than MAX_TOKENS tokens (comments not counted), at the first token over.
+
+    The tokens are counted a piece of the text at a time (no token spans a line, so the pieces end at line
+    ends), each by one call of the regex engine; only the piece where the count runs over is walked token by
+    token, to find the first one over. A huge file is refused after its first pieces."""
     count = 0
     max_tokens = budgets.current().cap(MAX_TOKENS, budgets.TOKENS_PER_NODE)
-    for match in _TOKEN.finditer(text):
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + _PIECE)
+        end = len(text) if end < 0 else end + 1
+        kinds = _TOKEN_KIND.findall(text, start, end)  # "#" for a comment, "" for any other token
+        if count + len(kinds) - kinds.count("#") > max_tokens:
+            break
+        count += len(kinds) - kinds.count("#")
+        start = end
+    else:
+        return
+    for match in _TOKEN.finditer(text, start):
         if match.group().startswith("#"):
             continue
         count += 1
@@ -316,8 +340,9 @@ def _lower_fast(text: str, file: str, errors: Collector, default_name: str) -> P
             run.clear()
         return True
 
+    reserved = reserved_words()
     for statement in statements(text):
-        entries = read_line(text, statement, file, MAX_NESTING) if statement.simple else None
+        entries = read_line(text, statement, file, MAX_NESTING, reserved) if statement.simple else None
         if entries is None:
             run.append(statement)
             continue

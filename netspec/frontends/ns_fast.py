@@ -26,7 +26,7 @@ from lark import Token, Tree
 
 from ..diagnostics import Loc
 from ..ir.expr import ExprError, parse_expr
-from .ns_lower import KEYWORDS, Ident, Lowering, Standalone
+from .ns_lower import Ident, Lowering, Standalone
 
 # What ends or opens a statement, and what makes one the fast reader leaves to lark: strings, backticks, a
 # backslash, a carriage return (a comment is the end of a statement's text, or, inside brackets, lark's)
@@ -36,14 +36,6 @@ _KEY = re.compile(r"[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*=(?!=)")
 _BLANK = re.compile(r"[ \t]*")
 _BRACKET = re.compile(r"[()\[\]{},]")
 _CLOSE = {")": "(", "]": "[", "}": "{"}
-
-
-@lru_cache(maxsize=1)
-def _reserved() -> frozenset[str]:
-    """Every word the grammars spell out (`network`, `if`, `for`...): a name that is one is left to lark."""
-    from .dsl import grammar_text
-
-    return KEYWORDS | frozenset(re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"', grammar_text()))
 
 
 class Statement:
@@ -118,6 +110,11 @@ def _expression(text: str) -> tuple[Any, int] | None:
     return tree, depth
 
 
+def clear_caches() -> None:
+    """Forget the arguments read so far (as expr.parse_expr.cache_clear forgets the expressions)."""
+    _expression.cache_clear()
+
+
 class Entry:
     """A call read by the fast reader: its name, its label, and its arguments (Standalone, or (Ident,
     Standalone) for `key=value`)."""
@@ -128,9 +125,9 @@ class Entry:
         self.label, self.ident, self.args = label, ident, args
 
 
-def read_line(text: str, st: Statement, file: str, max_nesting: int) -> list[Entry] | None:
-    """The entries of a statement of the fast reader's shape, or None to leave the statement to lark."""
-    reserved = _reserved()
+def read_line(text: str, st: Statement, file: str, max_nesting: int, reserved: frozenset[str]) -> list[Entry] | None:
+    """The entries of a statement of the fast reader's shape, or None to leave the statement to lark.
+    `reserved`: the words the grammar spells out (`network`, `if`, `for`...); a name that is one is lark's."""
     pos, end = st.start, st.end
     entries: list[Entry] = []
     while pos < end:
@@ -148,7 +145,7 @@ def read_line(text: str, st: Statement, file: str, max_nesting: int) -> list[Ent
         pos = head.end()
         args: list = []
         if pos < end and text[pos] == "(":
-            pos = _arguments(text, pos, end, st, file, args, 3 + (label is not None), max_nesting)
+            pos = _arguments(text, pos, end, st, file, args, 3 + (label is not None), max_nesting, reserved)
             if pos < 0:
                 return None
             pos = _BLANK.match(text, pos, end).end()
@@ -157,7 +154,7 @@ def read_line(text: str, st: Statement, file: str, max_nesting: int) -> list[Ent
 
 
 def _arguments(text: str, open_at: int, end: int, st: Statement, file: str, args: list, call_depth: int,
-               max_nesting: int) -> int:
+               max_nesting: int, reserved: frozenset[str]) -> int:
     """The arguments of the call whose `(` is at `open_at`, appended to `args`; the offset after its `)`,
     or -1 where the call is not of the fast reader's shape."""
     stack: list[str] = []
@@ -198,7 +195,7 @@ def _arguments(text: str, open_at: int, end: int, st: Statement, file: str, args
         value = Standalone(tree, at, st.line, at - st.line_start + 1)
         if key is None:
             args.append(value)
-        elif key.group(1) in _reserved():
+        elif key.group(1) in reserved:
             return -1
         else:
             name = key.group(1)
