@@ -124,6 +124,9 @@ MODELS = [pytest.param(n, marks=pytest.mark.slow) if _heavy(n) else n for n in N
 # stem and downsamples divide by 32, is cheapest at 32x32).
 EVAL_SIZE = {"inception_v3": 80, **{f"convnext_{s}": 32 for s in ("tiny", "small", "base", "large")}}
 DEFAULT_EVAL_SIZE = 64
+# The training-mode check runs at 32x32 (a 1x1 map at the end of a stride-32 network still gives BN two values
+# per channel in a batch of 2); the pooling of AlexNet and SqueezeNet needs more.
+TRAIN_CHECK_SIZE = {"alexnet": 64, "squeezenet1_0": 64, "squeezenet1_1": 64}
 
 
 def spec_path(name: str) -> Path:
@@ -282,10 +285,30 @@ def test_torchvision_weights_load_strictly_and_outputs_agree(name):
     assert got.shape == expected.shape == (1, CLASSES)
     assert expected.abs().max() > 0.01, "the reference output is too small for the comparison to mean much"
     assert torch.allclose(got, expected, atol=1e-5, rtol=0), f"max difference {(got - expected).abs().max():.3g}"
+    if name in TRAIN_SIZE:  # their auxiliary heads need other inputs: test_auxiliary_outputs_in_train_mode
+        return
+    # Training mode, on the same build: batch statistics (batch 2), and dropout and stochastic depth drawn from
+    # one seed in the same order; the outputs and the running statistics BN leaves behind must agree.
+    size = TRAIN_CHECK_SIZE.get(name, 32)
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(2))
+    ref.train(), model.train()
+    with torch.no_grad():
+        torch.manual_seed(3)
+        expected = as_tuple(ref(x))
+        torch.manual_seed(3)
+        got = as_tuple(model(x))
+    assert len(got) == len(expected)
+    for mine_out, their_out in zip(got, expected):
+        assert torch.allclose(mine_out, their_out, atol=1e-5, rtol=0), \
+            f"train mode: max difference {(mine_out - their_out).abs().max():.3g}"
+    theirs_after = ref.state_dict()
+    for key, value in model.state_dict().items():
+        if "running_" in key:
+            assert torch.allclose(value, theirs_after[key], atol=1e-6, rtol=0), f"{key} after a training forward"
 
 
-# Training mode: BN uses batch statistics (so batch 2), and Inception v3's auxiliary head needs the
-# 17x17 map that only a 299x299 input gives. Dropout draws the same numbers when both networks run
+# Training mode with auxiliary heads: BN uses batch statistics (so batch 2), and Inception v3's auxiliary head
+# needs the 17x17 map that only a 299x299 input gives. Dropout draws the same numbers when both networks run
 # their dropout layers in the same order from the same seed, so the values can be compared too.
 TRAIN_SIZE = {"googlenet": 64, "inception_v3": 299}
 
