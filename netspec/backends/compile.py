@@ -112,6 +112,8 @@ def compile_graph(graph: g.Graph, device: Any = None, seed: int | None = None, d
     """
     assert graph.typed, "compile needs a graph that infer has typed"
 
+    meta = device is not None and torch.device(device).type == "meta"
+
     def build() -> nn.Module:
         ctx = _Context(graph)
         taps = {n.name: n.train_only for n in graph.root.items if n.tap}
@@ -121,10 +123,11 @@ def compile_graph(graph: g.Graph, device: Any = None, seed: int | None = None, d
                                                  tuple(graph.outputs), tensors)
         else:
             module = Network(_named(graph.root.items, ctx), graph.name, graph.input_shape, taps, tuple(graph.outputs))
-        apply_init(module, graph.init, ctx.layers)
+        if not meta:  # a meta tensor holds no values, so `init:` has nothing to fill (its arguments and targets
+            apply_init(module, graph.init, ctx.layers)  # were checked statically): on meta it is skipped
         return module
 
-    if device is not None and torch.device(device).type == "meta":
+    if meta:
         with torch.device("meta"):  # shapes only: allocate nothing, initialise nothing real
             return build()
     check_seed(seed)

@@ -286,7 +286,9 @@ def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float3
                 kind = node.block  # the user's name for it: inception, basic
             elif isinstance(node, g.Residual) and not node.active:
                 kind = "seq"  # `when_same` with differing shapes: no residual connection was made
-            kernel = getattr(node.args, "kernel", None) if isinstance(node, g.Layer) else None
+            # a pydantic model keeps its fields in __dict__; getattr of a missing one goes through its slow
+            # __getattr__ and an exception, for every layer without a kernel
+            kernel = vars(node.args).get("kernel") if isinstance(node, g.Layer) and node.args is not None else None
             if isinstance(kernel, int):
                 kernel = (kernel, kernel)
             row = [node.path, kind, node.path.count(".") + 1, node.out_shape, node.params, node.mult_adds,

@@ -117,6 +117,21 @@ class _Inferrer:
 
     def typed(self, node: g.Node, shape: Shape) -> Shape:
         node.in_shape = shape
+        if type(node) is g.Layer:  # most nodes: first
+            if node.args is None:  # arguments that use the incoming sizes: bind them now
+                node.args = node.pending(_sizes(shape), self.errors)
+                if node.args is None:
+                    raise _Stop
+            self.within_limit(node, shape, "the tensor reaching this layer")
+            try:
+                out = node.kind.infer(node.args, shape)
+            except ShapeError as exc:
+                self.fail(node, exc.code, str(exc))
+            self.within_limit(node, out, "this layer's output")
+            node.out_shape = out
+            node.params = node.kind.count_params(node.args, shape, out)
+            node.mult_adds = node.kind.mult_adds(node.args, shape, out, node.params)
+            return out
         if isinstance(node, g.Ref):
             node.out_shape = self.referenced(node, node)
             return node.out_shape
@@ -138,21 +153,6 @@ class _Inferrer:
             node.out_shape = (shape[0], *like[1:])
             self.within_limit(node, node.out_shape, "the resized tensor")
             return node.out_shape
-        if isinstance(node, g.Layer):
-            if node.args is None:  # arguments that use the incoming sizes: bind them now
-                node.args = node.pending(_sizes(shape), self.errors)
-                if node.args is None:
-                    raise _Stop
-            self.within_limit(node, shape, "the tensor reaching this layer")
-            try:
-                out = node.kind.infer(node.args, shape)
-            except ShapeError as exc:
-                self.fail(node, exc.code, str(exc))
-            self.within_limit(node, out, "this layer's output")
-            node.out_shape = out
-            node.params = node.kind.count_params(node.args, shape, out)
-            node.mult_adds = node.kind.mult_adds(node.args, shape, out, node.params)
-            return out
         if isinstance(node, g.Param):
             return self.parameter(node, shape)
         if isinstance(node, g.Seq):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import keyword
 import re
-from contextlib import contextmanager
 from typing import Any, Mapping
 
 from pydantic import BaseModel, ValidationError
@@ -354,16 +353,28 @@ class _Evaluator:
             return str(index)  # reported once here, not again for every copy
         return name
 
-    @contextmanager
-    def own(self, sizes: dict[str, int] | None):
-        """While an entry's own expressions are evaluated: a use of the incoming sizes waits for them when they
-        are not known (`sizes` None), and is an error naming the ones there are when they are."""
-        saved = self.may_wait, self.shaped
-        self.may_wait, self.shaped = sizes is None, tuple(sizes or ())
-        try:
-            yield
-        finally:
-            self.may_wait, self.shaped = saved
+    def own(self, sizes: dict[str, int] | None) -> "_Own":
+        """While an entry's own expressions are evaluated (`with ev.own(sizes):`): a use of the incoming sizes waits
+        for them when they are not known (`sizes` None), and is an error naming the ones there are when they are."""
+        return _Own(self, sizes)
+
+
+class _Own:
+    """The context of _Evaluator.own: a plain class, as it is entered for every block call and condition (a
+    generator-based context manager costs several times as much)."""
+
+    __slots__ = ("ev", "sizes", "saved")
+
+    def __init__(self, ev: _Evaluator, sizes: dict[str, int] | None):
+        self.ev, self.sizes = ev, sizes
+
+    def __enter__(self) -> None:
+        ev = self.ev
+        self.saved = ev.may_wait, ev.shaped
+        ev.may_wait, ev.shaped = self.sizes is None, tuple(self.sizes or ())
+
+    def __exit__(self, *exc) -> None:
+        self.ev.may_wait, self.ev.shaped = self.saved
 
 
 class _Binder:
@@ -1208,6 +1219,8 @@ class _Namer:
 
     def visit(self, node: g.Node, path: str, flat_scope: dict | None = None) -> None:
         node.path = path
+        if type(node) is g.Layer:  # most nodes: nothing inside to name
+            return
         if node.flat and not node.virtual:  # an unnamed flat inside a flat is data flow of the outer one
             flat_scope = {"path": path, "names": {}, "count": {}}
         names: dict[str, g.Node] = {} if flat_scope is None else flat_scope["names"]
@@ -1226,9 +1239,14 @@ class _Namer:
                     continue
                 index += 1
                 if flat_scope is None:
-                    name = child.name if child.name is not None else str(index)
-                    child.name = name
-                    self.claim(names, name, child, path)
+                    if child.name is not None:
+                        name = child.name
+                        self.claim(names, name, child, path)
+                    else:  # an index: always a valid name, and unique unless an entry was named so before it
+                        child.name = name = str(index)
+                        if name in names:
+                            self.claim(names, name, child, path)
+                        names[name] = child
                     self.visit(child, _join(path, name))
                 elif child.name is not None or not child.children:
                     if child.name is None:  # an unnamed layer in a flat module: a generated, unique name
@@ -1422,7 +1440,7 @@ def _outputs(spec: s.Spec, root: g.Seq | None, errors: Collector, locations,
     as_dict = isinstance(wanted, dict)
     items = list(wanted.items()) if as_dict else [(None, v) for v in wanted]
     known = ["main", *taps]
-    possible = _possible_outputs(spec)
+    possible: set[str] | None = None  # every output any branch of an `if` could give: walked only when needed
     names: list[str] = []
     refs: dict[str, g.Ref] = {}
     for index, (key, value) in enumerate(items):
@@ -1435,8 +1453,11 @@ def _outputs(spec: s.Spec, root: g.Seq | None, errors: Collector, locations,
             if as_dict:
                 refs[str(key)] = g.Ref(str(key), shown, loc, target=text)  # `out: main`: a name for main or a tap
             continue
-        if not text.startswith("$") and text in possible and requested is None:
-            continue  # an output an `if` left out is dropped
+        if not text.startswith("$") and requested is None:
+            if possible is None:
+                possible = _possible_outputs(spec)
+            if text in possible:
+                continue  # an output an `if` left out is dropped
         if not text.startswith("$") and requested is None:
             errors.error("unknown-name", f"outputs names '{text}', which is not an output{did_you_mean(text, known)}; "
                          f"outputs: {', '.join(known)}; to return an entry's tensor, refer to it: `${text}`",

@@ -162,7 +162,7 @@ class _Pool2d(LayerKind):
         c, h, w = shape
         (kh, kw), (ph, pw) = pair(a.kernel), pair(a.padding)
         sh, sw = pair(a.stride if a.stride is not None else a.kernel)
-        dh, dw = pair(getattr(a, "dilation", 1))
+        dh, dw = pair(vars(a).get("dilation", 1))  # average pools have none (a field lookup, not getattr's miss)
         if ph > kh // 2 or pw > kw // 2 or ph < 0 or pw < 0:
             raise ShapeError(
                 f"{self.name} padding {ph}x{pw} must be between 0 and half the kernel {kh}x{kw}",
