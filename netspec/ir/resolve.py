@@ -441,10 +441,20 @@ class _Binder:
             except ExprError as exc:
                 deferred |= exc.code == DEFERRED
                 ok &= exc.code == DEFERRED
-        if not ok or any(v is POISON for v in values.values()):
+        if not ok:
             return None
-        if deferred or any(isinstance(v, Later) for v in values.values()):
+        checked = False  # a reference, a call or a list among the values: looked at below
+        for v in values.values():  # one pass over the values (most are numbers) for the three questions
+            if v is POISON:
+                return None
+            if isinstance(v, Later):
+                deferred = True
+            elif isinstance(v, (RefValue, CallValue, list)):
+                checked = True
+        if deferred:
             return DEFER
+        if not checked:
+            return values, paths
         for key, value in values.items():
             if isinstance(value, RefValue) and node.target != "resize":
                 self.error("invalid-reference", f"'${value.target}' is a reference to a tensor, which {what} cannot "
