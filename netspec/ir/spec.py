@@ -9,6 +9,7 @@ same thing compare equal whichever syntax they came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -300,6 +301,7 @@ def shown_path(rpath: tuple) -> str:
     return ".".join(str(p) for p in rpath)
 
 
+@lru_cache(maxsize=4096)  # asked of every named entry's name, and a spec repeats its names: an edit distance each
 def misspelt_structure(word: str) -> str | None:
     """The structure keyword `word` is a slip of (one edit away, two for long words), or None.
 
