@@ -560,7 +560,6 @@ class _Binder:
         if got is None:
             return None
         values, paths = got
-        raws = {**dict(zip(kind.positional, node.args)), **node.kwargs}
         plain = {k: _plain(v) for k, v in values.items()}
         memo = (kind.name, repr(sorted(plain.items())))
         if memo in self.validated:  # the same layer again (repeats, blocks): validated once
@@ -569,6 +568,7 @@ class _Binder:
             args = kind.Args.model_validate(plain)
             self.validated[memo] = args
         except ValidationError as exc:
+            raws = {**dict(zip(kind.positional, node.args)), **node.kwargs}  # as written, for carets on names
             done: set[str] = set()
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else ""
@@ -1005,7 +1005,9 @@ class _Resolver:
         for index, item in enumerate(items):
             made = self.child(item, env, mpath, item.name, start + modules, cpath + (index,))
             out.extend(made)
-            modules += sum(1 for n in made if n.module)
+            for n in made:
+                if n.module:
+                    modules += 1
         return out
 
     def child_path(self, parent: str, name: str | None, position: int) -> str:
