@@ -190,6 +190,9 @@ def _shift(loc, column: int | None):
     return type(loc)(loc.file, loc.line, loc.col + column - 1)
 
 
+_LITERALS = frozenset((int, float, bool))  # values the IR holds as they are: no expression to evaluate
+
+
 def _eval_value(raw: Any, env: Mapping[str, Any]) -> Any:
     if isinstance(raw, str):
         return eval_text(raw, env)
@@ -419,6 +422,9 @@ class _Binder:
         for index, raw in enumerate(node.args):
             key = positional[index]
             paths[key] = cpath + ("args", index)
+            if raw is None or type(raw) in _LITERALS:  # a number or a flag as written: nothing to evaluate
+                values[key] = raw
+                continue
             try:
                 values[key] = self.value(raw, env, mpath, paths[key])
             except ExprError as exc:
@@ -436,6 +442,9 @@ class _Binder:
                 ok = False
                 continue
             paths[key] = kpath
+            if raw is None or type(raw) in _LITERALS:
+                values[key] = raw
+                continue
             try:
                 values[key] = self.value(raw, env, mpath, kpath)
             except ExprError as exc:
