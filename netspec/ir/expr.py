@@ -599,13 +599,20 @@ FUNCTIONS: dict[str, Callable] = {
 
 class _Eval:
     """One evaluation: walks a parsed expression, charging every step to a budget (MAX_STEPS) and every
-    item it builds to a size limit (MAX_LIST), so no input runs long, allocates much or recurses deep."""
+    item it builds to a size limit (MAX_LIST), so no input runs long, allocates much or recurses deep.
 
-    __slots__ = ("steps", "depth")
+    Its methods per node kind are the reference semantics. Evaluation normally runs the expression's compiled
+    form (`_code`, below), which charges the same steps and items and raises the same errors; the walk itself
+    (`run`) evaluates a spec function's body only where the nesting comes within the body's own depth of
+    MAX_EVAL_DEPTH (its node-by-node depth check is then what decides where evaluation stops), and, with
+    `compiled=False`, everything (tests/test_expr_compiled.py compares the two)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("steps", "depth", "compiled")
+
+    def __init__(self, compiled: bool = True) -> None:
         self.steps = 0
-        self.depth = 0
+        self.depth = 0  # nodes entered and not left; while compiled code runs, the depth of its tree's parent
+        self.compiled = compiled
 
     def charge(self, n: int) -> None:
         self.steps += n
@@ -673,7 +680,9 @@ class _Eval:
         return _arith(operator.pos, self.run(kids[0], env))
 
     def binop(self, kids, env):
-        left, op, right = self.run(kids[0], env), str(kids[1]), self.run(kids[2], env)
+        return self.binop_values(self.run(kids[0], env), str(kids[1]), self.run(kids[2], env))
+
+    def binop_values(self, left: Any, op: str, right: Any) -> Any:
         if op == "*" and isinstance(left, list) and not isinstance(right, list):
             return self.repeat(left, right)
         if op == "*" and isinstance(right, list) and not isinstance(left, list):
@@ -700,7 +709,9 @@ class _Eval:
         return _power(self.run(kids[0], env), self.run(kids[1], env))
 
     def index(self, kids, env):
-        seq, idx = self.run(kids[0], env), self.run(kids[1], env)
+        return self.index_values(self.run(kids[0], env), self.run(kids[1], env))
+
+    def index_values(self, seq: Any, idx: Any) -> Any:
         _special(seq, "[]")
         if isinstance(seq, dict):
             key = _key(idx)
@@ -735,7 +746,9 @@ class _Eval:
         return out
 
     def compare(self, kids, env):
-        left, op, right = self.run(kids[0], env), str(kids[1]), self.run(kids[2], env)
+        return self.compare_values(self.run(kids[0], env), str(kids[1]), self.run(kids[2], env))
+
+    def compare_values(self, left: Any, op: str, right: Any) -> Any:
         for v in (left, right):
             if v is POISON or isinstance(v, Later):
                 _special(v, op)
@@ -746,7 +759,9 @@ class _Eval:
             raise _fail(f"cannot compare {_show(left)} {op} {_show(right)}") from None
 
     def contains(self, kids, env):
-        item, container = self.run(kids[0], env), self.run(kids[1], env)
+        return self.contains_values(self.run(kids[0], env), self.run(kids[1], env))
+
+    def contains_values(self, item: Any, container: Any) -> bool:
         _special(item, "in") if item is POISON or isinstance(item, Later) else None
         _special(container, "in")
         if isinstance(container, dict):
@@ -840,6 +855,10 @@ class _Eval:
         target = env.get(name)
         if isinstance(target, Function):
             return self.function(target, args, kwargs)
+        return self.not_spec_function(name, args, kwargs, env)
+
+    def not_spec_function(self, name: str, args: list, kwargs: dict, env: Mapping[str, Any]) -> Any:
+        """A call whose name is not a spec function: a built-in's value, or a CallValue."""
         if name in FUNCTIONS and name not in env:
             if any(a is POISON for a in [*args, *kwargs.values()]):
                 raise ExprError("uses an invalid param", code=POISONED)
@@ -872,12 +891,21 @@ class _Eval:
                     continue
                 if default is None:
                     raise _fail(f"{fn.name}() needs argument '{param}' (its parameters: {', '.join(fn.params)})")
-                bound[param] = default.value if isinstance(default, Const) else self.run(default, local)
-            return fn.body.value if isinstance(fn.body, Const) else self.run(fn.body, local)
+                bound[param] = default.value if isinstance(default, Const) else self.nested(default, local)
+            return fn.body.value if isinstance(fn.body, Const) else self.nested(fn.body, local)
         except ExprError as exc:
             if exc.code in (POISONED, DEFERRED) or str(exc).startswith("in "):
                 raise
             raise ExprError(f"in {fn.name}(): {exc}", None, exc.code) from None
+
+
+    def nested(self, tree: Tree | Token, env: Mapping[str, Any]) -> Any:
+        """A function's default or body, evaluated one level below the call (`self.depth` is the call's)."""
+        if self.compiled:
+            code = _code(tree)
+            if code is not None and self.depth + code.height <= MAX_EVAL_DEPTH:
+                return code(self, env)  # no node of it can pass the depth limit: its own calls check theirs
+        return self.run(tree, env)
 
 
 class _Scope(Mapping):
@@ -923,10 +951,515 @@ def _key(value: Any) -> Any:
     raise _fail(f"a dict key is a number, a word or a string, got {_show(value)}")
 
 
+# ---- compiled evaluation ---------------------------------------------------------------------------
+# Each parsed tree is turned, the first time it is evaluated, into a tree of Python closures, one per node,
+# specialised for the node's kind and children, and kept on the tree: it lives exactly as long as parse_expr's
+# cache keeps the parse, so it is made once per distinct text. A closure does what _Eval's method for its node
+# does, in the same order: it charges its step on entry (MAX_STEPS), charges and checks what it builds (MAX_LIST)
+# and raises the same errors (the uncommon cases go to the same _Eval methods). What it saves is the walk:
+# numbers, strings and words are read once, a child that is a number or a name is read in place (its step charged
+# with the parent's, where nothing can happen between them), and arithmetic and comparisons of plain numbers skip
+# the checks they cannot fail. Depth is not counted per node: a tree's nodes nest at most its height, so only a
+# call of a spec function (its body starts below the call) can pass MAX_EVAL_DEPTH, and a body that could is
+# walked instead (_Eval.nested), where the walk's check stops it at exactly the same node. No text is ever
+# turned into Python code: the closures are netspec's own functions, chosen by node kind.
+
+_MISSING = object()
+_TOO_MANY_STEPS = f"expression takes more than {MAX_STEPS:,} steps to evaluate"
+_WORDS = {"true": True, "True": True, "false": False, "False": False, "none": None, "None": None, "null": None}
+_CODE_ATTR = "_netspec_code"  # where a tree keeps its compiled form
+
+
+def _steps_error() -> ExprError:
+    return _fail(_TOO_MANY_STEPS)
+
+
+def _code(tree: Tree | Token) -> Callable | None:
+    """The compiled form of a parsed expression (made once and kept on the tree), or None for a tree nested too
+    deeply to compile (it is walked, and stops at the walk's own depth check)."""
+    code = getattr(tree, _CODE_ATTR, None)
+    if code is None:
+        height = _height(tree)
+        if height > MAX_EVAL_DEPTH:
+            return None
+        code = _Compiler().code(tree, 1)
+        code.height = height
+        if isinstance(tree, Tree):
+            setattr(tree, _CODE_ATTR, code)
+    return code
+
+
+def _height(tree: Tree | Token) -> int:
+    """The deepest nesting the walk reaches in `tree` (as _Eval.run counts it: one level per tree it enters)."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Tree):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in node.children if child is not None)
+    return deepest
+
+
+def _leaf(node: Tree | Token) -> tuple[str, Any] | None:
+    """("const", value) for a number or string, ("name", (name, value if undefined)) for a name: children read in
+    place, which cannot fail or charge anything but their step. None for anything else."""
+    if isinstance(node, Token):
+        kind, text, column = node.type, str(node), node.column
+    elif node.data in ("number", "string", "name", "ref") and isinstance(node.children[0], Token):
+        token = node.children[0]
+        kind = {"number": "NUMBER", "string": "STRING", "name": "NAME", "ref": "REF"}[node.data]
+        text, column = str(token), token.column
+    else:
+        return None
+    if kind == "NUMBER":
+        try:
+            return "const", _number(text)
+        except ExprError:  # a literal past the limits: raised afresh at each evaluation
+            return None
+    if kind == "STRING":
+        return "const", text[1:-1]
+    if kind == "REF" and not isinstance(node, Token):
+        return "const", RefValue(text[1:], column or 0)
+    return "name", (text, _WORDS[text] if text in _WORDS else Symbol(text, column or 0))
+
+
+def _getter(leaf: tuple[str, Any]) -> Callable:
+    kind, what = leaf
+    if kind == "const":
+        return lambda env: what
+    name, undefined = what
+
+    def get(env):
+        value = env.get(name, _MISSING)
+        if value is _MISSING:
+            return env[name] if name in env else undefined
+        return value
+    return get
+
+
+def _is_number(value: Any) -> bool:
+    kind = type(value)
+    return kind is int or kind is float
+
+
+class _Compiler:
+    """Closures for the nodes of one tree; `rel` is a node's depth in its tree, the root's 1."""
+
+    def code(self, node: Tree | Token, rel: int) -> Callable:
+        leaf = _leaf(node)
+        if leaf is not None:
+            return self.leaf(leaf, 1)
+        if isinstance(node, Token):  # a number past the limits, where the walk reads a lone token
+            text = str(node)
+
+            def bad_number(ev, env):
+                steps = ev.steps + 1
+                ev.steps = steps
+                if steps > MAX_STEPS:
+                    raise _steps_error()
+                return _number(text)
+            return bad_number
+        return getattr(self, "c_" + node.data.rstrip("_"))(node.children, rel)
+
+    @staticmethod
+    def leaf(leaf: tuple[str, Any], charge: int) -> Callable:
+        kind, what = leaf
+        if kind == "const":
+            def const(ev, env):
+                steps = ev.steps + charge
+                ev.steps = steps
+                if steps > MAX_STEPS:
+                    raise _steps_error()
+                return what
+            return const
+        name, undefined = what
+
+        def lookup(ev, env):
+            steps = ev.steps + charge
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            value = env.get(name, _MISSING)
+            if value is _MISSING:
+                return env[name] if name in env else undefined
+            return value
+        return lookup
+
+    def operands(self, kids: list, rel: int) -> tuple:
+        """Two children: (steps to charge on entry, how to read the left, charge before the right, the right),
+        a reader being (getter, None) for a leaf read in place or (None, code)."""
+        left, right = _leaf(kids[0]), _leaf(kids[-1])
+        lread = (_getter(left), None) if left is not None else (None, self.code(kids[0], rel + 1))
+        rread = (_getter(right), None) if right is not None else (None, self.code(kids[-1], rel + 1))
+        if left is not None:  # the left is read with the parent's step; the right too if it is a leaf
+            return 2 + (right is not None), lread, 0, rread
+        return 1, lread, (1 if right is not None else 0), rread
+
+    def binary(self, kids: list, rel: int, finish: Callable, fast: Callable | None) -> Callable:
+        """A node of two children evaluated left then right, then `finish(ev, left, right)`; `fast(left, right)`
+        answers first where it can (_MISSING where it cannot)."""
+        entry, (lget, lcode), between, (rget, rcode) = self.operands(kids, rel)
+
+        def node(ev, env):
+            steps = ev.steps + entry
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            left = lget(env) if lcode is None else lcode(ev, env)
+            if between:
+                steps = ev.steps + 1
+                ev.steps = steps
+                if steps > MAX_STEPS:
+                    raise _steps_error()
+            right = rget(env) if rcode is None else rcode(ev, env)
+            if fast is not None:
+                value = fast(left, right)
+                if value is not _MISSING:
+                    return value
+            return finish(ev, left, right)
+        return node
+
+    # ---- node kinds (the walk's methods, in the same order) ------------------------------------
+
+    def c_number(self, kids, rel):  # only a literal past the limits reaches here: its error, at each evaluation
+        text = str(kids[0])
+
+        def number(ev, env):
+            steps = ev.steps + 1
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            return _number(text)
+        return number
+
+    def c_ref(self, kids, rel):  # only a hand-made tree reaches here (a ref is a leaf)
+        token = kids[0]
+        return self.leaf(("const", RefValue(str(token)[1:], token.column or 0)), 1)
+
+    def c_list(self, kids, rel):
+        codes = [self.code(k, rel + 1) for k in kids if k is not None]
+
+        def make_list(ev, env):
+            steps = ev.steps + 1
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            items = [code(ev, env) for code in codes]
+            if len(items) > 1:
+                ev.items(sum(item_count(v) for v in items))
+            return items
+        return make_list
+
+    def c_dict(self, kids, rel):
+        pairs = [(self.code(pair.children[0], rel + 1), self.code(pair.children[1], rel + 1)) for pair in kids]
+
+        def make_dict(ev, env):
+            steps = ev.steps + 1
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            out: dict = {}
+            for key, value in pairs:
+                k = key(ev, env)
+                out[_key(k)] = value(ev, env)
+            ev.items(item_count(out))
+            return out
+        return make_dict
+
+    def unary(self, kids, rel, fn: Callable) -> Callable:
+        code = self.code(kids[0], rel + 1)
+
+        def unary(ev, env):
+            steps = ev.steps + 1
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            value = code(ev, env)
+            kind = type(value)
+            if kind is int or kind is float:
+                out = fn(value)
+                if -MAX_MAGNITUDE <= out <= MAX_MAGNITUDE:
+                    return out
+            return _arith(fn, value)
+        return unary
+
+    def c_neg(self, kids, rel):
+        return self.unary(kids, rel, operator.neg)
+
+    def c_pos(self, kids, rel):
+        return self.unary(kids, rel, operator.pos)
+
+    def c_binop(self, kids, rel):
+        op = str(kids[1])
+        fn = _BINOPS[op]
+
+        def fast(left, right):
+            kind = type(left)
+            if kind is int or kind is float:
+                kind = type(right)
+                if kind is int or kind is float:
+                    try:
+                        out = fn(left, right)
+                    except (ZeroDivisionError, OverflowError):  # the walk's message, from binop_values
+                        return _MISSING
+                    if -MAX_MAGNITUDE <= out <= MAX_MAGNITUDE:  # false for inf and nan too
+                        return out
+            return _MISSING
+        return self.binary(kids, rel, lambda ev, left, right: ev.binop_values(left, op, right), fast)
+
+    def c_pow(self, kids, rel):
+        return self.binary(kids, rel, lambda ev, base, exponent: _power(base, exponent), None)
+
+    def c_index(self, kids, rel):
+        def fast(seq, idx):
+            if type(seq) is list and type(idx) is int and -len(seq) <= idx < len(seq):
+                return seq[idx]
+            return _MISSING
+        return self.binary(kids, rel, lambda ev, seq, idx: ev.index_values(seq, idx), fast)
+
+    def c_slice(self, kids, rel):
+        seq_code = self.code(kids[0], rel + 1)
+        parts = [(part.data, self.code(part.children[0], rel + 1)) for part in kids[1:]]
+
+        def make_slice(ev, env):
+            steps = ev.steps + 1
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            seq = seq_code(ev, env)
+            _special(seq, "[:]")
+            if not isinstance(seq, (list, str)):
+                raise _fail(f"only lists and strings can be sliced, got {_show(seq)}")
+            bounds: dict[str, Any] = {"s_lo": None, "s_hi": None, "s_step": None}
+            for key, code in parts:
+                value = code(ev, env)
+                bounds[key] = None if value is None else _whole("a slice", value)
+            if bounds["s_step"] == 0:
+                raise _fail("a slice step must not be zero")
+            out = seq[bounds["s_lo"]:bounds["s_hi"]:bounds["s_step"]]
+            if isinstance(seq, Symbol):
+                return out
+            ev.charge(len(out))
+            return out
+        return make_slice
+
+    def c_compare(self, kids, rel):
+        op = str(kids[1])
+        fn = _COMPARE[op]
+
+        def finish(ev, left, right):
+            kind = type(left)
+            if kind is int or kind is float:
+                kind = type(right)
+                if kind is int or kind is float:  # one item each: the walk charges 1
+                    steps = ev.steps + 1
+                    ev.steps = steps
+                    if steps > MAX_STEPS:
+                        raise _steps_error()
+                    return fn(left, right)
+            return ev.compare_values(left, op, right)
+        return self.binary(kids, rel, finish, None)
+
+    def c_contains(self, kids, rel):
+        return self.binary(kids, rel, lambda ev, item, container: ev.contains_values(item, container), None)
+
+    def c_not_contains(self, kids, rel):
+        return self.binary(kids, rel, lambda ev, item, container: not ev.contains_values(item, container), None)
+
+    def c_and(self, kids, rel):
+        left, right = self.code(kids[0], rel + 1), self.code(kids[1], rel + 1)
+
+        def both(ev, env):
+            steps = ev.steps + 1
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            value = left(ev, env)
+            return right(ev, env) if (value if type(value) is bool else _truth(value, "and")) else value
+        return both
+
+    def c_or(self, kids, rel):
+        left, right = self.code(kids[0], rel + 1), self.code(kids[1], rel + 1)
+
+        def either(ev, env):
+            steps = ev.steps + 1
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            value = left(ev, env)
+            return value if (value if type(value) is bool else _truth(value, "or")) else right(ev, env)
+        return either
+
+    def c_not(self, kids, rel):
+        code = self.code(kids[0], rel + 1)
+
+        def negate(ev, env):
+            steps = ev.steps + 1
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            value = code(ev, env)
+            return not (value if type(value) is bool else _truth(value, "not"))
+        return negate
+
+    def c_ifelse(self, kids, rel):
+        then, cond, other = (self.code(k, rel + 1) for k in kids)
+
+        def choose(ev, env):
+            steps = ev.steps + 1
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            value = cond(ev, env)
+            if value if type(value) is bool else _truth(value, "if"):
+                return then(ev, env)
+            return other(ev, env)
+        return choose
+
+    # ---- comprehensions ------------------------------------------------------------------------
+
+    def clauses(self, comps: list, rel: int) -> list:
+        return [(tuple(str(t) for t in clause.children[0].children), self.code(clause.children[1], rel + 1),
+                 [self.code(cond.children[0], rel + 1) for cond in clause.children[2:]]) for clause in comps]
+
+    def c_list_comp(self, kids, rel):
+        element, clauses = self.code(kids[0], rel + 1), self.clauses(kids[1:], rel)
+
+        def list_comp(ev, env):
+            steps = ev.steps + 1
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            out: list = []
+            total = 1
+            for local in _bindings(ev, clauses, 0, env):
+                value = element(ev, local)
+                added = item_count(value)
+                total += added
+                ev.grow(total, added)
+                out.append(value)
+            return out
+        return list_comp
+
+    def c_dict_comp(self, kids, rel):
+        key_code, value_code = self.code(kids[0], rel + 1), self.code(kids[1], rel + 1)
+        clauses = self.clauses(kids[2:], rel)
+
+        def dict_comp(ev, env):
+            steps = ev.steps + 1
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            out: dict = {}
+            total = 1
+            for local in _bindings(ev, clauses, 0, env):
+                key = _key(key_code(ev, local))
+                value = value_code(ev, local)
+                added = item_count(value) + 1
+                total += added
+                ev.grow(total, added)
+                out[key] = value
+            return out
+        return dict_comp
+
+    # ---- calls ---------------------------------------------------------------------------------
+
+    def c_call(self, kids, rel):
+        name = str(kids[0])
+        parts: list[tuple[str | None, Callable]] = []
+        if len(kids) > 1 and kids[1] is not None:
+            for arg in kids[1].children:
+                if isinstance(arg, Tree) and arg.data == "kwarg":
+                    parts.append((str(arg.children[0]), self.code(arg.children[1], rel + 1)))
+                else:
+                    parts.append((None, self.code(arg, rel + 1)))
+        leaves = [_leaf(arg) for arg in kids[1].children] if len(kids) > 1 and kids[1] is not None else []
+        if all(key is None for key, _ in parts) and all(leaf is not None for leaf in leaves):
+            getters = [_getter(leaf) for leaf in leaves]  # `f(x, 1)`: every argument read with the call's step
+            entry = 1 + len(getters)
+
+            def call(ev, env):
+                steps = ev.steps + entry
+                ev.steps = steps
+                if steps > MAX_STEPS:
+                    raise _steps_error()
+                args = [get(env) for get in getters]
+                target = env.get(name)
+                if isinstance(target, Function):
+                    saved = ev.depth
+                    ev.depth = saved + rel
+                    try:
+                        return ev.function(target, args, {})
+                    finally:
+                        ev.depth = saved
+                return ev.not_spec_function(name, args, {}, env)
+            return call
+        positional = all(key is None for key, _ in parts)
+        codes = [code for _, code in parts]
+
+        def call(ev, env):
+            steps = ev.steps + 1
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            if positional:
+                args = [code(ev, env) for code in codes]
+                kwargs: dict[str, Any] = {}
+            else:
+                args = []
+                kwargs = {}
+                for key, code in parts:
+                    if key is None:
+                        args.append(code(ev, env))
+                    else:
+                        kwargs[key] = code(ev, env)
+            target = env.get(name)
+            if isinstance(target, Function):
+                saved = ev.depth
+                ev.depth = saved + rel
+                try:
+                    return ev.function(target, args, kwargs)
+                finally:
+                    ev.depth = saved
+            return ev.not_spec_function(name, args, kwargs, env)
+        return call
+
+
+def _bindings(ev: _Eval, clauses: list, at: int, env: Mapping[str, Any]):
+    """_Eval.bindings for compiled clauses: every scope the `for ... in ... if ...` clauses from `at` bind."""
+    if at == len(clauses):
+        yield env
+        return
+    targets, source_code, conds = clauses[at]
+    source = source_code(ev, env)
+    _special(source, "for")
+    if isinstance(source, dict):
+        source = list(source)
+    if not isinstance(source, (list, str)) or isinstance(source, Symbol):
+        raise _fail(f"'for' needs a list to go through, got {_show(source)}")
+    last = at + 1 == len(clauses)
+    single = targets[0] if len(targets) == 1 else None
+    for item in source:
+        ev.charge(1)
+        if single is not None:
+            local = _Scope({single: item}, env)
+        else:
+            if not isinstance(item, list) or len(item) != len(targets):
+                raise _fail(f"cannot unpack {_show(item)} into {len(targets)} names ({', '.join(targets)})")
+            local = _Scope(dict(zip(targets, item)), env)
+        if all(_truth(cond(ev, local), "if") for cond in conds):
+            if last:
+                yield local
+            else:
+                yield from _bindings(ev, clauses, at + 1, local)
+
+
 def evaluate(node: Tree | Token, env: Mapping[str, Any]) -> Any:
     """Evaluate a parsed expression against names in `env`. Unknown names become Symbols."""
     try:
-        return _Eval().run(node, env)
+        code = _code(node)
+        return _Eval().run(node, env) if code is None else code(_Eval(), env)
     except RecursionError:  # cannot happen within MAX_EVAL_DEPTH; kept so no Python error ever escapes
         raise _fail("expression nests too deeply to evaluate") from None
     except MemoryError:
