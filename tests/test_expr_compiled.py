@@ -57,6 +57,10 @@ CORNERS = [
     "double(3)", "double()", "double(1, 2)", "double(y=1)", "double(3, x=1)", "fact(5)", "fact(30)", "$enc",
     "resize($lateral)", "[$a, 1]", "'it' + 's'", "words[0] == 'relu'", "range(3) * 2", "2 * range(3)", "xs * 1.5",
     "xs * true", "xs * relu", "[] * -1",
+    # the built-ins the compiled call answers itself, at the edges of what it answers
+    "sum([big, 1])", "sum([big, -1, 1])", "sum([1e18, 1e18])", "sum([0.5, true])", "sum(d)", "sum([])", "sum([a, c])",
+    "sum([1, 2], 3)", "sum([xs])", "max(big, 10 ** 18)", "max(1, true)", "min(c, a)", "max(a, poisoned)", "int(c)",
+    "int(big)", "int(true)", "int(relu)", "int(1, 2)", "max(1, none)", "max(in_channels, 1)",
 ]
 
 

@@ -884,7 +884,9 @@ class _Eval:
             if key in bound:
                 raise _fail(f"{fn.name}() got '{key}' both by position and by name")
             bound[key] = value
-        local = _Scope(bound, fn.scope)
+        # the names the body sees: a dict of them where the spec has few functions (its lookups are the cheapest),
+        # else the arguments in front of the functions, not copied per call
+        local = {**fn.scope, **bound} if self.compiled and len(fn.scope) <= _COPIED_SCOPE else _Scope(bound, fn.scope)
         try:
             for param, default in zip(fn.params, fn.defaults):
                 if param in bound:
@@ -892,12 +894,13 @@ class _Eval:
                 if default is None:
                     raise _fail(f"{fn.name}() needs argument '{param}' (its parameters: {', '.join(fn.params)})")
                 bound[param] = default.value if isinstance(default, Const) else self.nested(default, local)
+                if type(local) is dict:
+                    local[param] = bound[param]
             return fn.body.value if isinstance(fn.body, Const) else self.nested(fn.body, local)
         except ExprError as exc:
             if exc.code in (POISONED, DEFERRED) or str(exc).startswith("in "):
                 raise
             raise ExprError(f"in {fn.name}(): {exc}", None, exc.code) from None
-
 
     def nested(self, tree: Tree | Token, env: Mapping[str, Any]) -> Any:
         """A function's default or body, evaluated one level below the call (`self.depth` is the call's)."""
@@ -932,6 +935,8 @@ class _Scope(Mapping):
     def __len__(self) -> int:
         return len(set(self.local) | set(self.parent))
 
+
+_COPIED_SCOPE = 8  # a spec function's call copies the spec's functions into its scope when there are at most this many
 
 _NODES: dict[str, Callable] = {
     name: getattr(_Eval, name)
@@ -1194,7 +1199,20 @@ class _Compiler:
         op = str(kids[1])
         fn = _BINOPS[op]
 
-        def fast(left, right):
+        entry, (lget, lcode), between, (rget, rcode) = self.operands(kids, rel)
+
+        def binop(ev, env):  # self.binary with `fast` written in: the commonest node of all
+            steps = ev.steps + entry
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            left = lget(env) if lcode is None else lcode(ev, env)
+            if between:
+                steps = ev.steps + 1
+                ev.steps = steps
+                if steps > MAX_STEPS:
+                    raise _steps_error()
+            right = rget(env) if rcode is None else rcode(ev, env)
             kind = type(left)
             if kind is int or kind is float:
                 kind = type(right)
@@ -1202,11 +1220,11 @@ class _Compiler:
                     try:
                         out = fn(left, right)
                     except (ZeroDivisionError, OverflowError):  # the walk's message, from binop_values
-                        return _MISSING
+                        return ev.binop_values(left, op, right)
                     if -MAX_MAGNITUDE <= out <= MAX_MAGNITUDE:  # false for inf and nan too
                         return out
-            return _MISSING
-        return self.binary(kids, rel, lambda ev, left, right: ev.binop_values(left, op, right), fast)
+            return ev.binop_values(left, op, right)
+        return binop
 
     def c_pow(self, kids, rel):
         return self.binary(kids, rel, lambda ev, base, exponent: _power(base, exponent), None)
@@ -1325,6 +1343,8 @@ class _Compiler:
 
     def c_list_comp(self, kids, rel):
         element, clauses = self.code(kids[0], rel + 1), self.clauses(kids[1:], rel)
+        if len(clauses) == 1 and len(clauses[0][0]) == 1:
+            return self.simple_list_comp(element, *clauses[0])
 
         def list_comp(ev, env):
             steps = ev.steps + 1
@@ -1339,6 +1359,44 @@ class _Compiler:
                 total += added
                 ev.grow(total, added)
                 out.append(value)
+            return out
+        return list_comp
+
+    @staticmethod
+    def simple_list_comp(element: Callable, targets: tuple, source_code: Callable, conds: list) -> Callable:
+        """`[e for x in xs if c]`: _bindings and list_comp in one loop, for one clause of one name."""
+        target = targets[0]
+
+        def list_comp(ev, env):
+            steps = ev.steps + 1
+            ev.steps = steps
+            if steps > MAX_STEPS:
+                raise _steps_error()
+            out: list = []
+            total = 1
+            source = source_code(ev, env)
+            _special(source, "for")
+            if isinstance(source, dict):
+                source = list(source)
+            if not isinstance(source, (list, str)) or isinstance(source, Symbol):
+                raise _fail(f"'for' needs a list to go through, got {_show(source)}")
+            for item in source:
+                steps = ev.steps + 1
+                ev.steps = steps
+                if steps > MAX_STEPS:
+                    raise _steps_error()
+                local = _Scope({target: item}, env)
+                for cond in conds:
+                    value = cond(ev, local)
+                    if not (value if type(value) is bool else _truth(value, "if")):
+                        break
+                else:
+                    value = element(ev, local)
+                    kind = type(value)
+                    added = 1 if kind is int or kind is float or kind is bool else item_count(value)
+                    total += added
+                    ev.grow(total, added)
+                    out.append(value)
             return out
         return list_comp
 
@@ -1367,6 +1425,8 @@ class _Compiler:
 
     def c_call(self, kids, rel):
         name = str(kids[0])
+        builtin = FUNCTIONS.get(name)
+        quick = _QUICK.get(name) if builtin is not None else None
         parts: list[tuple[str | None, Callable]] = []
         if len(kids) > 1 and kids[1] is not None:
             for arg in kids[1].children:
@@ -1393,10 +1453,16 @@ class _Compiler:
                         return ev.function(target, args, {})
                     finally:
                         ev.depth = saved
+                if quick is not None and name not in env and FUNCTIONS.get(name) is builtin:
+                    value = quick(ev, args)
+                    if value is not _MISSING:
+                        return value
                 return ev.not_spec_function(name, args, {}, env)
             return call
         positional = all(key is None for key, _ in parts)
         codes = [code for _, code in parts]
+        count = len(codes)
+        first, second = (codes + [None, None])[:2]
 
         def call(ev, env):
             steps = ev.steps + 1
@@ -1404,7 +1470,8 @@ class _Compiler:
             if steps > MAX_STEPS:
                 raise _steps_error()
             if positional:
-                args = [code(ev, env) for code in codes]
+                args = [first(ev, env)] if count == 1 else [first(ev, env), second(ev, env)] if count == 2 \
+                    else [code(ev, env) for code in codes]
                 kwargs: dict[str, Any] = {}
             else:
                 args = []
@@ -1422,8 +1489,62 @@ class _Compiler:
                     return ev.function(target, args, kwargs)
                 finally:
                     ev.depth = saved
+            if quick is not None and positional and name not in env and FUNCTIONS.get(name) is builtin:
+                value = quick(ev, args)
+                if value is not _MISSING:
+                    return value
             return ev.not_spec_function(name, args, kwargs, env)
         return call
+
+
+def _quick_extreme(greater: bool) -> Callable:
+    def extreme(ev: _Eval, args: list) -> Any:
+        """max() or min() of two or more plain numbers, as _extreme gives it (the first of equals)."""
+        if len(args) < 2:
+            return _MISSING
+        for value in args:
+            kind = type(value)
+            if kind is not int and kind is not float:
+                return _MISSING
+        ev.charge(len(args))
+        best = args[0]
+        for value in args:
+            if (value > best) if greater else (value < best):
+                best = value
+        return best if -MAX_MAGNITUDE <= best <= MAX_MAGNITUDE else _check_magnitude(best)
+    return extreme
+
+
+def _quick_sum(ev: _Eval, args: list) -> Any:
+    """sum() of a list of plain numbers whose running totals stay within the limits (checked before the charge,
+    which is _sum's: where they do not, _sum does it all, in its order)."""
+    if len(args) != 1 or type(args[0]) is not list:
+        return _MISSING
+    total = 0
+    for value in args[0]:
+        kind = type(value)
+        if kind is not int and kind is not float:
+            return _MISSING
+        total = total + value
+        if not -MAX_MAGNITUDE <= total <= MAX_MAGNITUDE:
+            return _MISSING
+    ev.charge(len(args[0]))
+    return total
+
+
+def _quick_int(ev: _Eval, args: list) -> Any:
+    """int() of one plain number within the limits (nothing to check: the result is within them too)."""
+    if len(args) == 1:
+        value = args[0]
+        kind = type(value)
+        if (kind is int or kind is float) and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+            return int(value)
+    return _MISSING
+
+
+# Built-ins answered in the compiled call itself for their commonest arguments, where they give what FUNCTIONS'
+# version gives (charges included); any other arguments go to that version.
+_QUICK: dict[str, Callable] = {"max": _quick_extreme(True), "min": _quick_extreme(False), "int": _quick_int, "sum": _quick_sum}
 
 
 def _bindings(ev: _Eval, clauses: list, at: int, env: Mapping[str, Any]):
