@@ -92,15 +92,18 @@ class _Recorder:
         base = self.src.find(rpath)
         if base is None:
             return None
+        return Loc(base.file, base.line, base.col + self.quoted(base) + offset)
+
+    def quoted(self, base: Loc) -> int:
+        """1 where the value at `base` is a quoted scalar (its text starts one column on), else 0."""
         if self.lines is None:  # split once per file, not once per value
             self.lines = self.doc.text.splitlines()
         lines = self.lines
-        quoted = 0
         if 1 <= base.line <= len(lines):
             line = lines[base.line - 1]
             if base.col - 1 < len(line) and line[base.col - 1] in "\"'":
-                quoted = 1
-        return Loc(base.file, base.line, base.col + quoted + offset)
+                return 1
+        return 0
 
 
 class _Values:
@@ -108,6 +111,8 @@ class _Values:
 
     def __init__(self, at: _Recorder):
         self.record, self.error, self.offset_loc = at.record, at.error, at.offset_loc
+        self.find, self.table, self.quoted = at.src.find, at.locations.table, at.quoted
+        self.plans: dict[str, tuple] = {}  # entry text -> _call_plan(text), for this file
 
     def expr_text(self, text: str, rpath: tuple) -> Tree | Token | None:
         try:
@@ -133,19 +138,74 @@ class _Values:
             return None
         return raw
 
-    def sub_value(self, tree: Any, text: str, rpath: tuple, cpath: IRPath) -> Any:
-        """A call argument inside an entry string: a literal where it is one, else its expression text."""
+    def call_text(self, text: str, rpath: tuple, cpath: IRPath) -> dict | None:
+        """An entry string as a call node. What it holds, the paths recorded under the entry and the errors found
+        depend on its text alone, so each distinct text is read once per file (`_call_plan`) and every entry
+        of that text replays the plan at its own position."""
+        text = text.strip()
+        plan = self.plans.get(text)
+        if plan is None:
+            plan = self.plans[text] = _call_plan(text)
+        node, steps = plan
+        base = self.find(rpath)
+        table = self.table
+        if base is None:  # no position for the value (data, not text): every path gets none
+            for step in steps:
+                if len(step) == 2:
+                    table[cpath + step[0]] = Located(None, rpath)
+                else:
+                    self.error(step[0], step[1], rpath)
+        else:
+            file, line, column = base.file, base.line, base.col + self.quoted(base)
+            for step in steps:
+                if len(step) == 2:
+                    table[cpath + step[0]] = Located(Loc(file, line, column + step[1]), rpath)
+                else:
+                    offset = step[2]
+                    self.error(step[0], step[1], rpath, loc=None if offset is None else Loc(file, line, column + offset))
+        if node is None:
+            return None
+        if node[0]:  # a list among the arguments: each entry gets its own
+            return _copied(node[1])
+        template = node[1]
+        out = template.copy()
+        out["args"] = template["args"].copy()
+        out["kwargs"] = template["kwargs"].copy()
+        return out
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    return value
+
+
+def _call_plan(text: str) -> tuple[tuple[bool, dict] | None, list[tuple]]:
+    """What an entry string (stripped) reads as: the call node (and whether a list stands among its arguments),
+    and in order the steps taken at each entry of this text: (IR path below the entry, column offset) for a
+    path recorded, (code, message, column offset or None) for an error."""
+    steps: list[tuple] = []
+    try:
+        tree = parse_expr(text)
+    except ExprError as exc:
+        steps.append((exc.code, str(exc), (exc.column or 1) - 1))
+        return None, steps
+    lists = [False]
+
+    def sub_value(tree: Any, suffix: tuple) -> Any:
+        """A call argument: a literal where it is one, else its expression text."""
         meta = getattr(tree, "meta", None)
         start = getattr(tree, "start_pos", None) if isinstance(tree, Token) else getattr(meta, "start_pos", None)
-        loc = self.offset_loc(rpath, start or 0)
-        self.record(cpath, rpath, loc)
+        steps.append((suffix, start or 0))
         try:
-            return self._literal_or_text(tree, text, rpath, cpath, start, meta)
+            return literal_or_text(tree, suffix, start, meta)
         except ExprError as exc:
-            self.error(exc.code, str(exc), rpath, loc=loc)
+            steps.append((exc.code, str(exc), start or 0))
             return None
 
-    def _literal_or_text(self, tree: Any, text: str, rpath: tuple, cpath: IRPath, start: int | None, meta: Any) -> Any:
+    def literal_or_text(tree: Any, suffix: tuple, start: int | None, meta: Any) -> Any:
         if isinstance(tree, Token) and tree.type == "NUMBER":
             return number_literal(str(tree))
         if isinstance(tree, Tree):
@@ -156,8 +216,9 @@ class _Values:
             if tree.data == "name" and str(tree.children[0]) in ("true", "false"):
                 return str(tree.children[0]) == "true"
             if tree.data == "list":
+                lists[0] = True
                 kids = [k for k in tree.children if k is not None]
-                return [self.sub_value(k, text, rpath, cpath + (i,)) for i, k in enumerate(kids)]
+                return [sub_value(k, suffix + (i,)) for i, k in enumerate(kids)]
             end = meta.end_pos if meta is not None and not meta.empty else None
             if start is not None and end is not None:
                 return text[start:end]
@@ -165,40 +226,34 @@ class _Values:
             return str(tree) == "true"
         return str(tree)
 
-    def call_text(self, text: str, rpath: tuple, cpath: IRPath) -> dict | None:
-        tree = self.expr_text(text.strip(), rpath)
-        if tree is None:
-            return None
-        text = text.strip()
-        if isinstance(tree, Token) and tree.type == "NAME":
-            return {"op": "call", "target": str(tree)}
-        if isinstance(tree, Tree) and tree.data == "name":
-            return {"op": "call", "target": str(tree.children[0])}
-        if isinstance(tree, Tree) and tree.data == "call":
-            node: dict = {"op": "call", "target": str(tree.children[0]), "args": [], "kwargs": {}}
-            arguments = tree.children[1] if len(tree.children) > 1 and tree.children[1] is not None else None
-            for arg in arguments.children if arguments is not None else []:
-                if isinstance(arg, Tree) and arg.data == "kwarg":
-                    key = str(arg.children[0])
-                    key_loc = self.offset_loc(rpath, arg.children[0].start_pos or 0)
-                    if key in node["kwargs"]:
-                        self.error("duplicate-arg", f"argument '{key}' is given twice", rpath, loc=key_loc)
-                    node["kwargs"][key] = self.sub_value(arg.children[1], text, rpath, cpath + ("kwargs", key))
-                    self.record(cpath + ("kwargs", key, "key"), rpath, key_loc)
-                else:
-                    if node["kwargs"]:
-                        start = arg.start_pos if isinstance(arg, Token) else getattr(arg.meta, "start_pos", 0)
-                        self.error("invalid-value", "a positional argument cannot follow a keyword argument; "
-                                   "name it, or move it before the keyword arguments", rpath,
-                                   loc=self.offset_loc(rpath, start or 0))
-                    node["args"].append(self.sub_value(arg, text, rpath, cpath + ("args", len(node["args"]))))
-            return node
-        self.error(
-            "invalid-entry",
-            f"'{text}' is not a layer or block call; write a name such as `relu` or a call such as `conv2d(64, 3)`",
-            rpath,
-        )
-        return None
+    if isinstance(tree, Token) and tree.type == "NAME":
+        return (False, {"op": "call", "target": str(tree), "args": [], "kwargs": {}}), steps
+    if isinstance(tree, Tree) and tree.data == "name":
+        return (False, {"op": "call", "target": str(tree.children[0]), "args": [], "kwargs": {}}), steps
+    if isinstance(tree, Tree) and tree.data == "call":
+        node: dict = {"op": "call", "target": str(tree.children[0]), "args": [], "kwargs": {}}
+        arguments = tree.children[1] if len(tree.children) > 1 and tree.children[1] is not None else None
+        for arg in arguments.children if arguments is not None else []:
+            if isinstance(arg, Tree) and arg.data == "kwarg":
+                key = str(arg.children[0])
+                key_offset = arg.children[0].start_pos or 0
+                if key in node["kwargs"]:
+                    steps.append(("duplicate-arg", f"argument '{key}' is given twice", key_offset))
+                node["kwargs"][key] = sub_value(arg.children[1], ("kwargs", key))
+                steps.append((("kwargs", key, "key"), key_offset))
+            else:
+                if node["kwargs"]:
+                    start = arg.start_pos if isinstance(arg, Token) else getattr(arg.meta, "start_pos", 0)
+                    steps.append(("invalid-value", "a positional argument cannot follow a keyword argument; "
+                                  "name it, or move it before the keyword arguments", start or 0))
+                node["args"].append(sub_value(arg, ("args", len(node["args"]))))
+        return (lists[0], node), steps
+    steps.append((
+        "invalid-entry",
+        f"'{text}' is not a layer or block call; write a name such as `relu` or a call such as `conv2d(64, 3)`",
+        None,
+    ))
+    return None, steps
 
 
 class _Entries:
