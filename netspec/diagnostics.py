@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Loc:
     """A position in a spec source: 1-based line and column."""
 
@@ -17,8 +17,18 @@ class Loc:
     line: int
     col: int
 
+    def __init__(self, file: str, line: int, col: int) -> None:
+        # the front ends make a few of these per layer: the slots are filled directly, not through the frozen
+        # class's __setattr__ (half the cost of dataclass's own __init__); assigning one later still raises
+        _set_file(self, file)
+        _set_line(self, line)
+        _set_col(self, col)
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
+
+
+_set_file, _set_line, _set_col = (Loc.__dict__[name].__set__ for name in ("file", "line", "col"))
 
 
 @dataclass(frozen=True)

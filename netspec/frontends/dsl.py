@@ -28,7 +28,7 @@ from ..diagnostics import Collector, Diagnostic, Loc, SpecError, did_you_mean
 from ..ir.expr import GRAMMAR_FILE
 from ..ir.spec import Spec
 from ..tables import cached_parser
-from .ns_fast import lower_line, parse_piece, read_line, statements
+from .ns_fast import NO_PLAN, line_plan, lower_line, parse_piece, read_line, statements
 from .ns_lower import (ARG_ALIASES, CLAUSES, IDENTIFIER, KEYWORDS, TARGET_ALIASES, Lowering, Piece,  # noqa: F401
                        canonical_arg, canonical_target)
 from .validate import Located, Locations, ParsedSpec, report_pydantic_errors
@@ -271,9 +271,12 @@ def _check_tokens(text: str, file: str, sources: dict[str, str]) -> None:
 
     The tokens are counted a piece of the text at a time (no token spans a line, so the pieces end at line
     ends), each by one call of the regex engine; only the piece where the count runs over is walked token by
-    token, to find the first one over. A huge file is refused after its first pieces."""
+    token, to find the first one over. A huge file is refused after its first pieces; a text of no more
+    characters than the budget has tokens is not counted at all."""
     count = 0
     max_tokens = budgets.current().cap(MAX_TOKENS, budgets.TOKENS_PER_NODE)
+    if len(text) <= max_tokens:  # every token is at least one character: no count can run over
+        return
     start = 0
     while start < len(text):
         end = text.find("\n", start + _PIECE)
@@ -341,14 +344,23 @@ def _lower_fast(text: str, file: str, errors: Collector, default_name: str) -> P
         return True
 
     reserved = reserved_words()
+    known: dict[str, bool] = {}  # a statement's text -> does the fast reader read it (its positions aside)
     for statement in statements(text):
-        entries = read_line(text, statement, file, MAX_NESTING, reserved) if statement.simple else None
-        if entries is None:
+        if not statement.simple:
+            run.append(statement)
+            continue
+        key = text[statement.start:statement.end]
+        read = known.get(key)
+        entries = None
+        if read is None:  # the first statement of this text: read it
+            entries = read_line(text, statement, file, MAX_NESTING, reserved)
+            read = known[key] = entries is not None
+        if not read:
             run.append(statement)
             continue
         if not parse_run():
             return None
-        parts.append(entries)
+        parts.append((statement, key, entries))  # entries None: lowered as the first of its text was
         fast += 1
     if not fast or not parse_run():
         return None
@@ -357,8 +369,22 @@ def _lower_fast(text: str, file: str, errors: Collector, default_name: str) -> P
         if isinstance(part, Tree) and part.data == "block":
             blocks |= _block_names(part)
     lowering = Lowering(text, file, errors, blocks, default_name)
-    return lowering.spec([lowering.lower(part) if isinstance(part, Tree) else lower_line(lowering, part)
-                          for part in parts])
+    plans: dict[str, Any] = {}  # a statement's text -> its LinePlan, or NO_PLAN
+    lowered = []
+    for part in parts:
+        if isinstance(part, Tree):
+            lowered.append(lowering.lower(part))
+            continue
+        statement, key, entries = part
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = line_plan(lowering, entries, statement)
+        if plan is NO_PLAN:
+            entries = entries or read_line(text, statement, file, MAX_NESTING, reserved)
+            lowered.append(lower_line(lowering, entries))
+        else:
+            lowered.append(plan.replay(errors, statement))
+    return lowering.spec(lowered)
 
 
 def parse_ns(text: str, file: str = "<string>", default_name: str = "network") -> ParsedSpec:
@@ -378,8 +404,9 @@ def parse_ns(text: str, file: str = "<string>", default_name: str = "network") -
         lowered = _lower_whole(text, file, errors, default_name, sources)
     errors.raise_if_any()
     locations = Locations(sources=sources)
+    table, data = locations.table, lowered.data
     for path, loc in lowered.locs.items():
-        locations.table[path] = Located(loc, _shown(path, lowered.data))
+        table[path] = _Shown(loc, path, data)
     try:
         spec = Spec.model_validate(lowered.data)
     except ValidationError as exc:
@@ -387,6 +414,22 @@ def parse_ns(text: str, file: str = "<string>", default_name: str = "network") -
         errors.raise_if_any()
         raise AssertionError("pydantic failed without errors") from None
     return ParsedSpec(spec, locations, text, file, "ns")
+
+
+class _Shown(Located):
+    """A location whose path as a person names it (`_shown`) is worked out from the spec's data the first time a
+    message reads it: most paths of a valid spec are never named."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, loc: Loc, path: tuple, data: Any) -> None:
+        self.loc, self._shown, self._data = loc, path, data
+
+    @property
+    def shown(self) -> str:
+        if not isinstance(self._shown, str):
+            self._shown, self._data = _shown(self._shown, self._data), None
+        return self._shown
 
 
 def _shown(path: tuple, data: Any) -> str:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from lark import Token, Tree
 
-from ..diagnostics import Loc
+from ..diagnostics import Collector, Loc, SpecError
 from ..ir.expr import ExprError, parse_expr
 from .ns_lower import Ident, Lowering, Standalone
 
@@ -226,6 +226,62 @@ def lower_line(lowering: Lowering, entries: list[Entry]) -> tuple:
         pieces.append(piece)
     first = entries[0].label or entries[0].ident
     return "line", _At(first.loc.line, first.loc.col), pieces
+
+
+# ---- a text written many times: lowered once ------------------------------------------------------------
+
+NO_PLAN = object()  # a statement lowered afresh each time (see line_plan)
+
+
+class LinePlan:
+    """A statement's lowering, positions counted from where the statement starts (all on its line): the entries'
+    data with the IR paths recorded under each, the errors reported, and the statement's own column. The
+    lowering of a fast-read statement depends on its text alone (and on the file's block names, fixed for the
+    file), so every statement of the same text replays the plan at its own place."""
+
+    __slots__ = ("at", "pieces", "errors")
+
+    def __init__(self, at: int, pieces: list, errors: list):
+        self.at, self.pieces, self.errors = at, pieces, errors
+
+    def replay(self, errors: Any, st: Statement) -> tuple:
+        """The errors reported where `st` stands, and the statement for the assembly (`_Assembly.add`)."""
+        column = st.start - st.line_start + 1
+        for code, message, path, file, offset in self.errors:
+            errors.error(code, message, path, Loc(file, st.line, column + offset))
+        return "replay", _At(st.line, column + self.at), self, st.line, column
+
+
+def line_plan(lowering: Lowering, entries: list[Entry], st: Statement) -> LinePlan | object:
+    """The LinePlan of a fast-read statement (its entries); NO_PLAN where a position falls off its line or the
+    statement alone reports more errors than a run may (the Collector then stops the run where it stands)."""
+    values = lowering.values
+    sink, values.errors = values.errors, Collector()
+    try:
+        _, at, pieces = lower_line(lowering, entries)
+        reported = values.errors.items
+    except SpecError:
+        return NO_PLAN
+    finally:
+        values.errors = sink
+    column = st.start - st.line_start + 1
+    planned = []
+    for piece in pieces:
+        rows = []
+        for path, loc in piece.locs.items():
+            if loc.line != st.line or loc.file != values.file:
+                return NO_PLAN
+            rows.append((path, loc.col - column))
+        data = piece.data
+        nested = any(isinstance(v, (list, dict)) for v in data.get("args", ())) or any(
+            isinstance(v, (list, dict)) for v in data.get("kwargs", {}).values())
+        planned.append((data, rows, nested))
+    found = []
+    for d in reported:
+        if d.loc is None or d.loc.line != st.line:
+            return NO_PLAN
+        found.append((d.code, d.message, d.path, d.loc.file, d.loc.col - column))
+    return LinePlan(at.column - column, planned, found)
 
 
 # ---- lark for the rest -------------------------------------------------------------------------------

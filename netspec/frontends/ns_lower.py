@@ -656,6 +656,8 @@ class _Assembly:
         kind, smeta, *rest = statement
         if kind == "line":
             self.line(rest[0])
+        elif kind == "replay":
+            self.replayed(*rest)
         elif kind == "network":
             if self.once("network", smeta):
                 self.network(*rest)
@@ -731,6 +733,21 @@ class _Assembly:
             self.locs.update(under(("layers", len(self.layers)), piece.locs))
             self.layers.append(piece.data)
 
+    def replayed(self, plan: Any, line: int, column: int) -> None:
+        """A line of entries lowered once for its text (ns_fast.LinePlan), placed at `line` from `column`: as
+        `line` places the pieces it was lowered to, each entry's data its own."""
+        file, locs, layers = self.v.file, self.locs, self.layers
+        for data, rows, nested in plan.pieces:
+            prefix = ("layers", len(layers))
+            for path, offset in rows:
+                locs[prefix + path] = Loc(file, line, column + offset)
+            if nested:
+                layers.append(_copied(data))
+            else:
+                data = data.copy()
+                data["args"], data["kwargs"] = data["args"].copy(), data["kwargs"].copy()
+                layers.append(data)
+
     def finish(self) -> Piece:
         spec = self.spec
         if "extends" not in spec:
@@ -745,6 +762,14 @@ class _Assembly:
             if value:
                 spec[key] = value
         return Piece(spec, self.locs)
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    return value
 
 
 # ---- the walk ------------------------------------------------------------------------------------------

@@ -139,7 +139,7 @@ class _Values:
         return raw
 
     def call_text(self, text: str, rpath: tuple, cpath: IRPath) -> dict | None:
-        """An entry string as a call node. What it holds, the paths recorded under the entry and the errors found
+        """An entry string as a call node, its path and those below it recorded. What it holds, the paths recorded under the entry and the errors found
         depend on its text alone, so each distinct text is read once per file (`_call_plan`) and every entry
         of that text replays the plan at its own position."""
         text = text.strip()
@@ -149,6 +149,7 @@ class _Values:
         node, steps = plan
         base = self.find(rpath)
         table = self.table
+        table[cpath] = Located(base, rpath)  # the entry itself
         if base is None:  # no position for the value (data, not text): every path gets none
             for step in steps:
                 if len(step) == 2:
@@ -266,11 +267,13 @@ class _Entries:
         self.value, self.call_text = values.value, values.call_text
 
     def entry(self, raw: Any, rpath: tuple, cpath: IRPath) -> dict | None:
-        self.record(cpath, rpath)
         if isinstance(raw, str):
-            if raw.strip().startswith("$"):
-                return self.reference(raw.strip(), rpath)
-            return self.call_text(raw, rpath, cpath)
+            text = raw.strip()
+            if not text.startswith("$"):
+                return self.call_text(text, rpath, cpath)  # the entry's own path recorded first, as here
+            self.record(cpath, rpath)
+            return self.reference(text, rpath)
+        self.record(cpath, rpath)
         if isinstance(raw, list):
             if not raw:
                 self.error("invalid-entry", "an empty list is not a layer; remove it or add entries", rpath)

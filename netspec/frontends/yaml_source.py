@@ -35,6 +35,8 @@ _SPECIAL_FLOATS = {
     **{sign + word: float(sign + "inf") for sign in ("", "+", "-") for word in (".inf", ".Inf", ".INF")},
     **{word: float("nan") for word in (".nan", ".NaN", ".NAN")},
 }
+# The first characters of every null, bool and number spelling above (and of the empty string's none)
+_TYPED_START = frozenset("~nNtTfF0123456789+-.")
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -78,6 +80,8 @@ class RawDoc:
 
 def _plain_scalar(value: str) -> Any:
     """A plain scalar's value under YAML 1.2's core schema."""
+    if value and value[0] not in _TYPED_START:  # `conv2d(8, 3)`, `relu`: no null, bool or number starts so
+        return value
     if value in _NULLS:
         return None
     if value in _BOOLS:
@@ -327,10 +331,26 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
                 loc,
             )
 
+    scalar_event = yaml.ScalarEvent
     try:
         for event in yaml.parse(text, Loader=loader_cls):
-            loc = _mark_loc(file, event.start_mark)
-            if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            loc = Loc(file, mark.line + 1, mark.column + 1)
+            if isinstance(event, scalar_event):  # most events: tested first
+                tag = event.tag
+                if tag and tag not in _STANDARD_TAGS and tag not in ("!", "?"):
+                    check_tag(event, loc)
+                text_value = event.value
+                if not event.style and event.implicit[0]:
+                    value = _plain_scalar(text_value)
+                    if stack and stack[-1][6] and text_value.count("(") > text_value.count(")"):
+                        split_suspect = True
+                else:
+                    value = text_value
+                place(value, loc, 1)
+                if event.anchor:
+                    anchors[event.anchor] = (value, 1)
+            elif isinstance(event, yaml.AliasEvent):
                 aliases += 1
                 if aliases > MAX_ALIASES:
                     raise fail("alias-limit", f"more than {MAX_ALIASES} aliases; write the values out", loc)
@@ -338,17 +358,6 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
                     raise fail("yaml-syntax", f"alias '*{event.anchor}' names no anchor defined before it", loc)
                 value, count = anchors[event.anchor]
                 place(value, loc, count)
-            elif isinstance(event, yaml.ScalarEvent):
-                check_tag(event, loc)
-                if not event.style and event.implicit[0]:
-                    value = _plain_scalar(event.value)
-                    if stack and stack[-1][6] and event.value.count("(") > event.value.count(")"):
-                        split_suspect = True
-                else:
-                    value = event.value
-                place(value, loc, 1)
-                if event.anchor:
-                    anchors[event.anchor] = (value, 1)
             elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 check_tag(event, loc)
                 if len(stack) >= MAX_DEPTH:
