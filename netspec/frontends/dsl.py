@@ -327,7 +327,7 @@ def _lower_fast(text: str, file: str, errors: Collector, default_name: str) -> P
     """The common statements read by the fast reader, runs of the others parsed by lark as pieces of the file;
     None (nothing lowered, nothing reported) where there is nothing for the fast reader or lark refuses a piece,
     so that the whole text is parsed by lark."""
-    parts: list = []  # per statement in order: the fast reader's entries, or a lark tree of a statement
+    parts: list = []  # per statement in order: (statement, its text, the fast reader's entries or None), or a lark tree
     run: list = []  # the statements waiting for lark
     fast = 0
 
@@ -358,7 +358,7 @@ def _lower_fast(text: str, file: str, errors: Collector, default_name: str) -> P
         if not read:
             run.append(statement)
             continue
-        if not parse_run():
+        if run and not parse_run():
             return None
         parts.append((statement, key, entries))  # entries None: lowered as the first of its text was
         fast += 1

@@ -36,6 +36,9 @@ _KEY = re.compile(r"[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*=(?!=)")
 _BLANK = re.compile(r"[ \t]*")
 _BRACKET = re.compile(r"[()\[\]{},]")
 _CLOSE = {")": "(", "]": "[", "}": "{"}
+# A whole line whose only brackets are ( ) pairs not inside one another, and nothing else _SCAN stops at: one
+# statement, read in one step (the common `conv2d(8, 3, padding=1)` line)
+_PLAIN_LINE = re.compile(r'[^()\[\]{}\n;#"\'`\\\r]*(?:\([^()\[\]{}\n;#"\'`\\\r]*\)[^()\[\]{}\n;#"\'`\\\r]*)*(?=\n)')
 
 
 class Statement:
@@ -64,7 +67,28 @@ def statements(text: str) -> list[Statement]:
         if stop > first:
             found.append(Statement(first, stop, begun_line, begun_at, simple))
 
-    for match in _SCAN.finditer(text):
+    pos = 0
+    while True:
+        if not depth and pos == start and end < 0 and simple:
+            whole = _PLAIN_LINE.match(text, pos)
+            if whole is not None:  # a line that is one statement with no bracket inside another: as below
+                stop = whole.end()
+                first = start
+                while first < stop and text[first] in " \t":
+                    first += 1
+                last = stop
+                while last > first and text[last - 1] in " \t":
+                    last -= 1
+                if last > first:
+                    found.append(Statement(first, last, begun_line, begun_at, True))
+                line, line_start = line + 1, stop + 1
+                start = pos = begun_at = stop + 1
+                begun_line = line
+                continue
+        match = _SCAN.search(text, pos)
+        if match is None:
+            break
+        pos = match.end()
         char = match.group()[0]
         if char == "\n":
             line, line_start = line + 1, match.end()
