@@ -403,10 +403,8 @@ def parse_ns(text: str, file: str = "<string>", default_name: str = "network") -
     if lowered is None:
         lowered = _lower_whole(text, file, errors, default_name, sources)
     errors.raise_if_any()
-    locations = Locations(sources=sources)
-    table, data = locations.table, lowered.data
-    for path, loc in lowered.locs.items():
-        table[path] = _Shown(loc, path, data)
+    data = lowered.data
+    locations = Locations({path: _Shown(loc, path, data) for path, loc in lowered.locs.items()}, sources)
     try:
         spec = Spec.model_validate(lowered.data)
     except ValidationError as exc:

@@ -139,14 +139,15 @@ class _Values:
         return raw
 
     def call_text(self, text: str, rpath: tuple, cpath: IRPath) -> dict | None:
-        """An entry string as a call node, its path and those below it recorded. What it holds, the paths recorded under the entry and the errors found
-        depend on its text alone, so each distinct text is read once per file (`_call_plan`) and every entry
-        of that text replays the plan at its own position."""
+        """An entry string as a call node, its path and those below it recorded. What it holds, the paths
+        recorded under the entry and the errors found depend on its text alone, so each distinct text is read
+        once per file (`_call_plan`) and every entry of that text replays the plan at its own position."""
         text = text.strip()
         plan = self.plans.get(text)
         if plan is None:
-            plan = self.plans[text] = _call_plan(text)
-        node, steps = plan
+            node, steps = _call_plan(text)
+            plan = self.plans[text] = node, steps, all(len(step) == 2 for step in steps)
+        node, steps, clean = plan
         base = self.find(rpath)
         table = self.table
         table[cpath] = Located(base, rpath)  # the entry itself
@@ -156,6 +157,10 @@ class _Values:
                     table[cpath + step[0]] = Located(None, rpath)
                 else:
                     self.error(step[0], step[1], rpath)
+        elif clean:  # no error: paths only (most entries)
+            file, line, column = base.file, base.line, base.col + self.quoted(base)
+            for suffix, offset in steps:
+                table[cpath + suffix] = Located(Loc(file, line, column + offset), rpath)
         else:
             file, line, column = base.file, base.line, base.col + self.quoted(base)
             for step in steps:

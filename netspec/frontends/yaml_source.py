@@ -62,6 +62,9 @@ class SourceMap:
         path = tuple(path)
         if key and path in table:
             return table[path]
+        found = self.values.get(path)  # most paths asked for have a value of their own
+        if found is not None:
+            return found
         while path:
             if path in self.values:
                 return self.values[path]
