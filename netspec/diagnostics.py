@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -159,6 +158,8 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 @lru_cache(maxsize=1024)
 def _closest(name: str, choices: tuple) -> str:
     """did_you_mean, remembered: the same misspelling in every copy of a block is matched once."""
+    import difflib  # only a spec with a mistake in it needs it
+
     close = difflib.get_close_matches(name, sorted(set(choices)), n=3, cutoff=0.6)
     if not close:
         return ""

@@ -137,7 +137,7 @@ _parsed: "OrderedDict[tuple, ParsedSpec]" = OrderedDict()
 
 def _registry_key() -> tuple:
     """What parsing depends on besides the text: the layer kinds registered now (a plugin may add one)."""
-    return tuple((name, id(kind)) for name, kind in REGISTRY.items())
+    return REGISTRY.key()  # type: ignore[attr-defined]
 
 
 def parse_text(text: str, file: str = "<string>", format: str = "yaml") -> ParsedSpec:

@@ -12,11 +12,7 @@ megabytes (1 MB = 10^6 bytes), for a batch of `batch_size` samples of `dtype`:
 
 from __future__ import annotations
 
-import csv
 import fnmatch
-import html
-import io
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Optional, Sequence
@@ -128,6 +124,8 @@ class Summary:
         return data
 
     def to_json(self, depth: int | None = None) -> str:
+        import json  # here, as csv, io and html below: the table needs none of them
+
         return json.dumps(self.to_dict(depth), indent=2)
 
     def _cell(self, row: Row, column: str) -> str:
@@ -204,6 +202,9 @@ class Summary:
 
     def to_csv(self, depth: int | None = None) -> str:
         """One line per row, plain numbers (no thousands separators), for a spreadsheet or pandas."""
+        import csv
+        import io
+
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["path", "kind", "depth", *(c.replace("-", "_") for c in self.columns)])
@@ -217,6 +218,8 @@ class Summary:
 
     def to_html(self, depth: int | None = None) -> str:
         """An HTML table (what Jupyter shows for a Summary), then the totals."""
+        import html
+
         numeric = [False, False, *(c in NUMERIC for c in self.columns)]
 
         def row(cells: Iterable[str], tag: str = "td") -> str:

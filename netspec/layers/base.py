@@ -132,7 +132,134 @@ class LayerKind:
         raise TypeError(f"layer kind '{self.name}' defines no torch builder")
 
 
-REGISTRY: dict[str, LayerKind] = {}
+class _Pending:
+    """A built-in kind whose module is not imported yet: the registry imports it on the first lookup."""
+
+    __slots__ = ("module",)
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+
+    def __repr__(self) -> str:
+        return f"<kind of {self.module}, not imported yet>"
+
+
+class Registry(dict):
+    """Layer-kind name -> LayerKind, in registration order: a dict, whose built-in kinds are listed (netspec/layers/
+    __init__.py) before their modules run. A module is imported when one of its kinds is first read (`[]`, `get`,
+    `pop`), and every one of them when the registry is read whole (`values`, `items`, a copy, `==`); names alone
+    (`in`, iteration, `len`) need no import. So a spec that uses a few kinds pays for the classes of those."""
+
+    def __iter__(self):  # the keys, as a dict's; defined so that dict(REGISTRY) and {**REGISTRY} read each value
+        return dict.__iter__(self)
+
+    def __getitem__(self, name: str) -> LayerKind:
+        kind = dict.__getitem__(self, name)
+        return self._load(name, kind) if type(kind) is _Pending else kind
+
+    def get(self, name: str, default: Any = None) -> Any:
+        kind = dict.get(self, name, default)
+        return self._load(name, kind) if type(kind) is _Pending else kind
+
+    def pop(self, name: str, *default: Any) -> Any:
+        if type(dict.get(self, name)) is _Pending:
+            self[name]
+        return dict.pop(self, name, *default)
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        if type(dict.get(self, name)) is _Pending:
+            return self[name]
+        return dict.setdefault(self, name, default)
+
+    def __setitem__(self, name: str, kind: LayerKind) -> None:
+        if type(dict.get(self, name)) is _Pending:  # the built-in first, then what replaces it, as before
+            self[name]
+        dict.__setitem__(self, name, kind)
+
+    def __delitem__(self, name: str) -> None:
+        if type(dict.get(self, name)) is _Pending:
+            self[name]
+        dict.__delitem__(self, name)
+
+    def update(self, *others: Any, **kinds: Any) -> None:
+        for name, kind in dict(*others, **kinds).items():
+            self[name] = kind
+
+    def popitem(self) -> tuple[str, LayerKind]:
+        self.load_all()
+        return dict.popitem(self)
+
+    def values(self):
+        self.load_all()
+        return dict.values(self)
+
+    def items(self):
+        self.load_all()
+        return dict.items(self)
+
+    def copy(self) -> dict[str, LayerKind]:
+        return dict(self.items())
+
+    def __eq__(self, other: object) -> bool:
+        self.load_all()
+        if isinstance(other, Registry):
+            other.load_all()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __or__(self, other: Any) -> Any:
+        return self.copy() | other
+
+    def __ror__(self, other: Any) -> Any:
+        return other | self.copy()
+
+    def __ior__(self, other: Any) -> "Registry":
+        self.update(other)
+        return self
+
+    def __reduce__(self) -> Any:
+        return dict, (self.copy(),)
+
+    def __repr__(self) -> str:
+        self.load_all()
+        return dict.__repr__(self)
+
+    def list_pending(self, module: str, names: Iterable[str]) -> None:
+        """Name the kinds `module` registers when imported, before it is (netspec/layers/__init__.py)."""
+        pending = _Pending(module)
+        for name in names:
+            dict.__setitem__(self, name, pending)
+
+    def load_all(self) -> None:
+        """Import every built-in module whose kinds are still listed only."""
+        for name, kind in list(dict.items(self)):
+            if type(kind) is _Pending:
+                self._load(name, kind)
+
+    def key(self) -> tuple:
+        """What the registered kinds are, as a cache key, without importing anything: each name with None for the
+        built-in kind (imported or not) or the id of whatever replaced it."""
+        return tuple((name, None if type(kind) is _Pending or kind is _BUILT_IN.get(name) else id(kind))
+                     for name, kind in dict.items(self))
+
+    def _load(self, name: str, pending: _Pending) -> LayerKind:
+        import importlib
+
+        importlib.import_module(pending.module)
+        kind = dict.get(self, name)
+        if type(kind) is _Pending:  # the module ran before and the registry was refilled from a raw copy
+            kind = _BUILT_IN[name]
+            dict.__setitem__(self, name, kind)
+        return kind
+
+
+REGISTRY: dict[str, LayerKind] = Registry()
+_BUILT_IN: dict[str, LayerKind] = {}  # each listed built-in kind, as its module registered it
 
 
 def register_layer(cls: type[LayerKind] | None = None, *, replace: bool = False):
@@ -146,15 +273,25 @@ def register_layer(cls: type[LayerKind] | None = None, *, replace: bool = False)
         return lambda c: register_layer(c, replace=replace)
     if not getattr(cls, "name", None):
         raise TypeError(f"{cls.__name__} needs a `name`")
+    listed = dict.get(REGISTRY, cls.name)
+    if type(listed) is _Pending and listed.module == cls.__module__:  # a built-in kind, its module running now
+        _check_positional(cls)
+        kind = _BUILT_IN[cls.name] = cls()
+        dict.__setitem__(REGISTRY, cls.name, kind)
+        return cls
     taken = type(REGISTRY[cls.name]) if cls.name in REGISTRY else None
     if taken is not None and not replace and not _same_definition(taken, cls):
         raise ValueError(f"layer kind '{cls.name}' is defined twice: by {definition(taken)} and by "
                          f"{definition(cls)}; rename one, or pass replace=True to replace the first")
+    _check_positional(cls)
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+def _check_positional(cls: type[LayerKind]) -> None:
     unknown = set(cls.positional) - set(_field_names(cls.Args))
     if unknown:
         raise TypeError(f"{cls.__name__}.positional names unknown arguments {sorted(unknown)}")
-    REGISTRY[cls.name] = cls()
-    return cls
 
 
 def definition(cls: type) -> str:

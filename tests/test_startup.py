@@ -1,0 +1,109 @@
+"""What a command imports: the quick path of `netspec summary` and `netspec check` loads only what they use.
+
+Start-up time is the price of what is imported, so these tests count modules, never time: a whole `summary` process
+of a spec must not bring in typer, torch, a back end it does not print with, the standard modules of the output
+formats it was not asked for, or the built-in layer modules whose kinds the spec never names. And the table of
+built-in kinds in netspec/layers/__init__.py (which lets a kind's module wait until it is first looked up) must say
+exactly what each module registers, in order."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _run(code: str) -> object:
+    """Run `code` in a fresh interpreter from the repository; the last line it prints, a Python literal."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return ast.literal_eval(proc.stdout.splitlines()[-1])
+
+
+def _imported_by(argv: list[str]) -> list[str]:
+    """The modules a whole `netspec ARGV...` process holds at its end (its output goes to a buffer)."""
+    code = ("import contextlib, io, sys, netspec.cli\n"
+            f"sys.argv = ['netspec', *{argv!r}]\n"
+            "out = io.StringIO()\n"
+            "try:\n    with contextlib.redirect_stdout(out):\n        netspec.cli.main()\n"
+            "except SystemExit as exc:\n    assert exc.code == 0, (exc.code, out.getvalue())\n"
+            "print(sorted(sys.modules))")
+    return _run(code)
+
+
+NEVER = ("typer", "click", "rich", "torch", "numpy", "netspec.cli_app", "netspec.backends.compile",
+         "netspec.backends.diagram", "netspec.backends.schema", "netspec.frontends.printer", "netspec.frontends.dsl",
+         "netspec.checkpoint", "netspec.docgen", "netspec.reference", "difflib")
+
+
+def test_a_summary_process_imports_only_what_it_prints_with():
+    modules = set(_imported_by(["summary", "architectures/googlenet.yaml"]))
+    assert {"netspec.backends.summary", "netspec.layers.conv", "netspec.layers.activation"} <= modules
+    unexpected = sorted(m for m in modules if m.split(".")[0] in NEVER or m in NEVER)
+    assert unexpected == []
+    # the table format needs neither of the other formats' modules json and html (csv comes with importlib.metadata)
+    assert sorted(modules & {"json", "html"}) == []
+    # GoogLeNet names kinds of three of the seven built-in modules (conv, activation, dense)
+    layer_modules = sorted(m for m in modules if m.startswith("netspec.layers."))
+    assert layer_modules == ["netspec.layers.activation", "netspec.layers.base", "netspec.layers.conv",
+                             "netspec.layers.dense"]
+
+
+def test_a_json_summary_imports_json_and_still_no_back_end():
+    modules = set(_imported_by(["summary", "architectures/lenet5.yaml", "--format", "json"]))
+    assert "json" in modules
+    assert sorted(m for m in modules if m.split(".")[0] in NEVER or m in NEVER) == []
+
+
+def test_a_check_process_imports_no_back_end():
+    modules = set(_imported_by(["check", "architectures/lenet5.yaml", "architectures/examples/clip3d.ns"]))
+    assert sorted(m for m in modules if m.split(".")[0] in ("typer", "click", "rich", "torch")) == []
+    assert "netspec.backends.compile" not in modules and "netspec.cli_app" not in modules
+
+
+def test_the_table_of_built_in_kinds_says_what_each_module_registers():
+    # Each module imported on its own into a fresh process: the kinds it registers, in order, against the table.
+    code = ("import importlib\n"
+            "from netspec.layers import BUILT_IN, REGISTRY\n"
+            "listed = list(REGISTRY)\n"
+            "found = {}\n"
+            "for module in BUILT_IN:\n"
+            "    importlib.import_module('netspec.layers.' + module)\n"
+            "for name, kind in dict.items(REGISTRY):\n"
+            "    found.setdefault(type(kind).__module__.rpartition('.')[2], []).append(name)\n"
+            "print([listed, {m: ' '.join(v) for m, v in found.items()}, BUILT_IN, list(REGISTRY)])")
+    listed, found, table, after = _run(code)
+    assert found == table, "netspec/layers/__init__.py's BUILT_IN must list each module's kinds as it registers them"
+    assert after == listed == [n for names in table.values() for n in names.split()]
+
+
+def test_a_kind_is_imported_on_its_first_lookup_and_the_order_is_kept():
+    code = ("import sys\n"
+            "from netspec.layers import REGISTRY, LayerKind, register_layer\n"
+            "loaded = lambda: sorted(m for m in sys.modules if m.startswith('netspec.layers.'))\n"
+            "steps = [loaded(), 'conv3d' in REGISTRY, loaded()]\n"
+            "steps.append(type(REGISTRY.get('conv3d')).__name__)\n"
+            "steps.append(loaded())\n"
+            "@register_layer\n"
+            "class Mine(LayerKind):\n    name = 'mine'\n"
+            "@register_layer(replace=True)\n"
+            "class Relu(LayerKind):\n    name = 'relu'\n"
+            "steps.append(loaded())\n"
+            "order = [n for n, k in REGISTRY.items()]\n"
+            "steps.append([order[0], type(REGISTRY['relu']).__module__, order[-1], len(order)])\n"
+            "steps.append(loaded())\n"
+            "print(steps)")
+    steps = _run(code)
+    assert steps[0] == ["netspec.layers.base"]
+    assert steps[1] is True and steps[2] == ["netspec.layers.base"]  # a name is known without its module
+    assert steps[3] == "Conv3d"
+    assert steps[4] == ["netspec.layers.base", "netspec.layers.convnd"]
+    # replacing a built-in name loads the built-in first (so the clash rules see it), then takes its place
+    assert steps[5] == ["netspec.layers.activation", "netspec.layers.base", "netspec.layers.convnd"]
+    assert steps[6] == ["relu", "__main__", "mine", 71]
+    assert len(steps[7]) == 8  # reading the registry whole imports every built-in module
