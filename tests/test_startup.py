@@ -107,3 +107,15 @@ def test_a_kind_is_imported_on_its_first_lookup_and_the_order_is_kept():
     assert steps[5] == ["netspec.layers.activation", "netspec.layers.base", "netspec.layers.convnd"]
     assert steps[6] == ["relu", "__main__", "mine", 71]
     assert len(steps[7]) == 8  # reading the registry whole imports every built-in module
+
+
+def test_reloading_the_layers_package_changes_no_registered_kind():
+    code = ("import importlib, netspec.layers\n"
+            "from netspec.layers import REGISTRY, LayerKind, register_layer\n"
+            "@register_layer(replace=True)\n"
+            "class Relu(LayerKind):\n    name = 'relu'\n"
+            "conv = REGISTRY['conv2d']\n"
+            "before = list(REGISTRY)\n"
+            "importlib.reload(netspec.layers)\n"
+            "print([type(REGISTRY['relu']).__module__, REGISTRY['conv2d'] is conv, list(REGISTRY) == before])")
+    assert _run(code) == ["__main__", True, True]

@@ -233,7 +233,8 @@ class Registry(dict):
         """Name the kinds `module` registers when imported, before it is (netspec/layers/__init__.py)."""
         pending = _Pending(module)
         for name in names:
-            dict.__setitem__(self, name, pending)
+            if not dict.__contains__(self, name):  # listed once: a reload of the package changes nothing
+                dict.__setitem__(self, name, pending)
 
     def load_all(self) -> None:
         """Import every built-in module whose kinds are still listed only."""
