@@ -29,7 +29,7 @@ from ..ir.expr import FUNCTIONS, ExprError, parse_expr
 from ..ir.spec import SHORTCUT_MODES
 from ..layers import REGISTRY, arg_names
 from ..names import module_name_problem
-from .validate import number_literal
+from .validate import copied, number_literal
 
 # Short names a person sketching may write; each lowers to the canonical name in the Spec.
 TARGET_ALIASES = {
@@ -742,7 +742,7 @@ class _Assembly:
             for path, offset in rows:
                 locs[prefix + path] = Loc(file, line, column + offset)
             if nested:
-                layers.append(_copied(data))
+                layers.append(copied(data))
             else:
                 data = data.copy()
                 data["args"], data["kwargs"] = data["args"].copy(), data["kwargs"].copy()
@@ -762,14 +762,6 @@ class _Assembly:
             if value:
                 spec[key] = value
         return Piece(spec, self.locs)
-
-
-def _copied(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_copied(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _copied(v) for k, v in value.items()}
-    return value
 
 
 # ---- the walk ------------------------------------------------------------------------------------------

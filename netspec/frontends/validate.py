@@ -172,7 +172,7 @@ class _Values:
         if node is None:
             return None
         if node[0]:  # a list among the arguments: each entry gets its own
-            return _copied(node[1])
+            return copied(node[1])
         template = node[1]
         out = template.copy()
         out["args"] = template["args"].copy()
@@ -180,11 +180,12 @@ class _Values:
         return out
 
 
-def _copied(value: Any) -> Any:
+def copied(value: Any) -> Any:
+    """A copy of replayed entry data whose lists and dicts are new (both front ends' plans hand out copies)."""
     if isinstance(value, list):
-        return [_copied(v) for v in value]
+        return [copied(v) for v in value]
     if isinstance(value, dict):
-        return {k: _copied(v) for k, v in value.items()}
+        return {k: copied(v) for k, v in value.items()}
     return value
 
 
