@@ -31,7 +31,7 @@ from .frontends.yaml_source import MAX_BYTES, read_yaml
 from .ir import graph as g
 from .ir.infer import infer
 from .ir.link import link
-from .ir.resolve import resolve
+from .ir.resolve import forget_validated, resolve
 from .ir.spec import Locations, ParsedSpec, Spec
 from .layers import REGISTRY
 from .usage import check_build_arguments, check_format, check_outputs, check_source
@@ -166,8 +166,10 @@ def _copy(parsed: ParsedSpec) -> ParsedSpec:
 
 
 def clear_caches() -> None:
-    """Forget every parsed text (the expression cache is netspec.ir.expr.parse_expr.cache_clear)."""
+    """Forget every parsed text and every validated layer argument (the expression cache is
+    netspec.ir.expr.parse_expr.cache_clear)."""
     _parsed.clear()
+    forget_validated()
 
 
 def _parse_text(text: str, file: str, format: str) -> ParsedSpec:

@@ -83,3 +83,54 @@ def test_a_block_called_again_with_the_same_arguments_is_evaluated_once(monkeypa
         counts[name] = len(calls)
         assert summary.total_params == {"resnet50": 25_557_032, "resnet152": 60_192_808}[name]  # torchvision's
     assert counts["resnet152"] - counts["resnet50"] <= 2 * (50 - 16)
+
+
+LITERAL = "name: literal\ninput: [8, 16, 16]\nlayers:\n  - conv2d(8, 3, stride={stride}, padding=1)\n  - relu\n"
+
+
+def test_a_layer_validated_in_one_spec_is_not_validated_again_in_the_next(monkeypatch):
+    """Counted: the kind's Args model validates `conv2d(8, 3, stride=1, padding=1)` once per process, and a
+    value of another type that compares equal (true == 1 in Python) is validated afresh, and refused."""
+    from netspec.layers.conv import Conv2dArgs
+
+    netspec.pipeline.clear_caches()
+    calls = []
+    real = Conv2dArgs.model_validate.__func__
+    monkeypatch.setattr(Conv2dArgs, "model_validate", classmethod(lambda cls, data: calls.append(data) or real(cls, data)))
+    first = analyse(LITERAL.format(stride=1))
+    second = analyse(LITERAL.format(stride=1).replace("literal", "another"))
+    assert len(calls) == 1
+    assert first.root.children[0].args is second.root.children[0].args
+    with pytest.raises(SpecError) as err:
+        analyse(LITERAL.format(stride="true"))
+    assert "stride" in str(err.value) and "true is a boolean, not a number" in str(err.value)
+    assert len(calls) == 2
+
+
+def test_a_kind_defined_anew_validates_its_calls_with_its_own_arguments():
+    """The memo is keyed by the Args class, not the kind's name: a plugin that replaces a kind (here one taking
+    sizes up to 4, then one taking sizes up to 2) is asked again about the same call."""
+    from pydantic import Field
+
+    from netspec.layers import REGISTRY
+
+    def define(limit: int):
+        class WidthArgs(netspec.LayerArgs):
+            size: int = Field(ge=1, le=limit)
+
+        @netspec.register_layer(replace=True)
+        class Widen(netspec.LayerKind):
+            name = "memo_widen"
+            Args = WidthArgs
+            positional = ("size",)
+
+    spec = "name: widen\ninput: [8]\nlayers:\n  - memo_widen(3)\n"
+    try:
+        define(4)
+        assert analyse(spec).root.children[0].args.size == 3
+        define(2)
+        with pytest.raises(SpecError) as err:
+            analyse(spec)
+        assert "memo_widen argument 'size'" in str(err.value)
+    finally:
+        REGISTRY.pop("memo_widen", None)

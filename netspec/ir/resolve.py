@@ -193,6 +193,51 @@ def _shift(loc, column: int | None):
 _LITERALS = frozenset((int, float, bool))  # values the IR holds as they are: no expression to evaluate
 
 
+# Validated arguments by (Args class, the values as a repr) or (Args class, the arguments as written, when all are
+# literals; see _literal_call): validation is a pure function of the kind's Args class (the class object, so one a
+# plugin defines anew is another key) and the values, so the memo serves every resolve of the process, as the parse
+# and expression caches do. Only what validated is kept, and the table starts afresh past MAX_VALIDATED entries.
+_VALIDATED: dict[tuple, Any] = {}
+MAX_VALIDATED = 4096
+
+
+def forget_validated() -> None:
+    _VALIDATED.clear()
+
+
+def _remember(memo: tuple, args: Any) -> None:
+    if len(_VALIDATED) >= MAX_VALIDATED:
+        _VALIDATED.clear()
+    _VALIDATED[memo] = args
+
+
+def _is_data(value: Any) -> bool:
+    """Is `value` plain data (a number, flag, text, none, or a tuple of them), whose repr is the value itself?"""
+    if type(value) is tuple:
+        return all(_is_data(v) for v in value)
+    return value is None or type(value) in _DATA
+
+
+_DATA = frozenset((int, float, bool, str))
+
+
+def _literal_call(node: s.Call) -> tuple | None:
+    """A call's arguments as written, each with its type (1, 1.0 and true are equal keys otherwise), when every
+    one is a number, a flag or none: such a call means the same in any scope. None when any is an expression."""
+    written: list[Any] = []
+    for value in node.args:
+        kind = type(value)
+        if kind not in _LITERALS and value is not None:
+            return None
+        written += (kind, value)
+    for key, value in node.kwargs.items():  # a keyword starts with its name (a str), a positional with a type
+        kind = type(value)
+        if kind not in _LITERALS and value is not None:
+            return None
+        written += (key, kind, value)
+    return tuple(written)
+
+
 def _eval_value(raw: Any, env: Mapping[str, Any]) -> Any:
     if isinstance(raw, str):
         return eval_text(raw, env)
@@ -388,7 +433,6 @@ class _Binder:
         self.ev = ev
         self.spec, self.params, self.base = ev.spec, params, base
         self.loc, self.error, self.once, self.value, self.own = ev.loc, ev.error, ev.once, ev.value, ev.own
-        self.validated: dict[tuple, Any] = {}  # (kind, arguments) -> validated Args
         self.waits = 0  # layers made whose arguments wait for the sizes reaching them (`pending`)
         self.called: dict[str, list[str]] = {}  # block -> its arguments that its body calls as layers
 
@@ -541,6 +585,12 @@ class _Binder:
     def layer(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Layer | None:
         kind = REGISTRY[node.target]
         layer = g.Layer(node.name, "", self.loc(cpath), kind=kind)
+        written = _literal_call(node)
+        if written is not None:  # numbers and flags only: the same call validated before needs nothing evaluated
+            args = _VALIDATED.get((kind.Args, written))
+            if args is not None:
+                layer.args = args
+                return layer
         self.ev.deferring = True
         try:
             got = self.arguments(node, arg_names(kind), kind.positional, env, mpath, cpath, kind.name)
@@ -552,7 +602,11 @@ class _Binder:
                                                                   tuple(sizes))
             return layer
         layer.args = self.bind(kind, node, env, got, mpath, cpath)
-        return layer if layer.args is not None else None
+        if layer.args is None:
+            return None
+        if written is not None:
+            _remember((kind.Args, written), layer.args)
+        return layer
 
     def bind_later(self, kind, node: s.Call, env, mpath: str, cpath: tuple, errors: Collector, shaped: tuple = ()):
         """Evaluate and validate a deferred layer's arguments, reporting into the infer pass's errors."""
@@ -570,12 +624,14 @@ class _Binder:
             return None
         values, paths = got
         plain = {k: _plain(v) for k, v in values.items()}
-        memo = (kind.name, repr(sorted(plain.items())))
-        if memo in self.validated:  # the same layer again (repeats, blocks): validated once
-            return self.validated[memo]
+        memo = (kind.Args, repr(sorted(plain.items())))
+        args = _VALIDATED.get(memo)
+        if args is not None:  # the same layer again (repeats, blocks, other specs): validated once
+            return args
         try:
             args = kind.Args.model_validate(plain)
-            self.validated[memo] = args
+            if all(_is_data(v) for v in plain.values()):  # a repr that says what the value is, in any process
+                _remember(memo, args)
         except ValidationError as exc:
             raws = {**dict(zip(kind.positional, node.args)), **node.kwargs}  # as written, for carets on names
             done: set[str] = set()
