@@ -134,3 +134,21 @@ def test_a_kind_defined_anew_validates_its_calls_with_its_own_arguments():
         assert "memo_widen argument 'size'" in str(err.value)
     finally:
         REGISTRY.pop("memo_widen", None)
+
+
+def test_a_stack_of_the_same_layer_is_typed_once_and_every_node_gets_its_figures(monkeypatch):
+    """Counted: 2,000 alternating conv2d(8, 3, padding=1) and relu on 8x16x16 call conv2d's shape rule once (the
+    shape reaching each copy is the same), and each node still carries its own shape and counts: 8*8*9 + 8 = 584
+    parameters and 584 * 16 * 16 mult-adds per convolution, torchinfo's figures for this layer."""
+    from netspec.layers import REGISTRY
+
+    conv = REGISTRY["conv2d"]
+    calls = []
+    real = type(conv).infer
+    monkeypatch.setattr(type(conv), "infer", lambda self, args, shape: calls.append(shape) or real(self, args, shape))
+    text = "name: stack\ninput: [8, 16, 16]\nlayers:\n" + "  - conv2d(8, 3, padding=1)\n  - relu\n" * 1000
+    graph = analyse(text)
+    convs = [n for n in graph.walk() if not n.children and n.op == "conv2d"]
+    assert len(convs) == 1000 and calls == [(8, 16, 16)]
+    assert all(n.out_shape == (8, 16, 16) and n.params == 584 and n.mult_adds == 584 * 256 for n in convs)
+    assert graph.root.params == 584_000

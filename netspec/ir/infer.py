@@ -78,6 +78,11 @@ class _Inferrer:
         self.errors = errors
         self.done: set[int] = set()  # ids of the nodes typed so far: what a reference may read
         self.root: g.Node | None = None
+        # (kind, id of its Args, input shape) -> (the Args, output shape, params, mult-adds): a kind's rules are
+        # functions of its arguments and the shape, so a layer made again (a plain stack, the copies of a block
+        # called again with the same arguments, which share their Args) is typed once. The Args is kept in the
+        # value, so its id cannot be taken by another object while the table lives.
+        self.layers: dict[tuple, tuple] = {}
 
     def referenced(self, ref: g.Ref, node: g.Node) -> Shape:
         """The shape a reference reads (its source is earlier, so typed by now unless it failed)."""
@@ -122,6 +127,11 @@ class _Inferrer:
                 node.args = node.pending(_sizes(shape), self.errors)
                 if node.args is None:
                     raise _Stop
+            key = (node.kind, id(node.args), shape)
+            seen = self.layers.get(key)
+            if seen is not None:
+                node.out_shape, node.params, node.mult_adds = seen[1:]
+                return seen[1]
             self.within_limit(node, shape, "the tensor reaching this layer")
             try:
                 out = node.kind.infer(node.args, shape)
@@ -131,6 +141,7 @@ class _Inferrer:
             node.out_shape = out
             node.params = node.kind.count_params(node.args, shape, out)
             node.mult_adds = node.kind.mult_adds(node.args, shape, out, node.params)
+            self.layers[key] = (node.args, out, node.params, node.mult_adds)
             return out
         if isinstance(node, g.Ref):
             node.out_shape = self.referenced(node, node)
