@@ -14,16 +14,28 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence
 
-from .diagnostics import Diagnostic, Loc, SpecError, UsageError
-from .layers import LayerArgs, LayerKind, ShapeError, register_layer
-from .library import list_models
-from .pipeline import DEFAULT_MAX_PARAMS, Source, analyse
-from .pipeline import build as _build
-from .pipeline import parse as _parse
-from .pipeline import parse_linked as _parse_linked
-from .ir.spec import BlockDef, Spec
-from .backends.summary import DEFAULT_COLUMNS, Row, Summary, summarize_graph
-from .usage import check_params
+import gc as _gc
+
+# The imports below (pydantic, the IR, the front ends) make some 30,000 objects the cyclic collector tracks, nearly all
+# alive as long as the process: the collections Python would run while they are made free almost nothing, so the
+# collector waits until the imports are done, and is on again afterwards if it was on.
+_collecting = _gc.isenabled()
+_gc.disable()
+try:
+    from .diagnostics import Diagnostic, Loc, SpecError, UsageError
+    from .layers import LayerArgs, LayerKind, ShapeError, register_layer
+    from .library import list_models
+    from .pipeline import DEFAULT_MAX_PARAMS, Source, analyse
+    from .pipeline import build as _build
+    from .pipeline import parse as _parse
+    from .pipeline import parse_linked as _parse_linked
+    from .ir.spec import BlockDef, Spec
+    from .backends.summary import DEFAULT_COLUMNS, Row, Summary, summarize_graph
+    from .usage import check_params
+finally:
+    if _collecting:
+        _gc.enable()
+    del _collecting, _gc
 
 __version__ = "0.1.0"
 

@@ -6,6 +6,7 @@ the typer app in netspec/cli_app.py, which reads the same forms the same way. Na
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -85,12 +86,24 @@ def _quick(command: str, specs: list[Path], options: dict[str, Any]) -> int:
 
 def main() -> None:
     """Console-script entry point."""
+    program = _is_program()
+    if program:
+        gc.freeze()  # what the imports made: left out of every later collection, the one at exit included
     plain = _plain(sys.argv[1:])
     if plain is not None:
-        sys.exit(_quick(*plain))
+        code = _quick(*plain)
+        if program:  # the process ends now, and check and summary hold no file open but the standard streams
+            gc.freeze()  # (flushed at exit as ever): the collection at exit need not walk their graphs either
+        sys.exit(code)
     from .cli_app import main as typer_main
 
     typer_main()
+
+
+def _is_program() -> bool:
+    """Is this call the process's own program: the `netspec` script, or `python -m netspec.cli`? Only then does
+    main freeze the collector's objects (gc.freeze), which would be a leak in a program that calls main itself."""
+    return getattr(sys.modules.get("__main__"), "main", None) is main
 
 
 def __getattr__(name: str) -> Any:

@@ -119,3 +119,18 @@ def test_reloading_the_layers_package_changes_no_registered_kind():
             "importlib.reload(netspec.layers)\n"
             "print([type(REGISTRY['relu']).__module__, REGISTRY['conv2d'] is conv, list(REGISTRY) == before])")
     assert _run(code) == ["__main__", True, True]
+
+
+def test_the_collector_after_import_and_in_a_command():
+    # importing netspec pauses the collector only while it imports: on again afterwards, off if it was off
+    assert _run("import gc, netspec\nprint(gc.isenabled())") is True
+    assert _run("import gc\ngc.disable()\nimport netspec\nprint(gc.isenabled())") is False
+    run = ("import gc, io, contextlib, sys\n{imp}\n"
+           "sys.argv = ['netspec', 'check', 'architectures/lenet5.yaml']\n"
+           "try:\n    with contextlib.redirect_stdout(io.StringIO()):\n        {call}()\n"
+           "except SystemExit as exc:\n    assert exc.code == 0\n"
+           "print([gc.isenabled(), gc.get_freeze_count() > 0])")
+    # the process's own program (the `netspec` script imports main into __main__): what exists is frozen
+    assert _run(run.format(imp="from netspec.cli import main", call="main")) == [True, True]
+    # a program that calls main itself keeps its objects collectable
+    assert _run(run.format(imp="import netspec.cli", call="netspec.cli.main")) == [True, False]
