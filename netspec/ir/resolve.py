@@ -906,7 +906,9 @@ class _Resolver:
         """
         self.count(cpath)
         into, self.splice_into = self.splice_into, None  # meant for this entry, not for the ones inside it
-        if isinstance(node, s.If):
+        if type(node) is s.Call:  # most entries: none of the structures below
+            pass
+        elif isinstance(node, s.If):
             sizes, self.sizes = self.sizes, None
             try:
                 with self.own(sizes):
@@ -925,7 +927,7 @@ class _Resolver:
                 chosen = chosen.model_copy(update={"name": node.name})  # `bn: {if: ..., then: batchnorm2d}`
             self.splice_into, self.slot = into, slot
             return self.entry(chosen, env, mpath, cpath + (key,))
-        if isinstance(node, s.Splice):
+        elif isinstance(node, s.Splice):
             spliced: list[g.Node] = []
             parent, _, position = mpath.rpartition(".")
             if self.flat_scope is None and node.name is None and position.isdigit():
@@ -941,7 +943,7 @@ class _Resolver:
                     self.error("invalid-entry", "splice takes a sequence (a list, a block of layers, or a repeat), "
                                f"got {inner.op}", mpath, cpath)
             return spliced
-        if isinstance(node, (s.Output, s.Flat)):
+        elif isinstance(node, (s.Output, s.Flat)):
             if isinstance(node, s.Output):
                 if node.name is None:
                     self.error("missing-key", "an output needs a name: write `aux1: {output: ...}`", mpath, cpath)
@@ -1017,10 +1019,10 @@ class _Resolver:
         return g.Seq(name, "", self.loc(cpath), items=nodes)
 
     def single(self, node: s.Entry, env, mpath: str, cpath: tuple, into: tuple[str, int] | None = None) -> g.Node | None:
+        if type(node) is s.Call:  # most entries (a call finds its own position)
+            return self.call(node, env, mpath, cpath, into)
         loc = self.loc(cpath)
         name = node.name
-        if isinstance(node, s.Call):
-            return self.call(node, env, mpath, cpath, into)
         if isinstance(node, s.Ref):
             return g.Ref(name, "", loc, target=node.target)
         if isinstance(node, s.Seq):
