@@ -1,7 +1,10 @@
-"""Resolve copies a block instance it has made before when the block is called again with the same arguments
-(netspec/ir/resolve.py, instance_key): the copies must be independent nodes with their own paths and shapes,
-errors inside a repeated block must still be reported for every copy, and a block whose body depends on the
-tensor reaching it must still see each call's own tensor. Figures are worked out by hand from the layers."""
+"""Work the static passes do once and share, counted, never timed. Resolve copies a block instance it has made
+before when the block is called again with the same arguments (netspec/ir/resolve.py, instance_key): the copies
+must be independent nodes with their own paths and shapes, errors inside a repeated block must still be reported
+for every copy, and a block whose body depends on the tensor reaching it must still see each call's own tensor.
+A layer's arguments are validated once per process, a layer is typed once per distinct input shape, and the
+walks that link references and find extra outputs run only where there are some. Figures are worked out by hand
+from the layers."""
 
 from __future__ import annotations
 
@@ -152,3 +155,20 @@ def test_a_stack_of_the_same_layer_is_typed_once_and_every_node_gets_its_figures
     assert len(convs) == 1000 and calls == [(8, 16, 16)]
     assert all(n.out_shape == (8, 16, 16) and n.params == 584 and n.mult_adds == 584 * 256 for n in convs)
     assert graph.root.params == 584_000
+
+
+def test_the_reference_walk_runs_only_for_a_spec_that_has_references(monkeypatch):
+    """A spec without `$` references, resizes or outputs makes no walk of its graph to link them; one with a
+    reference still gets its reference linked (the concat reads the first conv's 4 channels beside its own 4)."""
+    from netspec.ir import flow
+
+    walks = []
+    real_link, real_taps = flow.link_references, flow.taps
+    monkeypatch.setattr(flow, "link_references", lambda *a, **k: walks.append("link") or real_link(*a, **k))
+    monkeypatch.setattr(flow, "taps", lambda root: walks.append("taps") or real_taps(root))
+    analyse("name: plain\ninput: [3, 8, 8]\nlayers:\n  - conv2d(4, 3, padding=1)\n  - relu\n")
+    assert walks == []
+    graph = analyse("name: linked\ninput: [3, 8, 8]\nlayers:\n  - first: conv2d(4, 3, padding=1)\n"
+                    "  - concat: [\"conv2d(4, 1)\", $first]\n  - tap: {output: \"conv2d(2, 1)\"}\n")
+    assert walks == ["link", "taps"]
+    assert graph.root.out_shape == (8, 8, 8) and graph.outputs == ["main", "tap"]

@@ -300,6 +300,10 @@ class _Evaluator:
         # raises _Wait, and the entry becomes a g.Pending); infer then resolves it again with the sizes bound.
         self.may_wait = False
         self.shaped: tuple[str, ...] = ()  # the sizes bound where a Later is evaluated, for its message
+        # references (and resizes, which hold one) and extra outputs made: without any, the walks that link
+        # references and find the outputs have nothing to find
+        self.references = 0
+        self.taps = 0
 
     def loc(self, cpath: tuple):
         found = self.locs.get(cpath)
@@ -580,6 +584,7 @@ class _Binder:
                        paths["align_corners"])
             return None
         ref = g.Ref(None, "", _shift(self.loc(paths["like"]), like.column), target=like.target)
+        self.ev.references += 1
         return g.Resize(node.name, "", loc, like=ref, mode=str(mode), align_corners=corners)
 
     def layer(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Layer | None:
@@ -958,6 +963,7 @@ class _Resolver:
             one = self.as_one(inner_nodes, node.name, cpath)
             if isinstance(node, s.Output):
                 one.tap, one.train_only = True, node.train_only
+                self.ev.taps += 1
             elif isinstance(one, g.Layer):
                 self.error("invalid-entry", "flat takes a structure (a list, concat, add, residual or dense), "
                            "not a single layer", mpath, cpath)
@@ -1024,6 +1030,7 @@ class _Resolver:
         loc = self.loc(cpath)
         name = node.name
         if isinstance(node, s.Ref):
+            self.ev.references += 1
             return g.Ref(name, "", loc, target=node.target)
         if isinstance(node, s.Seq):
             return g.Seq(name, "", loc, items=self.sequence(node.items, env, *(into or (mpath, 0)), cpath + ("items",)))
@@ -1442,10 +1449,12 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
         root = g.Seq("", "", parsed.locations.find(("layers",)).loc, items=items)
         _Namer(errors).visit(root, "")
         _check_parameters(root, errors)
-        flow.link_references(root, errors)
+        if resolver.ev.references:
+            flow.link_references(root, errors)
     except _TooLarge:
         pass
-    outputs, output_refs, output_dict = _outputs(spec, root, errors, parsed.locations, requested_outputs)
+    tap_nodes = flow.taps(root) if root is not None and resolver.ev.taps else []
+    outputs, output_refs, output_dict = _outputs(spec, root, tap_nodes, errors, parsed.locations, requested_outputs)
     plan = _init_plan(spec, {**functions, **env}, errors, parsed.locations)
     errors.raise_if_any()
     assert not resolver.failed, "an entry failed without a diagnostic"
@@ -1499,13 +1508,12 @@ def _possible_outputs(spec: s.Spec) -> set[str]:
     return found
 
 
-def _outputs(spec: s.Spec, root: g.Seq | None, errors: Collector, locations,
+def _outputs(spec: s.Spec, root: g.Seq | None, tap_nodes: list[g.Node], errors: Collector, locations,
              requested: Any = None) -> tuple[list[str], dict[str, g.Ref], bool]:
     """What the network returns: output names in order (`main` is the last layer's output; extra outputs by
-    name; references by their text), the references among them, and whether it is a dict.
+    name, `tap_nodes` in order; references by their text), the references among them, and whether it is a dict.
 
     `requested` (load's `outputs=`) replaces the spec's `outputs:`: a list or dict of names and references."""
-    tap_nodes = flow.taps(root) if root is not None else []
     taps = [n.name for n in tap_nodes]
     seen: set[str] = set()
     for node in tap_nodes:
