@@ -158,17 +158,23 @@ def test_a_stack_of_the_same_layer_is_typed_once_and_every_node_gets_its_figures
 
 
 def test_the_reference_walk_runs_only_for_a_spec_that_has_references(monkeypatch):
-    """A spec without `$` references, resizes or outputs makes no walk of its graph to link them; one with a
-    reference still gets its reference linked (the concat reads the first conv's 4 channels beside its own 4)."""
+    """A spec without `$` references, resizes, outputs or parameters makes no walk of its graph for them; one with
+    a reference still gets it linked (the concat reads the first conv's 4 channels beside its own 4), and a
+    parameter standing where none may is still reported."""
     from netspec.ir import flow
 
     walks = []
-    real_link, real_taps = flow.link_references, flow.taps
+    real_link, real_taps, real_check = flow.link_references, flow.taps, resolve._check_parameters
     monkeypatch.setattr(flow, "link_references", lambda *a, **k: walks.append("link") or real_link(*a, **k))
     monkeypatch.setattr(flow, "taps", lambda root: walks.append("taps") or real_taps(root))
+    monkeypatch.setattr(resolve, "_check_parameters", lambda *a: walks.append("parameters") or real_check(*a))
     analyse("name: plain\ninput: [3, 8, 8]\nlayers:\n  - conv2d(4, 3, padding=1)\n  - relu\n")
     assert walks == []
     graph = analyse("name: linked\ninput: [3, 8, 8]\nlayers:\n  - first: conv2d(4, 3, padding=1)\n"
                     "  - concat: [\"conv2d(4, 1)\", $first]\n  - tap: {output: \"conv2d(2, 1)\"}\n")
     assert walks == ["link", "taps"]
     assert graph.root.out_shape == (8, 8, 8) and graph.outputs == ["main", "tap"]
+    walks.clear()
+    with pytest.raises(SpecError) as err:  # a parameter outside add or mul is still refused
+        analyse("name: scaled\ninput: [4, 8, 8]\nlayers:\n  - scale: {parameter: [4, 1, 1]}\n")
+    assert walks == ["parameters"] and "invalid-entry" in str(err.value)

@@ -349,6 +349,8 @@ def infer(graph: g.Graph, errors: Collector | None = None) -> g.Graph:
 
 def _check_init_paths(graph: g.Graph, errors: Collector) -> None:
     """Each `init:` key that is a module path must name layers, all of which have the tensors it sets."""
+    if all(key in REGISTRY for key in graph.init):  # layer kinds only (or no init at all): no path to look for
+        return
     layers = [n for n in graph.walk() if isinstance(n, g.Layer)]
     for key, table in graph.init.items():
         if key in REGISTRY:

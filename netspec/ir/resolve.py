@@ -300,10 +300,11 @@ class _Evaluator:
         # raises _Wait, and the entry becomes a g.Pending); infer then resolves it again with the sizes bound.
         self.may_wait = False
         self.shaped: tuple[str, ...] = ()  # the sizes bound where a Later is evaluated, for its message
-        # references (and resizes, which hold one) and extra outputs made: without any, the walks that link
-        # references and find the outputs have nothing to find
+        # references (and resizes, which hold one), extra outputs and parameters made: without any, the walks
+        # that link references, find the outputs and check where parameters stand have nothing to find
         self.references = 0
         self.taps = 0
+        self.parameters = 0
 
     def loc(self, cpath: tuple):
         found = self.locs.get(cpath)
@@ -727,6 +728,7 @@ class _Binder:
         except InitProblem as problem:
             self.error(problem.code, str(problem), mpath, where)
             return None
+        self.ev.parameters += 1
         return g.Param(node.name, "", self.loc(cpath), shape=tuple(shape), init=init)
 
     def override(self, call: s.Call, first: dict[str, Any], mpath: str, cpath: tuple) -> s.Call:
@@ -1448,7 +1450,8 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
         items = resolver.sequence(spec.layers, resolver.base, "", 0, ("layers",))
         root = g.Seq("", "", parsed.locations.find(("layers",)).loc, items=items)
         _Namer(errors).visit(root, "")
-        _check_parameters(root, errors)
+        if resolver.ev.parameters:
+            _check_parameters(root, errors)
         if resolver.ev.references:
             flow.link_references(root, errors)
     except _TooLarge:
