@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from netspec.frontends import dsl, validate, yaml_source
-from netspec.ir import expr
+from netspec.ir import expr, exprparse
 from netspec import pipeline
 from netspec.diagnostics import SpecError
 
@@ -159,9 +159,9 @@ def test_the_garbage_collector_is_paused_during_the_passes_and_on_again_after():
 
 @pytest.mark.parametrize("fmt", ["yaml", "ns"])
 def test_plain_layers_never_reach_lark_s_expression_parser(large, monkeypatch, fmt):
-    """`conv2d(8, 3, padding=1)` and `relu` are read by the expression fast path (expr.fast_parse), so a plain
-    spec of 10,000 layers makes no call of lark's expression parser at all, and at most one per distinct text
-    of the fast path itself."""
+    """`conv2d(8, 3, padding=1)` and `relu` are read by the hand-written expression parser (exprparse.read), so
+    a plain spec of 10,000 layers makes no call of lark's expression parser at all, and at most one per distinct
+    text of the hand-written one."""
     calls = []
     real = expr._parser()
 
@@ -172,9 +172,9 @@ def test_plain_layers_never_reach_lark_s_expression_parser(large, monkeypatch, f
 
     monkeypatch.setattr(expr, "_parser", lambda: Counting())
     fast = []
-    real_fast = expr.fast_parse
-    monkeypatch.setattr(expr, "fast_parse", lambda text: fast.append(text) or real_fast(text))
+    real_read = exprparse.read
+    monkeypatch.setattr(exprparse, "read", lambda text: fast.append(text) or real_read(text))
     graph = _analyse(_spec(fmt, bad=False), fmt)
     assert sum(1 for n in graph.walk() if not n.children) == LAYERS
     assert calls == [], f"lark parsed {len(calls)} expressions of a plain spec, such as {calls[:3]}"
-    assert len(fast) <= 20, f"{len(fast)} fast-path parses for {LAYERS:,} layers of two distinct texts"
+    assert len(fast) <= 20, f"{len(fast)} hand-written parses for {LAYERS:,} layers of two distinct texts"

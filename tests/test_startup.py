@@ -60,6 +60,21 @@ def test_a_json_summary_imports_json_and_still_no_back_end():
     assert sorted(m for m in modules if m.split(".")[0] in NEVER or m in NEVER) == []
 
 
+def test_analysing_yaml_specs_never_imports_lark():
+    # lark is the .ns parser and the expression parser's fallback for syntax errors (and for rare texts): a YAML
+    # spec whose expressions are all well formed is read without it (netspec/ir/exprparse.py reads them)
+    specs = sorted(str(p.relative_to(REPO)) for p in (REPO / "architectures").rglob("*.yaml"))
+    for argv in (["summary", "architectures/googlenet.yaml"], ["check", "--max-params", "10000000000", *specs]):
+        modules = _imported_by(argv)
+        assert [m for m in modules if m.split(".")[0] == "lark" or m == "netspec.tables"] == [], argv[0]
+    code = ("import sys\n"
+            "from netspec.ir.expr import ExprError, parse_expr\n"
+            "before = 'lark' in sys.modules\n"
+            "try:\n    parse_expr('f(1,,2)')\nexcept ExprError as exc:\n    message = str(exc)\n"
+            "print([before, 'lark' in sys.modules, message])")
+    assert _run(code) == [False, True, "cannot read expression 'f(1,,2)': unexpected ','"]
+
+
 def test_a_check_process_imports_no_back_end():
     modules = set(_imported_by(["check", "architectures/lenet5.yaml", "architectures/examples/clip3d.ns"]))
     assert sorted(m for m in modules if m.split(".")[0] in ("typer", "click", "rich", "torch")) == []

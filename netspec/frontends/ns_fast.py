@@ -26,6 +26,7 @@ from lark import Token, Tree
 
 from ..diagnostics import Collector, Loc, SpecError
 from ..ir.expr import ExprError, parse_expr
+from ..ir.exprparse import Tree as ExprTree
 from .ns_lower import Ident, Lowering, Standalone
 
 # What ends or opens a statement, and what makes one the fast reader leaves to lark: strings, backticks, a
@@ -124,13 +125,13 @@ def _expression(text: str) -> tuple[Any, int] | None:
         tree = parse_expr(text)
     except ExprError:
         return None
-    if not isinstance(tree, Tree):
+    if not isinstance(tree, ExprTree):
         return None
     depth, stack = 0, [(tree, 1)]
     while stack:
         node, level = stack.pop()
         depth = max(depth, level)
-        stack.extend((kid, level + 1) for kid in node.children if isinstance(kid, Tree))
+        stack.extend((kid, level + 1) for kid in node.children if isinstance(kid, ExprTree))
     return tree, depth
 
 

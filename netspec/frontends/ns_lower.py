@@ -182,7 +182,7 @@ class Values:
         kind, kids = tree.data, tree.children
         if kind == "number":
             return Piece(self.number(kids[0], at(kids[0])), {(): loc})
-        if kind == "neg" and isinstance(kids[0], Tree) and kids[0].data == "number":
+        if kind == "neg" and not isinstance(kids[0], str) and kids[0].data == "number":  # lark's tree or parse_expr's
             number = self.number(kids[0].children[0], at(kids[0].children[0]))
             return Piece(-number if number is not None else None, {(): loc})
         if kind == "name" and str(kids[0]) in ("true", "false", "null"):
@@ -196,7 +196,7 @@ class Values:
                 self.error(exc.code, str(exc), Loc(self.file, loc.line, column))
             return Piece(text, {(): loc})
         if kind == "list":
-            items = [self._value(k, offset, line, shift) for k in kids if isinstance(k, Tree)]
+            items = [self._value(k, offset, line, shift) for k in kids if k is not None and not isinstance(k, str)]
             locs = {(): loc}
             for i, item in enumerate(items):
                 locs.update(under((i,), item.locs))

@@ -11,12 +11,12 @@ import itertools
 import re
 from typing import Any
 
-from lark import Token, Tree
 from pydantic import ValidationError
 
 from .. import budgets
 from ..diagnostics import Collector, Loc, did_you_mean, plain_message
 from ..ir.expr import FUNCTIONS, MAX_MAGNITUDE, ExprError, _number, parse_expr, parse_signature
+from ..ir.exprparse import Token, Tree
 from ..layers import REGISTRY
 from ..names import module_name_problem
 from ..ir.spec import (FLOW_CALLS, NAME_PATTERN, REFERENCE_PATTERN, SHORTCUT_MODES, STRUCTURES, RAW_READERS, BlockDef,

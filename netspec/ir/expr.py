@@ -1,18 +1,17 @@
-"""Spec expressions: parsing them with lark and evaluating them safely (no Python `eval`, bounded cost)."""
+"""Spec expressions: parsing them (exprparse.py by hand, lark for the rest and for every syntax error) and
+evaluating them safely (no Python `eval`, bounded cost)."""
 
 from __future__ import annotations
 
 import math
 import operator
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from lark import Lark, Token, Tree
-from lark.tree import Meta
-from lark.exceptions import LarkError, UnexpectedInput
+from . import exprparse
+from .exprparse import Token, Tree, from_lark
 
 MAX_EXPR_CHARS = 2_000
 MAX_MAGNITUDE = 10**18  # no value may grow beyond this: keeps `9 ** 9 ** 9` from eating the machine
@@ -120,8 +119,11 @@ GRAMMAR_FILE = Path(__file__).with_name("expr.grammar.lark")  # the `.ns` gramma
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Lark:
-    """Built once per process, its LALR tables kept between runs in the user's cache folder (netspec/tables.py)."""
+def _parser() -> Any:
+    """lark's parser of the grammar, built once per process, its LALR tables kept between runs in the user's cache
+    folder (netspec/tables.py); imported only for a text the hand-written parser (exprparse.py) leaves to it."""
+    from lark import Lark
+
     from ..tables import cached_parser
 
     grammar = GRAMMAR_FILE.read_text(encoding="utf-8")
@@ -130,15 +132,25 @@ def _parser() -> Lark:
 
 
 @lru_cache(maxsize=4096)
-def parse_expr(text: str) -> Tree | Token:
+def parse_expr(text: str) -> Tree:
     """Parse one expression; raises ExprError with the column of the problem."""
     if len(text) > MAX_EXPR_CHARS:
         raise ExprError(f"expression is longer than {MAX_EXPR_CHARS} characters", 1)
-    tree = fast_parse(text)
-    if tree is not None:
-        return tree
+    tree = exprparse.read(text)
+    if tree is None:  # a syntax error, or one of the rare texts only lark reads: its tree, or its message
+        tree = _lark_parse(text)
+        _check_depth(tree)
+        return from_lark(tree)
+    _check_depth(tree)
+    return tree
+
+
+def _lark_parse(text: str) -> Any:
+    """lark's tree of `text`; its syntax error as an ExprError."""
+    from lark.exceptions import LarkError, UnexpectedInput
+
     try:
-        tree = _parser().parse(text)
+        return _parser().parse(text)
     except UnexpectedInput as exc:
         column = getattr(exc, "column", None)
         token = getattr(exc, "token", None)
@@ -154,117 +166,18 @@ def parse_expr(text: str) -> Tree | Token:
         raise ExprError(f"cannot read expression '{text}': {what}", column if column and column > 0 else None) from None
     except LarkError as exc:  # pragma: no cover - lark's other failures are grammar bugs
         raise ExprError(f"cannot read expression '{text}': {exc}") from None
-    _check_depth(tree)
-    return tree
 
 
-# ---- the fast path: the shapes most entries have, parsed without lark's parser ----------------------------
-# `relu`, `64`, `-1`, `conv2d(64, 3, stride=2, bias=false)`: a name or a number, or a call whose arguments are
-# each a number, a negative number or a name, positional or `key=`. The tree is the one lark builds, positions
-# (meta and tokens) included; any other text, and any doubt (a keyword, a newline, a trailing character, a
-# repeated key) goes to lark, so the errors are lark's too. tests/test_expr_fast.py compares the two.
-
-_FAST_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_FAST_NUMBER = re.compile(r"([0-9][0-9_]*\.?[0-9_]*|\.[0-9][0-9_]*)([eE][-+]?[0-9]+)?")
-_FAST_BLANK = re.compile(r"[ \t]*")
-_KEYWORDS = frozenset(("if", "else", "or", "and", "not", "in", "for"))  # lark reads these by context: left to it
-
-
-def _meta(start: int, end: int) -> Meta:
-    meta = Meta()
-    meta.empty = False
-    meta.line = meta.container_line = meta.end_line = meta.container_end_line = 1
-    meta.column = meta.container_column = start + 1
-    meta.start_pos = meta.container_start_pos = start
-    meta.end_column = meta.container_end_column = end + 1
-    meta.end_pos = meta.container_end_pos = end
-    return meta
-
-
-def _token(kind: str, text: str, start: int, end: int) -> Token:
-    return Token(kind, text[start:end], start, 1, start + 1, 1, end + 1, end)
-
-
-def _tree(data: str, children: list, start: int, end: int) -> Tree:
-    return Tree(data, children, _meta(start, end))
-
-
-def _fast_atom(text: str, pos: int) -> tuple[Tree, int] | None:
-    """A number, a negative number or a name at `pos`: (its tree, the position after it)."""
-    if text.startswith("-", pos):
-        at = _FAST_BLANK.match(text, pos + 1).end()
-        found = _FAST_NUMBER.match(text, at)
-        if found is None:
-            return None
-        number = _tree("number", [_token("NUMBER", text, at, found.end())], at, found.end())
-        return _tree("neg", [number], pos, found.end()), found.end()
-    found = _FAST_NUMBER.match(text, pos)
-    if found is not None:
-        return _tree("number", [_token("NUMBER", text, pos, found.end())], pos, found.end()), found.end()
-    found = _FAST_NAME.match(text, pos)
-    if found is None or found.group() in _KEYWORDS:
-        return None
-    return _tree("name", [_token("NAME", text, pos, found.end())], pos, found.end()), found.end()
-
-
-def fast_parse(text: str) -> Tree | None:
-    """The tree lark would build for `text` when it has one of the common shapes, else None (ask lark)."""
-    if not text or text[0] in " \t":
-        return None
-    head = _FAST_NAME.match(text)
-    if head is None or head.end() == len(text) or text[head.end()] != "(":  # no call: one atom or nothing
-        found = _fast_atom(text, 0)
-        return found[0] if found is not None and found[1] == len(text) else None
-    if head.group() in _KEYWORDS:
-        return None
-    target = _token("NAME", text, 0, head.end())
-    pos = _FAST_BLANK.match(text, head.end() + 1).end()
-    args: list = []
-    keys: set = set()
-    first = last = pos
-    while pos < len(text) and text[pos] != ")":
-        start = pos
-        key = _FAST_NAME.match(text, pos)
-        after = _FAST_BLANK.match(text, key.end()).end() if key is not None else pos
-        if key is not None and text.startswith("=", after) and not text.startswith("==", after):
-            if key.group() in _KEYWORDS or key.group() in keys:
-                return None
-            keys.add(key.group())
-            found = _fast_atom(text, _FAST_BLANK.match(text, after + 1).end())
-            if found is None:
-                return None
-            value, pos = found
-            arg = _tree("kwarg", [_token("NAME", text, start, key.end()), value], start, pos)
-        else:
-            if keys:  # a positional after a keyword: lark's tree, validate's message
-                return None
-            found = _fast_atom(text, pos)
-            if found is None:
-                return None
-            arg, pos = found
-        args.append(arg)
-        last = pos
-        pos = _FAST_BLANK.match(text, pos).end()
-        if text.startswith(",", pos):
-            last = pos + 1
-            pos = _FAST_BLANK.match(text, pos + 1).end()
-        elif not text.startswith(")", pos):
-            return None
-    if pos != len(text) - 1:  # no closing bracket, or something after it
-        return None
-    children = [target, _tree("arguments", args, first, last)] if args else [target]
-    return _tree("call", children, 0, len(text))
-
-
-def _check_depth(tree: Tree | Token) -> None:
-    """Refuse expressions nested deeper than MAX_DEPTH before anything walks them recursively."""
+def _check_depth(tree: Any) -> None:
+    """Refuse expressions nested deeper than MAX_DEPTH before anything walks them recursively (netspec's tree or
+    lark's: a token is a str, a tree has children)."""
     stack = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            column = getattr(getattr(node, "meta", None), "column", None) if isinstance(node, Tree) else node.column
+            column = node.column if isinstance(node, str) else getattr(getattr(node, "meta", None), "column", None)
             raise ExprError(f"expression is nested more than {MAX_DEPTH} levels deep", column or 1)
-        if isinstance(node, Tree):
+        if not isinstance(node, str):
             stack.extend((child, depth + 1) for child in node.children if child is not None)
 
 
