@@ -188,8 +188,12 @@ class _Inferrer:
         else:
             raise AssertionError(f"unknown graph node {type(node).__name__}")
         node.out_shape = out
-        node.params = sum(c.params for c in node.children)
-        node.mult_adds = sum(c.mult_adds for c in node.children if c.counted)
+        params = mult_adds = 0
+        for child in node.children:
+            params += child.params
+            if child.counted:
+                mult_adds += child.mult_adds
+        node.params, node.mult_adds = params, mult_adds
         return out
 
     def parameter(self, node: g.Param, shape: Shape) -> Shape:
