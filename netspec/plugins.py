@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -102,7 +101,8 @@ def _import(name: str, folder: Path) -> None:
 
 
 def load_entry_points() -> None:
-    """Import every installed `netspec.layers` entry point (once per process).
+    """Import every installed `netspec.layers` entry point (once per process; importlib.metadata is asked only
+    when an installed package's entry_points.txt names the group, see _may_declare_entry_points).
 
     An entry point names a module (`mypackage.layers`), whose import registers its kinds, or an object
     in it (`mypackage.layers:SeparableConv2d`): a LayerKind class is registered, a function is called.
@@ -111,6 +111,10 @@ def load_entry_points() -> None:
     if _loaded_entry_points:
         return
     _loaded_entry_points = True
+    if not _may_declare_entry_points():
+        return
+    import importlib.metadata
+
     from .layers import REGISTRY, LayerKind, register_layer
 
     for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -126,6 +130,44 @@ def load_entry_points() -> None:
         except Exception as exc:
             dist = point.dist.name if point.dist is not None else "an installed package"
             raise _failed(f"{point.value} (entry point '{point.name}' of {dist})", exc) from None
+
+
+def _may_declare_entry_points() -> bool:
+    """Could an installed distribution declare a `netspec.layers` entry point? False only when importlib.metadata
+    would find none: every finder of distributions is the standard path finder, every entry of sys.path a
+    folder or missing, and no `*.dist-info` or `*.egg-info` folder in them has an entry_points.txt naming the
+    group (a zip, an egg or anything unreadable answers True, and importlib.metadata looks). Reading those
+    files is a sixth of the cost of importlib.metadata's own scan, which parses every entry point of every
+    package (pydantic's plugin loader has made that scan once already, for its own group)."""
+    import importlib.machinery
+
+    for finder in sys.meta_path:
+        if finder is not importlib.machinery.PathFinder and getattr(finder, "find_distributions", None) is not None:
+            return True
+    group = ENTRY_POINT_GROUP.encode("ascii")
+    for entry in sys.path:
+        if not isinstance(entry, str):
+            return True
+        try:
+            names = os.listdir(entry or ".")
+        except NotADirectoryError:  # a zip file on the path
+            return True
+        except OSError:  # missing or unreadable: importlib.metadata finds nothing there either
+            continue
+        for name in names:
+            lowered = name.lower()
+            if lowered.endswith((".dist-info", ".egg-info")):
+                try:
+                    with open(os.path.join(entry or ".", name, "entry_points.txt"), "rb") as file:
+                        if group in file.read():
+                            return True
+                except (FileNotFoundError, NotADirectoryError):  # no entry points, or an egg-info file
+                    continue
+                except OSError:
+                    return True
+            elif lowered.endswith(".egg"):
+                return True
+    return False
 
 
 def load_plugins(targets: Iterable[str] = (), *, environment: bool = True, entry_points: bool = True) -> None:

@@ -209,3 +209,37 @@ def test_the_documented_package_counts_agree_with_torchinfo(tmp_path, registry):
         sys.path.remove(str(site))
         for name in [m for m in sys.modules if m == "convkinds" or m.startswith("convkinds.")]:
             del sys.modules[name]
+
+
+def test_importlib_metadata_is_asked_whenever_a_package_may_declare_the_group(tmp_path, monkeypatch):
+    """The cheap look at entry_points.txt files says False only where importlib.metadata finds no entry point."""
+    import importlib.metadata
+    import zipfile
+
+    from netspec.plugins import ENTRY_POINT_GROUP, _may_declare_entry_points
+
+    def found() -> bool:
+        return bool(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+    assert found() <= _may_declare_entry_points()
+    baseline = _may_declare_entry_points()
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    other = site / "Other-1.0.DIST-INFO"  # importlib.metadata reads the suffix in any case
+    other.mkdir()
+    (other / "METADATA").write_text("Metadata-Version: 2.1\nName: other\nVersion: 1.0\n", encoding="utf-8")
+    (other / "entry_points.txt").write_text("[console_scripts]\nother = other:main\n", encoding="utf-8")
+    (site / "plain.egg-info").write_text("Metadata-Version: 1.0\nName: plain\n", encoding="utf-8")  # a file
+    monkeypatch.syspath_prepend(str(tmp_path / "missing"))
+    assert _may_declare_entry_points() == baseline and found() <= baseline  # other groups, odd entries: no change
+    (other / "entry_points.txt").write_text(f"[console_scripts]\nother = other:main\n[{ENTRY_POINT_GROUP}]\n"
+                                            "kinds = other.kinds\n", encoding="utf-8")
+    assert found() and _may_declare_entry_points()
+    (other / "entry_points.txt").unlink()
+    archive = tmp_path / "packages.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("zipped-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: zipped\nVersion: 1.0\n")
+        zf.writestr("zipped-1.0.dist-info/entry_points.txt", f"[{ENTRY_POINT_GROUP}]\nz = zipped.kinds\n")
+    monkeypatch.syspath_prepend(str(archive))
+    assert found() and _may_declare_entry_points()  # a zip on the path is left to importlib.metadata
