@@ -45,8 +45,11 @@ class _Linker:
     def walk(self, root: g.Seq, unlinked_only: bool = False) -> None:
         """Link every reference (or only those not linked yet), in order, with the chain of its ancestors."""
         stack: list[tuple[g.Node, tuple[g.Node, ...]]] = [(root, ())]
+        pop, push, layer = stack.pop, stack.extend, g.Layer
         while stack:
-            node, ancestors = stack.pop()
+            node, ancestors = pop()
+            if type(node) is layer:  # most nodes: no reference, no children
+                continue
             if isinstance(node, g.Ref):
                 if not (unlinked_only and (node.source is not None or node.reported)):
                     self.link(node, ancestors + (node,))
@@ -54,8 +57,10 @@ class _Linker:
                     unlinked_only and (node.like.source is not None or node.like.reported)):
                 node.like.path = node.path
                 self.link(node.like, ancestors + (node,))
-            inner = ancestors + (node,)
-            stack.extend((child, inner) for child in reversed(node.children))
+            children = node.children
+            if children:
+                inner = ancestors + (node,)
+                push([(child, inner) for child in reversed(children)])
 
     def link(self, ref: g.Ref, chain: tuple[g.Node, ...]) -> None:
         """`chain`: root ... parent, then the node that holds the reference (the Ref itself, or a Resize)."""
@@ -158,11 +163,13 @@ def taps(root: g.Seq) -> list[g.Node]:
     """Every extra output (`output:` entry), at any depth, in order."""
     found: list[g.Node] = []
     stack: list[g.Node] = [root]
+    pop, push, layer = stack.pop, stack.extend, g.Layer
     while stack:
-        node = stack.pop()
+        node = pop()
         if node.tap:
             found.append(node)
-        stack.extend(reversed(node.children))
+        if type(node) is not layer:  # a layer has no children
+            push(reversed(node.children))
     return found
 
 
