@@ -29,7 +29,21 @@ from typing import Any, Iterator
 MAX_NESTING = 40  # brackets (and `**`) nested deeper than this are left to lark (each level is ~10 Python frames)
 
 
-class Token(str):
+class _Columns:
+    """lark's 1-based columns of a one-line span, from its 0-based offsets `start_pos` and `end_pos`."""
+
+    __slots__ = ()
+
+    @property
+    def column(self) -> int:
+        return self.start_pos + 1  # type: ignore[attr-defined]
+
+    @property
+    def end_column(self) -> int:
+        return self.end_pos + 1  # type: ignore[attr-defined]
+
+
+class Token(_Columns, str):
     """A token of an expression (a str of its text) with its kind (`type`) and its offsets in the text. An
     expression is one line, so `line` is 1 and the columns are the offsets plus 1."""
 
@@ -40,14 +54,6 @@ class Token(str):
         token = str.__new__(cls, value)
         token.type, token.start_pos, token.end_pos = kind, start, end
         return token
-
-    @property
-    def column(self) -> int:
-        return self.start_pos + 1
-
-    @property
-    def end_column(self) -> int:
-        return self.end_pos + 1
 
     @property
     def value(self) -> str:
@@ -70,7 +76,7 @@ class Token(str):
         return Token, (self.type, str(self), self.start_pos, self.end_pos)
 
 
-class Tree:
+class Tree(_Columns):
     """A node of an expression: its rule (`data`) and its children (trees and tokens). It is its own `meta`:
     `start_pos`/`end_pos` are where it starts and ends, `container_*` include the brackets written around
     it, and lines are all 1."""
@@ -89,14 +95,6 @@ class Tree:
     @property
     def meta(self) -> "Tree":
         return self
-
-    @property
-    def column(self) -> int:
-        return self.start_pos + 1
-
-    @property
-    def end_column(self) -> int:
-        return self.end_pos + 1
 
     @property
     def container_column(self) -> int:

@@ -202,6 +202,7 @@ MAX_VALIDATED = 4096
 
 
 def forget_validated() -> None:
+    """Forget every validated layer argument (pipeline.clear_caches calls this)."""
     _VALIDATED.clear()
 
 
