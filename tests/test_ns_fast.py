@@ -101,7 +101,8 @@ def test_generated_lines_read_the_same(lines):
 
 
 def test_plain_lines_are_read_without_lark(monkeypatch):
-    """A spec of 1,000 plain lines makes one call of lark's parser: for its two declarations."""
+    """A spec of 1,000 plain lines makes no call of lark's parser: the fast reader reads the lines, the .ns
+    reader (ns_read.py) its two declarations."""
     calls = []
     real = dsl._parser()
 
@@ -117,6 +118,6 @@ def test_plain_lines_are_read_without_lark(monkeypatch):
     text = HEAD + "".join("conv2d(8, 3, padding=1)\nstem: relu\n" for _ in range(500))
     parsed = dsl.parse_ns(text, "t.ns")
     assert len(parsed.spec.layers) == 1000
-    assert len(calls) == 1 and calls[0].strip() == HEAD.strip()
+    assert calls == []
     statements = ns_fast.statements(text)
     assert sum(ns_fast.read_line(text, s, "t.ns", dsl.MAX_NESTING, dsl.reserved_words()) is not None for s in statements) == 1000

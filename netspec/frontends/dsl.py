@@ -1,9 +1,13 @@
 """The .ns front end: text in netspec's own syntax -> ParsedSpec, the same Spec IR and Locations table as YAML.
 
-    read     ns_fast.py: the common statements          text        -> statements, the rest left to lark
-    parse    lark LALR (ns.lark + expr.grammar.lark)   the rest    -> parse trees, or a located syntax error
+    read     ns_fast.py: the common statements          text        -> statements, the rest left to a parser
+    parse    ns_read.py: the rest, by hand              the rest    -> lark's parse trees, or "lark's"
+    parse    lark LALR (ns.lark + expr.grammar.lark)   what's left -> parse trees, or a located syntax error
     lower    ns_lower.py, rule by rule                 statements  -> canonical data + {IR path: Loc}
     check    pydantic, as for YAML                     data        -> Spec
+
+A valid file is read without lark: it is imported only for what ns_read.py leaves to it (every syntax error,
+and the rare texts it is not sure of), so errors are reported by lark exactly as before.
 
 Aliases (`conv` for conv2d, `s=` for stride=, ...) are lowered here, so a Spec holds canonical names only,
 and every value reads as the YAML front end reads a call argument: numbers, `true`/`false` and lists are
@@ -18,16 +22,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput
-from lark.lark import PostLex
 from pydantic import ValidationError
 
 from .. import budgets
 from ..diagnostics import Collector, Diagnostic, Loc, SpecError, did_you_mean
 from ..ir.expr import GRAMMAR_FILE
 from ..ir.spec import Spec
-from ..tables import cached_parser
+from . import ns_read
 from .ns_fast import NO_PLAN, line_plan, lower_line, parse_piece, read_line, statements
 from .ns_lower import (ARG_ALIASES, CLAUSES, IDENTIFIER, KEYWORDS, TARGET_ALIASES, Lowering, Piece,  # noqa: F401
                        canonical_arg, canonical_target)
@@ -48,12 +49,13 @@ _PIECE = 1 << 16  # characters counted by one call
 _OPEN = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 
 
-class _Brackets(PostLex):
-    """Newlines end declarations only outside brackets: inside ( ), [ ] and { } they are dropped."""
+class _Brackets:
+    """Newlines end declarations only outside brackets: inside ( ), [ ] and { } they are dropped (lark's postlexer,
+    by duck type: lark.lark.PostLex is not imported until lark is)."""
 
     always_accept = ("_NL",)
 
-    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+    def process(self, stream: Iterator[Any]) -> Iterator[Any]:
         depth = 0
         for token in stream:
             if token.type == "_NL":
@@ -81,7 +83,11 @@ def reserved_words() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Lark:
+def _parser() -> Any:
+    from lark import Lark
+
+    from ..tables import cached_parser
+
     grammar = grammar_text()
     # Analysing the grammar takes about 0.2 s; the tables are kept as JSON in the user's cache folder
     # (netspec/tables.py), never as a pickle and never in the package's own folder.
@@ -178,7 +184,7 @@ def _end_of_text(text: str, file: str) -> Loc:
     return _position(text, len(stripped), file) if stripped else Loc(file, 1, 1)
 
 
-def _token_text(token: Token) -> str:
+def _token_text(token: Any) -> str:
     if token.type == "$END":
         return "end of file"
     if token.type == "_NL":
@@ -187,8 +193,11 @@ def _token_text(token: Token) -> str:
     return f"'{shown if len(shown) <= 24 else shown[:21] + '...'}'"
 
 
-def syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
-    """A lark parse failure as a located `syntax` diagnostic that says what could stand there instead."""
+def syntax_error(exc: Any, text: str, file: str) -> Diagnostic:
+    """A lark parse failure (UnexpectedInput) as a located `syntax` diagnostic that says what could stand there
+    instead."""
+    from lark.exceptions import UnexpectedCharacters
+
     offset = exc.pos_in_stream if exc.pos_in_stream is not None else len(text)
     parser = getattr(exc, "interactive_parser", None)
     accepts = parser.accepts() if parser is not None else (getattr(exc, "allowed", None) or exc.expected or set())
@@ -228,7 +237,7 @@ def syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
     return Diagnostic("syntax", message, "", loc)
 
 
-def _hint(text: str, offset: int, statement: int, token: Token | None, open_brackets: list) -> str:
+def _hint(text: str, offset: int, statement: int, token: Any, open_brackets: list) -> str:
     before = text[statement:offset]
     word = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", before)
     kind = token.type if token is not None else "$END"
@@ -254,15 +263,15 @@ def _hint(text: str, offset: int, statement: int, token: Token | None, open_brac
 # ---- entry point ---------------------------------------------------------------------------------
 
 
-def _deepest(tree: Tree) -> tuple[int, Tree]:
-    """The depth of the parse tree and its deepest node, found without recursion."""
+def _deepest(tree: Any) -> tuple[int, Any]:
+    """The depth of lark's parse tree and its deepest node, found without recursion."""
     best = (0, tree)
     stack = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > best[0]:
             best = (depth, node)
-        stack.extend((kid, depth + 1) for kid in node.children if isinstance(kid, Tree))
+        stack.extend((kid, depth + 1) for kid in node.children if not isinstance(kid, str))
     return best
 
 
@@ -306,6 +315,8 @@ FAST = True  # read the common statements with the fast reader (ns_fast.py); tes
 
 def _lower_whole(text: str, file: str, errors: Collector, default_name: str, sources: dict[str, str]) -> Piece:
     """The whole text parsed by lark and lowered: the reference path, and the one that reports syntax errors."""
+    from lark.exceptions import UnexpectedInput
+
     try:
         tree = _parser().parse(text, start="start")
     except UnexpectedInput as exc:
@@ -314,30 +325,42 @@ def _lower_whole(text: str, file: str, errors: Collector, default_name: str, sou
     if depth > MAX_NESTING:
         where = Loc(file, deepest.meta.line, deepest.meta.column) if not deepest.meta.empty else Loc(file, 1, 1)
         raise SpecError([Diagnostic("too-deep", f"nesting deeper than {MAX_NESTING} levels", "", where)], sources)
-    lowering = Lowering(text, file, errors, _block_names(tree), default_name)
+    lowering = Lowering(text, file, errors, _block_names(tree.children), default_name)
     return lowering.spec([lowering.lower(statement) for statement in tree.children])
 
 
-def _block_names(tree: Tree) -> set[str]:
-    return {str(next(c for c in b.children if isinstance(c, Tree)).children[0]).strip("`")
-            for b in tree.find_data("block")}
+def _block_names(statements: list) -> set[str]:
+    """The names of the blocks among the statements (trees of `start`'s children, lark's or ns_read's)."""
+    return {str(next(c for c in b.children if not isinstance(c, str)).children[0]).strip("`")
+            for b in statements if getattr(b, "data", None) == "block"}
+
+
+def _parse_run(text: str, first: Any, last: Any, reserved: frozenset[str]) -> Any:
+    """The `start` tree of the statements from `first` to `last` (ns_fast.Statement), positions the file's: read
+    by ns_read.py, or where it leaves them, by lark; None where lark refuses them or they nest too deep."""
+    tree = ns_read.read(text, first.start, last.end, first.line, first.line_start, reserved, MAX_NESTING)
+    if tree is not None:
+        return tree
+    from lark.exceptions import UnexpectedInput
+
+    try:
+        tree = parse_piece(lambda piece: _parser().parse(piece, start="start"), text, first, last)
+    except UnexpectedInput:
+        return None
+    return None if _deepest(tree)[0] > MAX_NESTING else tree
 
 
 def _lower_fast(text: str, file: str, errors: Collector, default_name: str) -> Piece | None:
-    """The common statements read by the fast reader, runs of the others parsed by lark as pieces of the file;
-    None (nothing lowered, nothing reported) where there is nothing for the fast reader or lark refuses a piece,
-    so that the whole text is parsed by lark."""
-    parts: list = []  # per statement in order: (statement, its text, the fast reader's entries or None), or a lark tree
-    run: list = []  # the statements waiting for lark
-    fast = 0
+    """The common statements read by the fast reader, runs of the others parsed (_parse_run) as pieces of the
+    file; None (nothing lowered, nothing reported) where lark refuses a piece, so that the whole text is parsed
+    by lark, which reports the error."""
+    parts: list = []  # per statement in order: (statement, its text, the fast reader's entries or None), or a tree
+    run: list = []  # the statements waiting for the parser
 
     def parse_run() -> bool:
         if run:
-            try:
-                tree = parse_piece(lambda piece: _parser().parse(piece, start="start"), text, run[0], run[-1])
-            except UnexpectedInput:
-                return False
-            if _deepest(tree)[0] > MAX_NESTING:
+            tree = _parse_run(text, run[0], run[-1], reserved)
+            if tree is None:
                 return False
             parts.extend(tree.children)
             run.clear()
@@ -361,18 +384,14 @@ def _lower_fast(text: str, file: str, errors: Collector, default_name: str) -> P
         if run and not parse_run():
             return None
         parts.append((statement, key, entries))  # entries None: lowered as the first of its text was
-        fast += 1
-    if not fast or not parse_run():
+    if not parse_run():
         return None
-    blocks: set[str] = set()
-    for part in parts:
-        if isinstance(part, Tree) and part.data == "block":
-            blocks |= _block_names(part)
-    lowering = Lowering(text, file, errors, blocks, default_name)
+    lowering = Lowering(text, file, errors, _block_names([p for p in parts if not isinstance(p, tuple)]),
+                        default_name)
     plans: dict[str, Any] = {}  # a statement's text -> its LinePlan, or NO_PLAN
     lowered = []
     for part in parts:
-        if isinstance(part, Tree):
+        if not isinstance(part, tuple):
             lowered.append(lowering.lower(part))
             continue
         statement, key, entries = part
@@ -465,6 +484,8 @@ _NOTHING = object()
 
 @lru_cache(maxsize=4096)
 def _read_one(text: str, start: str) -> Any:
+    from lark.exceptions import UnexpectedInput
+
     try:
         tree = _parser().parse(text, start=start)
     except UnexpectedInput:

@@ -5,11 +5,13 @@ ten levels of precedence, so a plain `conv2d(8, 3, padding=1)` line costs some 2
 large spec are a run of entries of one shape: `NAME`, `NAME(arguments)`, or either after a label `NAME:`,
 on one line, with every argument an expression or `key=expression`. This module finds the statements (at the
 newlines and `;` outside brackets, as the grammar does), reads those of that shape itself, and leaves every
-other statement to lark: each run of them is parsed as a piece of the file, its positions moved to where it
-stands. Any doubt leaves a statement to lark: a keyword, a quote, a backtick, a comment or a line break
-inside the statement, an argument that parse_expr does not read, a nesting past the parser's limit. Where
-lark refuses a piece, the caller parses the whole file with lark instead, so a syntax error is reported
-exactly as before.
+other statement to a parser: each run of them is parsed as a piece of the file, by the .ns reader
+(ns_read.py), or where it is not sure, by lark (parse_piece, its positions moved to where the piece stands).
+Any doubt leaves a statement to them: a keyword, a quote, a backtick, a comment or a line break inside the
+statement, an argument that parse_expr does not read, a nesting past the parser's limit. Where lark refuses a
+piece, the caller parses the whole file with lark instead, so a syntax error is reported exactly as before.
+The .ns reader reads these lines too, but builds a tree for each; this reader's caches (each argument's text
+read once, each statement's text lowered once) make the repeated lines of a large spec several times cheaper.
 
 Each argument is read by parse_expr (cached per text, and what resolve reads later anyway), and the entries
 go through the same lowering rules (ns_lower.py) as lark's trees, so both paths give the same data,
@@ -21,8 +23,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any, Callable
-
-from lark import Token, Tree
 
 from ..diagnostics import Collector, Loc, SpecError
 from ..ir.expr import ExprError, parse_expr
@@ -309,13 +309,13 @@ def line_plan(lowering: Lowering, entries: list[Entry], st: Statement) -> LinePl
     return LinePlan(at.column - column, planned, found)
 
 
-# ---- lark for the rest -------------------------------------------------------------------------------
+# ---- lark for what the .ns reader leaves ----------------------------------------------------------------
 
 _LINE_KEYS = ("line", "end_line", "container_line", "container_end_line")
 _POS_KEYS = ("start_pos", "end_pos", "container_start_pos", "container_end_pos")
 
 
-def parse_piece(parse: Callable[[str], Tree], text: str, first: Statement, last: Statement) -> Tree:
+def parse_piece(parse: Callable[[str], Any], text: str, first: Statement, last: Statement) -> Any:
     """lark's tree of the statements from `first` to `last`, its positions those in the whole text.
 
     The piece is parsed from the start of its first line, blanks standing for what comes before it there,
@@ -336,7 +336,7 @@ def parse_piece(parse: Callable[[str], Tree], text: str, first: Statement, last:
                 if key in fields:
                     fields[key] += offset
         for kid in node.children:
-            if isinstance(kid, Token):
+            if isinstance(kid, str):  # a lark Token
                 if kid.line is not None:
                     kid.line += lines
                     kid.end_line += lines

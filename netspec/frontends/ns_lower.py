@@ -10,19 +10,20 @@ The work is split by what is lowered, each part a small class over one shared `V
     Declarations  the other statements: network, extends, input, param, outputs, init, a line of entries
     _Assembly     the statements, in order, as one spec: each key once, names checked, defaults filled
 
-`Lowering` walks a lark tree bottom up and hands each node of a .ns rule to the part that lowers it; the
-nodes of an expression are left as they are, since a value is read from its tree whole. The same rules
-take statements the fast reader (ns_fast.py) read without lark, so both give one result.
+`Lowering` walks a parse tree bottom up (lark's, or the .ns reader's of ns_read.py: both are read by duck type,
+a token is a str with `type`, `line` and `column`, a tree has `data`, `children` and `meta`) and hands each
+node of a .ns rule to the part that lowers it; the nodes of an expression are left as they are, since a value
+is read from its tree whole. The same rules take statements the fast reader (ns_fast.py) read without a
+tree, so every path gives one result.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any, Callable
-
-from lark import Token, Tree
 
 from ..diagnostics import Collector, Loc, did_you_mean
 from ..ir.expr import FUNCTIONS, ExprError, parse_expr
@@ -96,12 +97,13 @@ class Ident:
 
 
 class Standalone:
-    """An expression read on its own (parse_expr's tree, positions counted from the start of its text), and
-    where that text starts in the file: its offset, line and column."""
+    """An expression read on its own (exprparse's tree, positions counted from the start of its text), and
+    where that text starts in the file: its offset, line and column. `line` None: the tree's offsets are the
+    file's and it may span lines (the .ns reader's, ns_read.py), so each position is looked up."""
 
     __slots__ = ("tree", "offset", "line", "column")
 
-    def __init__(self, tree: Tree, offset: int, line: int, column: int):
+    def __init__(self, tree: Any, offset: int, line: int | None, column: int):
         self.tree, self.offset, self.line, self.column = tree, offset, line, column
 
 
@@ -146,14 +148,22 @@ class Values:
         self.text = text
         self.file = file
         self.errors = errors
+        self._line_starts: list[int] | None = None
 
     def loc(self, item: Any) -> Loc:
         return Loc(self.file, item.line, item.column)
 
+    def loc_at(self, item: Any) -> Loc:
+        """Where an item whose `start_pos` is an offset in the file is (its line looked up)."""
+        if self._line_starts is None:
+            self._line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        line = bisect_right(self._line_starts, item.start_pos)
+        return Loc(self.file, line, item.start_pos - self._line_starts[line - 1] + 1)
+
     def error(self, code: str, message: str, loc: Loc) -> None:
         self.errors.error(code, message, "", loc)
 
-    def string(self, token: Token) -> str:
+    def string(self, token: str) -> str:
         try:
             return json.loads(str(token), strict=False)
         except ValueError:
@@ -161,23 +171,25 @@ class Values:
                        self.loc(token))
             return str(token)[1:-1]
 
-    def number(self, token: Token, loc: Loc | None = None) -> int | float | None:
+    def number(self, token: str, loc: Loc | None = None) -> int | float | None:
         try:
             return number_literal(str(token))
         except ExprError as exc:
             self.error(exc.code, str(exc), loc or self.loc(token))
             return None
 
-    def value(self, item: Tree | Standalone) -> Piece:
-        """A value as YAML reads a call argument: a literal where it is one, else its expression text."""
+    def value(self, item: Any) -> Piece:
+        """A value as YAML reads a call argument (a lark tree of the whole file, or a Standalone): a literal where
+        it is one, else its expression text."""
         if isinstance(item, Standalone):
-            return self._value(item.tree, item.offset, item.line, item.column - 1)
-        return self._value(item, 0, None, 0)
+            if item.line is None:
+                return self._value(item.tree, 0, self.loc_at, True)
+            line, shift = item.line, item.column - 1
+            return self._value(item.tree, item.offset, lambda node: Loc(self.file, line, node.column + shift), True)
+        return self._value(item, 0, self.loc, False)
 
-    def _value(self, tree: Tree, offset: int, line: int | None, shift: int) -> Piece:
-        # `line` None: a tree of the whole file, its positions as they are; else a Standalone's tree, all on
-        # `line`, its columns `shift` to the right and its offsets `offset` on
-        at = self.loc if line is None else (lambda item: Loc(self.file, line, item.column + shift))
+    def _value(self, tree: Any, offset: int, at: Callable[[Any], Loc], standalone: bool) -> Piece:
+        # `at`: where a node or token of the tree is; `offset`: where the tree's offsets count from
         loc = at(tree.meta)
         kind, kids = tree.data, tree.children
         if kind == "number":
@@ -196,12 +208,12 @@ class Values:
                 self.error(exc.code, str(exc), Loc(self.file, loc.line, column))
             return Piece(text, {(): loc})
         if kind == "list":
-            items = [self._value(k, offset, line, shift) for k in kids if k is not None and not isinstance(k, str)]
+            items = [self._value(k, offset, at, standalone) for k in kids if k is not None and not isinstance(k, str)]
             locs = {(): loc}
             for i, item in enumerate(items):
                 locs.update(under((i,), item.locs))
             return Piece([item.data for item in items], locs)
-        if line is None:  # a Standalone's text has no backticks (the fast reader leaves those to lark)
+        if not standalone:  # a Standalone's text has no backticks (the fast and .ns readers leave those to lark)
             for inner in tree.iter_subtrees():
                 if inner.data == "raw":
                     self.error("invalid-value", "a value in backticks stands alone: it cannot be part of an expression",
@@ -437,7 +449,7 @@ class Entries:
         return dims(self.v, children[0])
 
     def shape_list(self, meta, children) -> Piece:  # [dim, 1, 1]
-        items = [self.v.value(k) for k in children if isinstance(k, Tree)]
+        items = [self.v.value(k) for k in children if k is not None and not isinstance(k, str)]
         locs = {(): self.v.loc(meta)}
         for i, item in enumerate(items):
             locs.update(under((i,), item.locs))
@@ -459,12 +471,13 @@ class Entries:
         return Piece(node, locs)
 
 
-def dims(values: Values, token: Token) -> Piece:
+def dims(values: Values, token: Any) -> Piece:
     """A shape written `3x224x224` (one DIMS token): its numbers, each located."""
     out, locs, column = [], {(): values.loc(token)}, token.column
     for i, part in enumerate(str(token).split("x")):
-        out.append(values.number(Token("NUMBER", part, line=token.line, column=column)))
-        locs[(i,)] = Loc(values.file, token.line, column)
+        where = Loc(values.file, token.line, column)
+        out.append(values.number(part, where))
+        locs[(i,)] = where
         column += len(part) + 1
     return Piece(out, locs)
 
@@ -497,7 +510,7 @@ class Signatures:
         return children
 
     def block(self, meta, children) -> tuple:
-        doc = self.v.string(children.pop(0)) if isinstance(children[0], Token) else None
+        doc = self.v.string(children.pop(0)) if isinstance(children[0], str) else None
         ident, args, body = children[0], (children[1] if len(children) > 2 else []), children[-1]
         data: dict[str, Any] = {"args": [], "body": body.data}
         locs: dict[tuple, Loc] = {(): ident.loc, **under(("body",), body.locs)}
@@ -576,7 +589,7 @@ class Declarations:
 
     def input(self, meta, children) -> tuple:
         item = children[0]
-        if isinstance(item, Token):  # 3x224x224
+        if isinstance(item, str):  # 3x224x224
             return "input", meta, dims(self.v, item)
         return "input", meta, self.v.value(item)
 
@@ -586,12 +599,12 @@ class Declarations:
     def params(self, meta, children) -> tuple:
         return "params", meta, children
 
-    def _output_name(self, token: Token) -> str:
+    def _output_name(self, token: Any) -> str:
         if token.type == "REF":
             return str(token)
         return self.v.string(token) if token.type == "DSTRING" else str(token).strip("`")
 
-    def output_pair(self, meta, children) -> tuple[Token, Token]:
+    def output_pair(self, meta, children) -> tuple[Any, Any]:
         return children[0], children[1]
 
     def outputs(self, meta, children) -> tuple:
@@ -764,11 +777,14 @@ class _Assembly:
         return Piece(spec, self.locs)
 
 
+_LEAVES = (str, Standalone)  # a tree's children that are not lowered: tokens, and the .ns reader's expressions
+
+
 # ---- the walk ------------------------------------------------------------------------------------------
 
 
 class Lowering:
-    """One file's lowering: lark trees (or the fast reader's statements) -> lowered statements -> the spec."""
+    """One file's lowering: parse trees (or the fast reader's statements) -> lowered statements -> the spec."""
 
     def __init__(self, text: str, file: str, errors: Collector, blocks: set[str], default_name: str):
         self.values = Values(text, file, errors)
@@ -778,12 +794,12 @@ class Lowering:
         for part in (self.entries, Signatures(self.values), Declarations(self.values)):
             self.rules.update((rule, getattr(part, rule)) for rule in part.RULES)
 
-    def lower(self, tree: Tree) -> Any:
+    def lower(self, tree: Any) -> Any:
         """A .ns rule's tree, bottom up; an expression's tree (no .ns rule inside) is returned as it is."""
         rule = self.rules.get(tree.data)
         if rule is None:
             return tree
-        return rule(tree.meta, [self.lower(kid) if type(kid) is Tree else kid for kid in tree.children])
+        return rule(tree.meta, [kid if isinstance(kid, _LEAVES) else self.lower(kid) for kid in tree.children])
 
     def spec(self, statements: list[tuple]) -> Piece:
         """The lowered statements (each `(kind, meta, ...)`, in file order) as the Spec's data and locations."""

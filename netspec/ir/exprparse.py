@@ -543,3 +543,9 @@ def read(text: str) -> Tree | None:
     if reader.kinds[reader.at] != _END:
         return None
     return tree
+
+
+# The .ns reader (frontends/ns_read.py) runs this parser over the tokens of whole statements, lexed with the same
+# kinds (its `at` set where an expression starts, `cond()` or `atom()` called); Refused is its "lark's" signal.
+ExpressionReader = _Reader
+Refused = _Refuse
