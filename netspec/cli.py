@@ -86,6 +86,9 @@ def _quick(command: str, specs: list[Path], options: dict[str, Any]) -> int:
 
 def main() -> None:
     """Console-script entry point."""
+    from .plugins import spare_pydantic_plugin_scan
+
+    spare_pydantic_plugin_scan()
     program = _is_program()
     if program:
         gc.freeze()  # what the imports made: left out of every later collection, the one at exit included

@@ -132,19 +132,19 @@ def load_entry_points() -> None:
             raise _failed(f"{point.value} (entry point '{point.name}' of {dist})", exc) from None
 
 
-def _may_declare_entry_points() -> bool:
-    """Could an installed distribution declare a `netspec.layers` entry point? False only when importlib.metadata
-    would find none: every finder of distributions is the standard path finder, every entry of sys.path a
-    folder or missing, and no `*.dist-info` or `*.egg-info` folder in them has an entry_points.txt naming the
-    group (a zip, an egg or anything unreadable answers True, and importlib.metadata looks). Reading those
-    files is a sixth of the cost of importlib.metadata's own scan, which parses every entry point of every
-    package (pydantic's plugin loader has made that scan once already, for its own group)."""
+def _may_declare_entry_points(group_name: str = ENTRY_POINT_GROUP) -> bool:
+    """Could an installed distribution declare an entry point of the group (`netspec.layers`)? False only when
+    importlib.metadata would find none: every finder of distributions is the standard path finder, every entry
+    of sys.path a folder or missing, and no `*.dist-info` or `*.egg-info` folder in them has an entry_points.txt
+    naming the group (a zip, an egg or anything unreadable answers True, and importlib.metadata looks). Reading
+    those files is a sixth of the cost of importlib.metadata's own scan, which parses every entry point of every
+    package, and needs no import of importlib.metadata (with email, zipfile and csv)."""
     import importlib.machinery
 
     for finder in sys.meta_path:
         if finder is not importlib.machinery.PathFinder and getattr(finder, "find_distributions", None) is not None:
             return True
-    group = ENTRY_POINT_GROUP.encode("ascii")
+    group = group_name.encode("utf-8")
     for entry in sys.path:
         if not isinstance(entry, str):
             return True
@@ -168,6 +168,43 @@ def _may_declare_entry_points() -> bool:
             elif lowered.endswith(".egg"):
                 return True
     return False
+
+
+def spare_pydantic_plugin_scan() -> None:
+    """Let pydantic's plugin loader skip importlib.metadata where no installed package can declare a plugin.
+
+    At the first schema of a process, pydantic looks for its plugins with importlib.metadata's
+    `entry_points(group="pydantic")`, which imports importlib.metadata (email, zipfile, csv, socket with it) and
+    parses every entry point of every installed package: about a tenth of a whole `netspec summary` process.
+    Here its loader module is imported with its `entry_points` bound to `_entry_points`, which answers no entry
+    points only where `_may_declare_entry_points` proves importlib.metadata would find none, and asks
+    importlib.metadata otherwise; the loader itself (PYDANTIC_DISABLE_PLUGINS, loading what it finds) is
+    pydantic's, unchanged. Nothing is done once either module is imported, and a loader that wants more of
+    importlib.metadata than `entry_points` fails to import here and is imported as ever when pydantic needs it."""
+    if "pydantic.plugin._loader" in sys.modules or "importlib.metadata" in sys.modules:
+        return
+    import types
+
+    stand_in = types.ModuleType("importlib.metadata")
+    stand_in.entry_points = _entry_points  # type: ignore[attr-defined]
+    sys.modules["importlib.metadata"] = stand_in
+    try:
+        import pydantic.plugin._loader  # noqa: F401  binds `entry_points` to _entry_points
+    except ImportError:
+        pass
+    finally:
+        if sys.modules.get("importlib.metadata") is stand_in:
+            del sys.modules["importlib.metadata"]
+
+
+def _entry_points(**selection: str):
+    """importlib.metadata.entry_points(**selection), without importing it where no package can declare the group."""
+    group = selection.get("group")
+    if group is not None and len(selection) == 1 and not _may_declare_entry_points(group):
+        return ()
+    import importlib.metadata
+
+    return importlib.metadata.entry_points(**selection)
 
 
 def load_plugins(targets: Iterable[str] = (), *, environment: bool = True, entry_points: bool = True) -> None:

@@ -243,3 +243,59 @@ def test_importlib_metadata_is_asked_whenever_a_package_may_declare_the_group(tm
         zf.writestr("zipped-1.0.dist-info/entry_points.txt", f"[{ENTRY_POINT_GROUP}]\nz = zipped.kinds\n")
     monkeypatch.syspath_prepend(str(archive))
     assert found() and _may_declare_entry_points()  # a zip on the path is left to importlib.metadata
+
+
+PYDANTIC_PLUGIN = '''\
+import os
+
+
+class Recorder:
+    """A pydantic plugin that writes the name of each schema it is shown to the file named in RECORD_TO."""
+
+    def new_schema_validator(self, schema, schema_type, schema_type_path, schema_kind, config, plugin_settings):
+        with open(os.environ["RECORD_TO"], "a", encoding="utf-8") as file:
+            file.write(schema_type_path.name + "\\n")
+        return None, None, None
+
+
+plugin = Recorder()
+'''
+
+
+def test_an_installed_pydantic_plugin_still_sees_the_schemas_of_a_command(tmp_path, monkeypatch):
+    # The command line lets pydantic's plugin loader skip importlib.metadata only where no package can declare a
+    # plugin: one that does is found and loaded as pydantic loads it, and shown every schema the command builds.
+    site, work = tmp_path / "site", tmp_path / "work"
+    site.mkdir()
+    work.mkdir()
+    (site / "recorder_plugin.py").write_text(PYDANTIC_PLUGIN, encoding="utf-8")
+    info = site / "recorder-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: recorder\nVersion: 1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[pydantic]\nrecorder = recorder_plugin:plugin\n", encoding="utf-8")
+    (work / "net.yaml").write_text("input: [3, 8, 8]\nlayers:\n  - conv2d(4, 3)\n", encoding="utf-8")
+    record = tmp_path / "record.txt"
+    monkeypatch.setenv("RECORD_TO", str(record))
+    check = netspec_in(site, work, "check", "net.yaml")
+    assert check.returncode == 0, check.stderr
+    assert record.read_text(encoding="utf-8").split() == ["Spec", "Conv2dArgs"]
+
+
+def test_pydantic_s_plugin_group_is_looked_for_as_importlib_metadata_looks(tmp_path, monkeypatch):
+    import importlib.metadata
+
+    from netspec.plugins import _entry_points, _may_declare_entry_points
+
+    assert bool(importlib.metadata.entry_points(group="pydantic")) <= _may_declare_entry_points("pydantic")
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    info = site / "recorder-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: recorder\nVersion: 1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[pydantic]\nrecorder = recorder_plugin:plugin\n", encoding="utf-8")
+    assert _may_declare_entry_points("pydantic")
+    assert [p.value for p in _entry_points(group="pydantic")] == ["recorder_plugin:plugin"]
+    (info / "entry_points.txt").write_text("[console_scripts]\nrecorder = recorder_plugin:main\n", encoding="utf-8")
+    if not _may_declare_entry_points("pydantic"):  # no other installed package declares a pydantic plugin
+        assert tuple(_entry_points(group="pydantic")) == () == tuple(importlib.metadata.entry_points(group="pydantic"))
