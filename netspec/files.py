@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Union
 
@@ -154,6 +153,8 @@ def atomic_write(path: Union[str, os.PathLike], data: Union[bytes, str, Writer])
     if not folder.is_dir():
         raise FileProblem(f"the folder {folder} does not exist" if not folder.exists()
                           else f"{folder} is not a folder")
+    import tempfile  # here, not at the top: only writing needs it (and shutil, lzma, bz2 with it)
+
     tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)

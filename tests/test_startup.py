@@ -50,6 +50,8 @@ def test_a_summary_process_imports_only_what_it_prints_with():
     assert sorted(modules & {"json", "csv", "html"}) == []
     # no installed package declares a pydantic plugin, so pydantic's loader finds none without importlib.metadata
     assert sorted(modules & {"importlib.metadata", "email", "zipfile"}) == []
+    # nothing is written, so neither is tempfile imported (netspec.files imports it to write atomically)
+    assert sorted(modules & {"tempfile", "shutil"}) == []
     # GoogLeNet names kinds of three of the seven built-in modules (conv, activation, dense)
     layer_modules = sorted(m for m in modules if m.startswith("netspec.layers."))
     assert layer_modules == ["netspec.layers.activation", "netspec.layers.base", "netspec.layers.conv",
