@@ -87,6 +87,7 @@ def test_checking_ns_specs_never_imports_lark():
     modules = _imported_by(["check", "--max-params", "10000000000", *specs])
     assert "netspec.frontends.ns_read" in modules
     assert [m for m in modules if m.split(".")[0] == "lark" or m == "netspec.tables"] == []
+    assert "json" not in modules  # a string with no escape in it is read without json
 
 
 def test_a_check_process_imports_no_back_end():

@@ -19,7 +19,6 @@ tree, so every path gives one result.
 
 from __future__ import annotations
 
-import json
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -164,8 +163,13 @@ class Values:
         self.errors.error(code, message, "", loc)
 
     def string(self, token: str) -> str:
+        text = str(token)
+        if "\\" not in text:  # nothing escaped: the text between the quotes (json, for escapes, is imported late)
+            return text[1:-1]
+        import json
+
         try:
-            return json.loads(str(token), strict=False)
+            return json.loads(text, strict=False)
         except ValueError:
             self.error("invalid-value", f"bad escape in string {token}; write \\\\ for a backslash and \\\" for a quote",
                        self.loc(token))
