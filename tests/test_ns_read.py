@@ -14,6 +14,7 @@ from netspec.frontends import dsl, ns_read
 from netspec.frontends.ns_lower import Standalone
 
 from tests.fuzz.strategies import spec_texts, text_edits
+from tests.test_expr_fuzz import grammar_text_from
 from tests.test_dsl_properties import SEED_TEXTS, VOCABULARY, _tokens, specs
 from tests.test_ns_fast import HEAD, LINES, _same
 from netspec.frontends.printer import to_ns
@@ -242,3 +243,33 @@ def test_a_valid_file_is_read_without_lark_s_parser(monkeypatch):
     for path in BUNDLED:
         dsl.parse_ns(path.read_text(encoding="utf-8"), str(path))
     assert calls == []
+
+
+def _lark_value(text: str, start: str):
+    from lark.exceptions import UnexpectedInput
+
+    try:
+        return dsl.lowered_value(text, dsl._parser().parse(text, start=start).children[0])
+    except UnexpectedInput:
+        return dsl._NOTHING
+
+
+VALUES = ["3", "-3", "- 3", "1.5", "1e3", "true", "null", "[1, 2]", "[1, [2, 3]]", "(1, 2)", "(3)", "-(2)", "a",
+          "a * 2", "c if s else 0", "'s'", '"s"', '"a\\"b"', "`3`", "`a b`", "[`3`]", "f(x, k=1)", "$x", "{a: 1}",
+          "x[1:2]", "[i for i in x]", "not a", "a in b", "", " ", "1 # c", "1\n", "[1,\n 2]", "3x3", "first",
+          "if", "1 2", "(1,)", "((1, 2))", "n(2)", "f(", "é", "9" * 30, "1e999", "in", "not"]
+
+
+@pytest.mark.parametrize("text", VALUES)
+def test_values_and_counts_read_back_as_lark_reads_them(text):
+    """The printer's checks (dsl.read_value, read_count) give what lark's `value_start` and `count_start` give."""
+    for start, read in (("value_start", dsl.read_value), ("count_start", dsl.read_count)):
+        assert read(text) == _lark_value(text, start), (start, text)
+
+
+@FUZZ
+@given(st.integers(0, 10**9))
+def test_the_grammar_s_expressions_read_back_as_lark_reads_them(seed):
+    text = grammar_text_from(seed)
+    for start, read in (("value_start", dsl.read_value), ("count_start", dsl.read_count)):
+        assert read(text) == _lark_value(text, start), (start, text)

@@ -88,6 +88,9 @@ def test_checking_ns_specs_never_imports_lark():
     assert "netspec.frontends.ns_read" in modules
     assert [m for m in modules if m.split(".")[0] == "lark" or m == "netspec.tables"] == []
     assert "json" not in modules  # a string with no escape in it is read without json
+    # and printing one (fmt checks each value it prints by reading it back) reads its values without lark too
+    modules = _imported_by(["fmt", "architectures/googlenet.ns"])
+    assert [m for m in modules if m.split(".")[0] == "lark"] == []
 
 
 def test_a_check_process_imports_no_back_end():

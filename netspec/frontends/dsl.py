@@ -484,14 +484,22 @@ _NOTHING = object()
 
 @lru_cache(maxsize=4096)
 def _read_one(text: str, start: str) -> Any:
-    from lark.exceptions import UnexpectedInput
+    item = ns_read.read_one(text, start == "count_start", reserved_words(), MAX_NESTING)
+    if item is None:  # a text the .ns reader leaves to lark
+        from lark.exceptions import UnexpectedInput
 
-    try:
-        tree = _parser().parse(text, start=start)
-    except UnexpectedInput:
-        return _NOTHING
+        try:
+            item = _parser().parse(text, start=start).children[0]
+        except UnexpectedInput:
+            return _NOTHING
+    return lowered_value(text, item)
+
+
+def lowered_value(text: str, item: Any) -> Any:
+    """The value a tree of `text` (lark's, or ns_read's Standalone) lowers to; a private sentinel where the
+    lowering reports a problem."""
     errors = Collector()
-    piece = Lowering(text, "<value>", errors, set(), "").values.value(tree.children[0])
+    piece = Lowering(text, "<value>", errors, set(), "").values.value(item)
     return _NOTHING if errors.items else piece.data
 
 

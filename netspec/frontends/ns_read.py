@@ -12,8 +12,9 @@ is read only where the grammar has that keyword; where lark might take it as a n
 front of a longer word (`inx` after a block argument), the reader refuses. It refuses, too, on a value in
 backticks inside an expression, a string with a backslash where an expression goes, nesting past the parser's
 limits, and on every syntax error: read() returns None and the caller asks lark, which parses the text or
-reports its error exactly as it always has. tests/test_ns_read.py compares this reader's trees and specs with
-lark's.
+reports its error exactly as it always has. read_one reads a lone value or count the same way (the printer
+checks each value it prints by reading it back). tests/test_ns_read.py compares this reader's trees, specs and
+values with lark's.
 """
 
 from __future__ import annotations
@@ -615,3 +616,17 @@ def read(text: str, start: int, stop: int, line: int, line_start: int, reserved:
     if depth(tree) > max_nesting:
         return None
     return tree
+
+
+def read_one(text: str, count: bool, reserved: frozenset[str], max_nesting: int) -> Standalone | None:
+    """What lark's `value_start` (or with `count`, `count_start`) reads `text` as: its expression, placed; None
+    where lark must read it."""
+    lexed = _lex(text, 0, len(text), 1, 0)
+    if lexed is None:
+        return None
+    reader = _Reader(text, lexed, reserved, max_nesting)
+    try:
+        item = reader.count() if count else reader.expression()
+    except (Refused, RecursionError):
+        return None
+    return item if reader.kinds[reader.at] == _END else None
