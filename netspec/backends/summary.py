@@ -267,54 +267,70 @@ def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float3
     """Rows for every node below the root, parents first, and the totals: one walk of the graph."""
     assert graph.typed, "summaries need a graph that infer has typed"
     patterns = tuple(freeze)
-    rows: list[list] = []  # each Row's fields, its trainable count last, filled once its children are counted
+    rows: list[Row] = []
     written = [0, 0]  # values the forward pass writes; those of them a backward pass keeps (layers with params)
     prod = math.prod
+    Layer, Residual = g.Layer, g.Residual
 
-    def visit(node: g.Node, frozen_above: bool, runs: bool) -> int:
-        """Add the rows of `node` (unless it is the root or pure data flow) and those below it; its trainable
-        parameters. A frozen module's count as none; a training-only output does not run in eval mode."""
-        is_frozen = frozen_above or (bool(patterns) and bool(node.path) and frozen(node.path, patterns))
-        runs = runs and node.counted
-        children = node.children
-        row = None
-        if node is not graph.root and not node.virtual:
-            if not children and not isinstance(node, g.Param):  # a parameter is read, not written by the forward pass
-                values = prod(node.out_shape)
-                written[0] += values
-                if node.params and runs:
-                    written[1] += values
-            kind = "flat" if node.flat else ("output" if node.tap else node.op)
-            if node.block is not None and children and not node.tap:
-                kind = node.block  # the user's name for it: inception, basic
-            elif isinstance(node, g.Residual) and not node.active:
-                kind = "seq"  # `when_same` with differing shapes: no residual connection was made
-            # a pydantic model keeps its fields in __dict__; getattr of a missing one goes through its slow
-            # __getattr__ and an exception, for every layer without a kernel
-            kernel = vars(node.args).get("kernel") if isinstance(node, g.Layer) and node.args is not None else None
-            if isinstance(kernel, int):
-                kernel = (kernel, kernel)
-            row = [node.path, kind, node.path.count(".") + 1, node.out_shape, node.params, node.mult_adds,
-                   not children, node.in_shape, tuple(kernel) if kernel else None, 0]
-            rows.append(row)
-        if children:
-            trainable = sum([visit(c, is_frozen, runs) for c in children])
-        else:
-            trainable = 0 if is_frozen else node.params
-        if row is not None:
-            row[-1] = trainable
-        return trainable
+    def visit(nodes: list[g.Node], frozen_above: bool, runs: bool) -> int:
+        """Add the rows of `nodes` (but pure data flow) and of those below them; their trainable parameters.
+        A frozen module's count as none; a training-only output does not run in eval mode."""
+        trainable_sum = 0
+        for node in nodes:
+            is_frozen = frozen_above or (patterns and node.path and frozen(node.path, patterns))
+            node_runs = runs and not node.train_only
+            cls = type(node)
+            children = () if cls is Layer else node.children  # a layer has none
+            fields = None
+            if not node.virtual:
+                kernel = None
+                if cls is Layer:
+                    kind = "flat" if node.flat else ("output" if node.tap else node.kind.name)
+                else:
+                    kind = "flat" if node.flat else ("output" if node.tap else node.op)
+                    if node.block is not None and children and not node.tap:
+                        kind = node.block  # the user's name for it: inception, basic
+                    elif isinstance(node, Residual) and not node.active:
+                        kind = "seq"  # `when_same` with differing shapes: no residual connection was made
+                if isinstance(node, Layer) and node.args is not None:
+                    # a pydantic model keeps its fields in __dict__; getattr of a missing one goes through its
+                    # slow __getattr__ and an exception, for every layer without a kernel
+                    kernel = vars(node.args).get("kernel")
+                    if isinstance(kernel, int):
+                        kernel = (kernel, kernel)
+                    kernel = tuple(kernel) if kernel else None
+                if not children and not isinstance(node, g.Param):  # a parameter is read, not written
+                    values = prod(node.out_shape)
+                    written[0] += values
+                    if node.params and node_runs:
+                        written[1] += values
+                path = node.path
+                row = _new_object(Row)  # a frozen dataclass: its fields set at once, not one __setattr__ each
+                fields = {"path": path, "kind": kind, "depth": path.count(".") + 1, "output_shape": node.out_shape,
+                          "params": node.params, "mult_adds": node.mult_adds, "leaf": not children,
+                          "input_shape": node.in_shape, "kernel": kernel, "trainable": 0}
+                _set_attribute(row, "__dict__", fields)
+                rows.append(row)
+            if children:
+                trainable = visit(children, is_frozen, node_runs)
+            else:
+                trainable = 0 if is_frozen else node.params
+            if fields is not None:
+                fields["trainable"] = trainable  # known once the children are counted
+            trainable_sum += trainable
+        return trainable_sum
 
-    root_trainable = visit(graph.root, False, True)
+    root = graph.root
+    root_trainable = visit(root.children, False, not root.train_only) if root.children else root.params
     return Summary(
         graph.name,
         graph.input_shape,
-        graph.root.out_shape,
-        graph.root.params,
-        graph.root.mult_adds,
+        root.out_shape,
+        root.params,
+        root.mult_adds,
         written[0],
-        [Row(*row) for row in rows],
-        [(n.name, n.out_shape, n.train_only) for n in graph.root.items if n.tap],
+        rows,
+        [(n.name, n.out_shape, n.train_only) for n in root.items if n.tap],
         root_trainable,
         written[1],
         batch_size,
@@ -322,6 +338,10 @@ def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float3
         check_columns(columns),
         depth,
     )
+
+
+_new_object = object.__new__
+_set_attribute = object.__setattr__
 
 
 def _shape(shape: Shape) -> str:
