@@ -19,6 +19,8 @@ from ..layers.base import window_out
 
 
 MAX_TENSOR_VALUES = 2**48  # one sample's tensor: 1 PB of float32; past ~2**60 torch's storage size overflows
+shape_values = math.prod
+_Layer = g.Layer
 
 
 class _Stop(Exception):
@@ -109,6 +111,12 @@ class _Inferrer:
                       f"the {MAX_TENSOR_VALUES:.3g} any tensor can have here; use a smaller input or size")
 
     def run(self, node: g.Node, shape: Shape) -> Shape:
+        if type(node) is _Layer and node.args is not None:  # most nodes: a layer with its arguments bound
+            seen = self.layers.get((node.kind, id(node.args), shape))
+            node.in_shape = shape
+            node.out_shape, node.params, node.mult_adds, _ = seen if seen is not None else self.layer(node, shape)
+            self.done.add(id(node))
+            return node.out_shape
         while isinstance(node, g.Pending):  # an entry that waited for this shape: resolved now, in place (an `if`
             real = node.expand(node, _sizes(shape), self.errors)  # may choose an entry that waits for it too)
             if real is None:
@@ -120,28 +128,44 @@ class _Inferrer:
         self.done.add(id(node))
         return out
 
+    def layer(self, node: g.Layer, shape: Shape) -> tuple:
+        """Type a layer that no other with the same kind, arguments and input has been: (output shape, params,
+        mult-adds, its Args), remembered for the next such layer."""
+        if shape_values(shape) > MAX_TENSOR_VALUES:
+            self.within_limit(node, shape, "the tensor reaching this layer")
+        try:
+            out = node.kind.infer(node.args, shape)
+        except ShapeError as exc:
+            self.fail(node, exc.code, str(exc))
+        if shape_values(out) > MAX_TENSOR_VALUES:
+            self.within_limit(node, out, "this layer's output")
+        params = node.kind.count_params(node.args, shape, out)
+        typed = (out, params, node.kind.mult_adds(node.args, shape, out, params), node.args)
+        self.layers[(node.kind, id(node.args), shape)] = typed
+        return typed
+
     def typed(self, node: g.Node, shape: Shape) -> Shape:
         node.in_shape = shape
-        if type(node) is g.Layer:  # most nodes: first
+        if type(node) is g.Layer:
             if node.args is None:  # arguments that use the incoming sizes: bind them now
                 node.args = node.pending(_sizes(shape), self.errors)
                 if node.args is None:
                     raise _Stop
-            key = (node.kind, id(node.args), shape)
-            seen = self.layers.get(key)
-            if seen is not None:
-                node.out_shape, node.params, node.mult_adds = seen[1:]
-                return seen[1]
-            self.within_limit(node, shape, "the tensor reaching this layer")
-            try:
-                out = node.kind.infer(node.args, shape)
-            except ShapeError as exc:
-                self.fail(node, exc.code, str(exc))
-            self.within_limit(node, out, "this layer's output")
-            node.out_shape = out
-            node.params = node.kind.count_params(node.args, shape, out)
-            node.mult_adds = node.kind.mult_adds(node.args, shape, out, node.params)
-            self.layers[key] = (node.args, out, node.params, node.mult_adds)
+            node.out_shape, node.params, node.mult_adds, _ = (self.layers.get((node.kind, id(node.args), shape))
+                                                              or self.layer(node, shape))
+            return node.out_shape
+        if isinstance(node, g.Seq):  # the other most common node: its counts summed as its items run
+            out = shape
+            params = mult_adds = 0
+            for child in node.items:
+                if child.tap:
+                    self.run(child, out)  # an extra output: the main stream goes on unchanged
+                else:
+                    out = self.run(child, out)
+                params += child.params
+                if not child.train_only:  # Node.counted
+                    mult_adds += child.mult_adds
+            node.out_shape, node.params, node.mult_adds = out, params, mult_adds
             return out
         if isinstance(node, g.Ref):
             node.out_shape = self.referenced(node, node)
@@ -166,14 +190,7 @@ class _Inferrer:
             return node.out_shape
         if isinstance(node, g.Param):
             return self.parameter(node, shape)
-        if isinstance(node, g.Seq):
-            out = shape
-            for child in node.items:
-                if child.tap:
-                    self.run(child, out)  # an extra output: the main stream goes on unchanged
-                else:
-                    out = self.run(child, out)
-        elif isinstance(node, g.Merge):
+        if isinstance(node, g.Merge):
             out = self.merge(node, shape)
         elif isinstance(node, g.Residual):
             out = self.residual(node, shape)
