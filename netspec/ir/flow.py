@@ -44,23 +44,27 @@ class _Linker:
 
     def walk(self, root: g.Seq, unlinked_only: bool = False) -> None:
         """Link every reference (or only those not linked yet), in order, with the chain of its ancestors."""
-        stack: list[tuple[g.Node, tuple[g.Node, ...]]] = [(root, ())]
-        pop, push, layer = stack.pop, stack.extend, g.Layer
-        while stack:
-            node, ancestors = pop()
-            if type(node) is layer:  # most nodes: no reference, no children
-                continue
-            if isinstance(node, g.Ref):
-                if not (unlinked_only and (node.source is not None or node.reported)):
-                    self.link(node, ancestors + (node,))
-            elif isinstance(node, g.Resize) and node.like is not None and not (
-                    unlinked_only and (node.like.source is not None or node.like.reported)):
-                node.like.path = node.path
-                self.link(node.like, ancestors + (node,))
-            children = node.children
-            if children:
-                inner = ancestors + (node,)
-                push([(child, inner) for child in reversed(children)])
+        chain: list[g.Node] = []  # root ... the node whose children are being visited
+        layer, ref, resize = g.Layer, g.Ref, g.Resize
+
+        def visit(node: g.Node) -> None:
+            chain.append(node)
+            for child in node.children:
+                kind = type(child)
+                if kind is layer:  # most nodes: no reference, no children
+                    continue
+                if kind is ref or isinstance(child, ref):
+                    if not (unlinked_only and (child.source is not None or child.reported)):
+                        self.link(child, (*chain, child))
+                elif isinstance(child, resize) and child.like is not None and not (
+                        unlinked_only and (child.like.source is not None or child.like.reported)):
+                    child.like.path = child.path
+                    self.link(child.like, (*chain, child))
+                if child.children:
+                    visit(child)
+            chain.pop()
+
+        visit(root)
 
     def link(self, ref: g.Ref, chain: tuple[g.Node, ...]) -> None:
         """`chain`: root ... parent, then the node that holds the reference (the Ref itself, or a Resize)."""
