@@ -19,6 +19,7 @@ import functools
 import gc
 import math
 import os
+import stat
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Union
@@ -72,36 +73,68 @@ def _gc_paused(fn):
 def read_source(source: str | os.PathLike, format: str | None = None) -> tuple[str, str, str]:
     """(text, file name, format) for a path or for spec text given directly."""
     check_source(source)
-    is_path = isinstance(source, os.PathLike) or (
-        "\n" not in source and (Path(source).suffix.lower() in FORMATS or _is_file(source)
-                                or source.startswith(library.SCHEME) or library.NAME.fullmatch(source) is not None)
-    )
-    if not is_path:
+    if isinstance(source, os.PathLike):
+        path, written = Path(os.fsdecode(source)), str(source)
+    elif "\n" in source:
         return str(source), "<string>", format or "yaml"
-    path = Path(os.fsdecode(source))
-    if str(source).startswith(library.SCHEME) or (not _is_file(str(source)) and library.is_name(str(source))):
-        found = library.find(str(source))
+    else:
+        path, written = Path(source), source
+        if not (path.suffix.lower() in FORMATS or _is_file(source) or source.startswith(library.SCHEME)
+                or library.NAME.fullmatch(source) is not None):
+            return str(source), "<string>", format or "yaml"
+    # a name with a spec file's suffix is never a library name: no need to ask whether the file exists
+    if written.startswith(library.SCHEME) or (library.is_name(written) and not _is_file(written)):
+        found = library.find(written)
         if found is None:
             raise library.not_found(escaped(str(path)))
         path = found
     fmt = format or FORMATS.get(path.suffix.lower())
     if fmt is None and not path.is_dir():
         raise UsageError(f"{escaped(str(path))}: unknown spec format '{escaped(path.suffix)}'; use .yaml, .yml or .ns")
+    return _read_text(str(path)), str(path), fmt
+
+
+TEXT_CACHE_SIZE = 64  # spec files whose text is kept per process, with the stat that read it
+
+
+_texts: "OrderedDict[str, tuple[tuple, str]]" = OrderedDict()
+
+
+def _read_text(name: str) -> str:
+    """The text of the spec file `name`. A regular file read before in this process, whose size, modification
+    and change times and inode are still those it had then, is not read again (its text is the same str, whose
+    hash the parse cache already knows); anything else is read, and refused, as before."""
+    limit = budgets.current().bytes(MAX_BYTES)
     try:
-        data = read_regular(path, budgets.current().bytes(MAX_BYTES))
+        info = os.stat(name)
+    except (OSError, ValueError):  # read_regular says why, below
+        info = None
+    stamp = None
+    if info is not None and stat.S_ISREG(info.st_mode) and info.st_size <= limit:
+        stamp = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+        hit = _texts.get(name)
+        if hit is not None and hit[0] == stamp:
+            _texts.move_to_end(name)
+            return hit[1]
+    try:
+        data = read_regular(name, limit)
     except FileTooLarge as exc:
         raise SpecError([Diagnostic("file-too-large", f"{exc} (raise it with --max-bytes / max_bytes=)", "",
-                                    Loc(str(path), 1, 1))]) from None
+                                    Loc(name, 1, 1))]) from None
     except FileProblem as exc:
-        raise UsageError(f"{escaped(str(path))}: {exc}") from None
+        raise UsageError(f"{escaped(name)}: {exc}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line_start = data.rfind(b"\n", 0, exc.start) + 1
         line = data[: exc.start].count(b"\n") + 1
         column = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
-        raise SpecError([Diagnostic("encoding", "spec files must be UTF-8 text", "", Loc(str(path), line, column))]) from None
-    return text, str(path), fmt
+        raise SpecError([Diagnostic("encoding", "spec files must be UTF-8 text", "", Loc(name, line, column))]) from None
+    if stamp is not None and len(data) == stamp[0]:  # the file stat saw, whole
+        _texts[name] = (stamp, text)
+        while len(_texts) > TEXT_CACHE_SIZE:
+            _texts.popitem(last=False)
+    return text
 
 
 def _is_file(text: str) -> bool:
@@ -166,9 +199,10 @@ def _copy(parsed: ParsedSpec) -> ParsedSpec:
 
 
 def clear_caches() -> None:
-    """Forget every parsed text and every validated layer argument (the expression cache is
+    """Forget every file's text, every parsed text and every validated layer argument (the expression cache is
     netspec.ir.expr.parse_expr.cache_clear)."""
     _parsed.clear()
+    _texts.clear()
     forget_validated()
 
 

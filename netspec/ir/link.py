@@ -30,7 +30,7 @@ def _merge(base: Spec, preset: Spec) -> Spec:
     init = {k: dict(v) for k, v in base.init.items()}
     for kind, table in preset.init.items():
         init[kind] = {**init.get(kind, {}), **table}
-    return Spec(
+    return Spec.model_construct(
         name=preset.name,
         description=preset.description or base.description,
         input=preset.input or base.input,
@@ -45,7 +45,10 @@ def _merge(base: Spec, preset: Spec) -> Spec:
 
 def _merge_locations(base: Locations, preset: Locations, spec: Spec) -> Locations:
     replaced = {key for key in _REPLACED_WHOLE if getattr(spec, key)}
-    table = {p: v for p, v in base.table.items() if not (p and p[0] in replaced)}
+    table = dict(base.table)  # a copy keeps each key's hash; building a new table would hash every path again
+    if replaced:
+        for path in [p for p in table if p and p[0] in replaced]:
+            del table[path]
     table.update(preset.table)
     return Locations(table, {**base.sources, **preset.sources})
 
@@ -57,18 +60,19 @@ def link(parsed: ParsedSpec, read: Callable[[str], ParsedSpec], root: Path | Non
     `extends` names one spec, or a list of them: the bases are merged in order (a later one's params, blocks,
     functions and init replace an earlier one's, and its input and layers win), then this spec on top."""
     spec = parsed.spec
-    here = Path(parsed.file) if not parsed.file.startswith("<") else None
-    root = root or (here.resolve().parent if here else Path.cwd().resolve())
     if spec.extends is None:
         _check_complete(parsed)
         return parsed
+    here = Path(parsed.file) if not parsed.file.startswith("<") else None
+    resolved = here.resolve() if here else None  # once: each resolve asks the file system about every folder
+    root = root or (resolved.parent if resolved else Path.cwd().resolve())
     listed = isinstance(spec.extends, list)
     names = list(spec.extends) if listed else [spec.extends]
     if not names:
         where = parsed.locations.find(("extends",))
         raise SpecError([Diagnostic("extends", "the list names no spec; name the specs this one builds on, or "
                                                "leave `extends` out", "extends", where.loc)], parsed.locations.sources)
-    bases = [_base(parsed, name, ("extends", index) if listed else ("extends",), read, root, chain, here)
+    bases = [_base(parsed, name, ("extends", index) if listed else ("extends",), read, root, chain, here, resolved)
              for index, name in enumerate(names)]
     if len(bases) > 1:
         _check_no_clash(parsed, names, bases, listed)
@@ -84,8 +88,8 @@ def link(parsed: ParsedSpec, read: Callable[[str], ParsedSpec], root: Path | Non
 
 
 def _base(parsed: ParsedSpec, extends: str, at: tuple, read: Callable[[str], ParsedSpec], root: Path,
-          chain: tuple[str, ...], here: Path | None) -> ParsedSpec:
-    """The spec that `extends` (written at `at`) names, itself linked."""
+          chain: tuple[str, ...], here: Path | None, resolved: Path | None) -> ParsedSpec:
+    """The spec that `extends` (written at `at`) names, itself linked. `resolved`: `here` resolved."""
     where = parsed.locations.find(at)
 
     def fail(code: str, message: str) -> SpecError:
@@ -113,13 +117,13 @@ def _base(parsed: ParsedSpec, extends: str, at: tuple, read: Callable[[str], Par
                                   "folder, or in the library (netspec:NAME)")
         if not target.is_file():
             target, base_root = _on_search_path(extends) or (target, root)
-    if str(target) in chain or (here is not None and target == here.resolve()):
+    if str(target) in chain or (resolved is not None and target == resolved):
         raise fail("extends", f"'{extends}' extends back to itself ({' -> '.join([*chain, str(target)])})")
     if not target.exists():  # a FIFO or a device is refused by the reader, below
         searched = "".join(f", nor in {_shown(folder)}" for folder in library.search_path())
         raise fail("extends", f"'{extends}' does not exist (looked for {_shown(target)}{searched})")
     try:
-        return link(read(str(target)), read, base_root, (*chain, str(here.resolve() if here else "<string>")))
+        return link(read(str(target)), read, base_root, (*chain, str(resolved if resolved else "<string>")))
     except UsageError as exc:  # not a regular file, unreadable, not a spec format: said where `extends` names it
         raise fail("extends", f"'{extends}' cannot be read: {exc}") from None
     except SpecError as exc:  # errors in the base spec keep their own locations; add the sources we know
