@@ -6,13 +6,12 @@ the IR: they travel beside it in a `Locations` table keyed by IR path, so two sp
 same thing compare equal whichever syntax they came from.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import TypeAliasType
 
 from ..diagnostics import Loc
 
@@ -143,10 +142,14 @@ class Parameter(_Node):
     init: Value = "zeros"
 
 
-Entry = Annotated[
+# A named alias: pydantic builds the union's schema (and finds each model's `op`) once and refers to it from each of
+# the fourteen fields that hold entries, instead of once for each (half the Spec's schema build; validation is the
+# same). The module has no `from __future__ import annotations`: its annotations are objects, not texts that pydantic
+# would compile one by one.
+Entry = TypeAliasType("Entry", Annotated[
     Union[Call, Ref, Seq, Merge, Residual, Repeat, Dense, If, Splice, Output, Flat, Parameter],
     Field(discriminator="op")
-]
+])
 
 
 class Arg(_Model):
