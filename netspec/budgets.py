@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from dataclasses import dataclass
 from typing import Any, Iterator
+
+from .records import FrozenRecord
 
 DEFAULT_MAX_NODES = 20_000  # ResNet-1202 expands to about 4,200, RegNetY-128GF to a few hundred
 DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB: the largest bundled spec is under 20 KB
@@ -27,12 +28,16 @@ VALUES_PER_NODE = 16  # YAML values (and values written) admitted per node of bu
 TOKENS_PER_NODE = 64  # .ns tokens admitted per node of budget above the default
 
 
-@dataclass(frozen=True)
-class Budget:
-    """The budgets of one parse: None means the default."""
+class Budget(FrozenRecord):
+    """The budgets of one parse: None means the default. (A Record, as a frozen dataclass: netspec/records.py.)"""
 
-    max_nodes: int | None = None
-    max_bytes: int | None = None
+    _fields = ("max_nodes", "max_bytes")
+    max_nodes: int | None
+    max_bytes: int | None
+
+    def __init__(self, max_nodes: int | None = None, max_bytes: int | None = None) -> None:
+        object.__setattr__(self, "max_nodes", max_nodes)
+        object.__setattr__(self, "max_bytes", max_bytes)
 
     def bytes(self, default: int) -> int:
         """The file-size cap: the budget when one was given, else the front end's default."""

@@ -3,41 +3,67 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
+from .records import FrozenRecord, Record
 
-@dataclass(frozen=True, slots=True)
-class Loc:
+# Loc, Diagnostic and Collector are Records, which behave as the dataclasses they were (frozen ones too) with no code
+# compiled at import (netspec/records.py).
+
+
+class Loc(FrozenRecord):
     """A position in a spec source: 1-based line and column."""
 
+    __slots__ = ("file", "line", "col")
+    _fields = ("file", "line", "col")
     file: str
     line: int
     col: int
 
     def __init__(self, file: str, line: int, col: int) -> None:
         # the front ends make a few of these per layer: the slots are filled directly, not through the frozen
-        # class's __setattr__ (half the cost of dataclass's own __init__); assigning one later still raises
+        # class's __setattr__; assigning one later raises
         _set_file(self, file)
         _set_line(self, line)
         _set_col(self, col)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is Loc:
+            return (self.file, self.line, self.col) == (other.file, other.line, other.col)  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.line, self.col))
+
+    def __getstate__(self) -> list:  # a copy or a pickle fills the slots as __init__ does
+        return [self.file, self.line, self.col]
+
+    def __setstate__(self, state: list) -> None:
+        self.__init__(*state)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
 
 
 _set_file, _set_line, _set_col = (Loc.__dict__[name].__set__ for name in ("file", "line", "col"))
+_set = object.__setattr__
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(FrozenRecord):
     """One user error: a stable code, where it is, which spec path, and how to fix it."""
 
+    _fields = ("code", "message", "path", "loc")
     code: str
     message: str
-    path: str = ""
-    loc: Loc | None = None
+    path: str
+    loc: Loc | None
+
+    def __init__(self, code: str, message: str, path: str = "", loc: Loc | None = None) -> None:
+        _set(self, "code", code)
+        _set(self, "message", message)
+        _set(self, "path", path)
+        _set(self, "loc", loc)
 
     def render(self, sources: dict[str, str] | None = None, split: dict[str, list[str]] | None = None) -> str:
         """The diagnostic as printed; `split` caches each source's lines across many diagnostics. Control
@@ -109,12 +135,16 @@ class UsageError(Exception):
 MAX_ERRORS = 100  # diagnostics one run reports before it stops
 
 
-@dataclass
-class Collector:
+class Collector(Record):
     """Gathers diagnostics during a pass so that one run reports all of them."""
 
-    sources: dict[str, str] = field(default_factory=dict)
-    items: list[Diagnostic] = field(default_factory=list)
+    _fields = ("sources", "items")
+    sources: dict[str, str]
+    items: list[Diagnostic]
+
+    def __init__(self, sources: dict[str, str] | None = None, items: list[Diagnostic] | None = None) -> None:
+        self.sources = {} if sources is None else sources
+        self.items = [] if items is None else items
 
     def error(self, code: str, message: str, path: str = "", loc: Loc | None = None) -> None:
         if len(self.items) >= MAX_ERRORS:  # a file of thousands of mistakes: stop looking, report the first ones

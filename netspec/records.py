@@ -4,8 +4,8 @@
 module is imported (graph.py's twelve node classes took about 53 M instructions that way, 6% of a whole `netspec
 summary` process). A Record subclass writes its `__init__` itself, which Python compiles once into the `.pyc`,
 names its fields in `_fields`, and takes the rest from here, with the results dataclass gives: the same repr text,
-equality only between objects of the same class whose fields are equal in order, and no hash (a frozen record
-defines its own).
+equality only between objects of the same class whose fields are equal in order, and no hash; a FrozenRecord
+refuses assignment as a frozen dataclass does and hashes its fields.
 
     class Point(Record):
         _fields = ("x", "y")
@@ -17,6 +17,7 @@ defines its own).
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from reprlib import recursive_repr
 from typing import Any
 
@@ -43,3 +44,19 @@ class Record:
     def __repr__(self) -> str:
         fields = ", ".join([f"{name}={getattr(self, name)!r}" for name in self._fields])
         return f"{self.__class__.__qualname__}({fields})"
+
+
+class FrozenRecord(Record):
+    """A Record whose fields are set once, by its __init__ through `object.__setattr__`: assigning or deleting one
+    later raises dataclasses.FrozenInstanceError with a frozen dataclass's message, and equal records hash alike."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __hash__(self) -> int:
+        return hash(self._values())

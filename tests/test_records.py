@@ -1,5 +1,6 @@
-"""The graph's node classes are Records (netspec/records.py), not dataclasses: they must construct, compare, print
-and refuse a hash exactly as the dataclasses they replaced, which are rebuilt here from each class's fields."""
+"""The graph's node classes, Loc, Diagnostic, Collector, Budget, Locations and ParsedSpec are Records
+(netspec/records.py), not dataclasses: they must construct, compare, print, hash (or refuse to) and refuse assignment
+exactly as the dataclasses they replaced, which are rebuilt here from each class's fields."""
 
 from __future__ import annotations
 
@@ -65,3 +66,50 @@ def test_a_typed_graph_equals_a_second_analysis_and_its_copy():
     assert copy == one.root and copy.items[0] is not one.root.items[0]
     copy.items[0].out_shape = (1,)
     assert copy != one.root
+
+
+def test_the_frozen_records_behave_as_frozen_dataclasses():
+    import copy
+    import pickle
+
+    from netspec.budgets import Budget
+    from netspec.diagnostics import Diagnostic
+
+    loc = Loc("net.yaml", 3, 5)
+    for mine, fields in ((loc, [("file", str), ("line", int), ("col", int)]),
+                         (Diagnostic("bad-arg", "no such argument", "layers.0", loc),
+                          [("code", str), ("message", str), ("path", str, ""), ("loc", object, None)]),
+                         (Budget(100, None), [("max_nodes", object, None), ("max_bytes", object, None)])):
+        cls = type(mine)
+        reference = dataclasses.make_dataclass(cls.__name__, fields, frozen=True)
+        theirs = reference(*[getattr(mine, f[0]) for f in fields])
+        assert repr(mine) == repr(theirs) and hash(mine) == hash(theirs)
+        assert cls.__match_args__ == reference.__match_args__
+        same = cls(*[getattr(mine, f[0]) for f in fields])
+        assert same == mine and same is not mine and hash(same) == hash(mine) and len({same, mine}) == 1
+        for name, *_ in fields:
+            with pytest.raises(dataclasses.FrozenInstanceError, match=f"cannot assign to field '{name}'"):
+                setattr(mine, name, 1)
+            with pytest.raises(dataclasses.FrozenInstanceError, match=f"cannot delete field '{name}'"):
+                delattr(mine, name)
+        assert pickle.loads(pickle.dumps(mine)) == mine == copy.deepcopy(mine) == copy.copy(mine)
+    assert Loc("a", 1, 2) != Loc("a", 1, 3) and Loc("a", 1, 2) != ("a", 1, 2)
+    assert not hasattr(loc, "__dict__")  # slots only, as before
+
+
+def test_the_parse_results_print_and_compare_as_their_dataclasses_did():
+    from netspec.diagnostics import Collector
+    from netspec.ir.spec import Locations, ParsedSpec
+
+    for cls, args, names in ((Collector, (), ("sources", "items")), (Locations, (), ("table", "sources"))):
+        reference = dataclasses.make_dataclass(cls.__name__, [(n, object, dataclasses.field(default_factory=dict if
+                                                                n != "items" else list)) for n in names])
+        assert repr(cls(*args)) == repr(reference(*args)) and cls() == cls() and cls() is not cls()
+        assert cls().__dict__ == reference().__dict__ and cls().__dict__[names[0]] is not cls().__dict__[names[0]]
+    parsed = pipeline.parse("architectures/lenet5.yaml")
+    reference = dataclasses.make_dataclass("ParsedSpec", [("spec", object), ("locations", object),
+                                                          ("text", str, ""), ("file", str, "<string>"),
+                                                          ("format", str, "yaml")])
+    fields = [getattr(parsed, n) for n in ParsedSpec._fields]
+    assert repr(ParsedSpec(*fields)) == repr(reference(*fields)) and ParsedSpec(*fields) == parsed
+    assert repr(ParsedSpec(parsed.spec, parsed.locations)) == repr(reference(parsed.spec, parsed.locations))

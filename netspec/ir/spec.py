@@ -6,7 +6,6 @@ the IR: they travel beside it in a `Locations` table keyed by IR path, so two sp
 same thing compare equal whichever syntax they came from.
 """
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -14,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import TypeAliasType
 
 from ..diagnostics import Loc
+from ..records import Record
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"  # params, blocks and call targets: names expressions can use
 MODULE_NAME_PATTERN = r"^[^.]+$"  # a module: any text torch accepts (netspec.names says which it refuses)
@@ -273,12 +273,17 @@ class Located:
         return f"Located(loc={self.loc!r}, shown={self.shown!r})"
 
 
-@dataclass
-class Locations:
-    """IR path -> source position, filled by a front end, read by every later pass."""
+class Locations(Record):
+    """IR path -> source position, filled by a front end, read by every later pass. (Locations and ParsedSpec are
+    Records, as the dataclasses they were: netspec/records.py.)"""
 
-    table: dict[IRPath, Located] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)
+    _fields = ("table", "sources")
+    table: dict[IRPath, Located]
+    sources: dict[str, str]
+
+    def __init__(self, table: Optional[dict[IRPath, Located]] = None, sources: Optional[dict[str, str]] = None) -> None:
+        self.table = {} if table is None else table
+        self.sources = {} if sources is None else sources
 
     def find(self, path: IRPath) -> Located:
         path = tuple(path)
@@ -289,15 +294,23 @@ class Locations:
         return self.table.get((), Located(None, ""))
 
 
-@dataclass
-class ParsedSpec:
+class ParsedSpec(Record):
     """The output of parse + validate: the IR, where each piece came from, and the source text."""
 
+    _fields = ("spec", "locations", "text", "file", "format")
     spec: Spec
     locations: Locations
-    text: str = ""
-    file: str = "<string>"
-    format: str = "yaml"
+    text: str
+    file: str
+    format: str
+
+    def __init__(self, spec: Spec, locations: Locations, text: str = "", file: str = "<string>",
+                 format: str = "yaml") -> None:
+        self.spec = spec
+        self.locations = locations
+        self.text = text
+        self.file = file
+        self.format = format
 
 
 def shown_path(rpath: tuple) -> str:
