@@ -268,55 +268,56 @@ def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float3
     assert graph.typed, "summaries need a graph that infer has typed"
     patterns = tuple(freeze)
     rows: list[Row] = []
-    written = [0, 0]  # values the forward pass writes; those of them a backward pass keeps (layers with params)
+    written = kept = 0  # values the forward pass writes; those of them a backward pass keeps (layers with params)
     prod = math.prod
-    Layer, Residual = g.Layer, g.Residual
+    Layer, Param, Residual = g.Layer, g.Param, g.Residual
 
     def visit(nodes: list[g.Node], frozen_above: bool, runs: bool) -> int:
         """Add the rows of `nodes` (but pure data flow) and of those below them; their trainable parameters.
         A frozen module's count as none; a training-only output does not run in eval mode."""
+        nonlocal written, kept
         trainable_sum = 0
         for node in nodes:
             is_frozen = frozen_above or (patterns and node.path and frozen(node.path, patterns))
-            node_runs = runs and not node.train_only
-            cls = type(node)
-            children = () if cls is Layer else node.children  # a layer has none
-            fields = None
-            if not node.virtual:
-                kernel = None
-                if cls is Layer:
-                    kind = "flat" if node.flat else ("output" if node.tap else node.kind.name)
-                else:
-                    kind = "flat" if node.flat else ("output" if node.tap else node.op)
-                    if node.block is not None and children and not node.tap:
-                        kind = node.block  # the user's name for it: inception, basic
-                    elif isinstance(node, Residual) and not node.active:
-                        kind = "seq"  # `when_same` with differing shapes: no residual connection was made
-                if isinstance(node, Layer) and node.args is not None:
-                    # a pydantic model keeps its fields in __dict__; getattr of a missing one goes through its
-                    # slow __getattr__ and an exception, for every layer without a kernel
-                    kernel = vars(node.args).get("kernel")
-                    if isinstance(kernel, int):
-                        kernel = (kernel, kernel)
-                    kernel = tuple(kernel) if kernel else None
-                if not children and not isinstance(node, g.Param):  # a parameter is read, not written
-                    values = prod(node.out_shape)
-                    written[0] += values
-                    if node.params and node_runs:
-                        written[1] += values
-                path = node.path
-                row = _new_object(Row)  # a frozen dataclass: its fields set at once, not one __setattr__ each
-                fields = {"path": path, "kind": kind, "depth": path.count(".") + 1, "output_shape": node.out_shape,
-                          "params": node.params, "mult_adds": node.mult_adds, "leaf": not children,
-                          "input_shape": node.in_shape, "kernel": kernel, "trainable": 0}
-                _set_attribute(row, "__dict__", fields)
-                rows.append(row)
-            if children:
-                trainable = visit(children, is_frozen, node_runs)
-            else:
+            if type(node) is Layer:  # most rows: no children; a kind, and perhaps a kernel
+                children = ()
                 trainable = 0 if is_frozen else node.params
-            if fields is not None:
-                fields["trainable"] = trainable  # known once the children are counted
+                if node.virtual:
+                    trainable_sum += trainable
+                    continue
+                values = prod(node.out_shape)
+                written += values
+                if node.params and runs and not node.train_only:
+                    kept += values
+                kind = "flat" if node.flat else ("output" if node.tap else node.kind.name)
+                kernel = _kernel(node.args)
+            else:
+                node_runs = runs and not node.train_only
+                children = node.children
+                trainable = 0 if children or is_frozen else node.params  # a container's: counted below
+                if node.virtual:
+                    trainable_sum += visit(children, is_frozen, node_runs) if children else trainable
+                    continue
+                if not children and not isinstance(node, Param):  # a parameter is read, not written
+                    values = prod(node.out_shape)
+                    written += values
+                    if node.params and node_runs:
+                        kept += values
+                kind = "flat" if node.flat else ("output" if node.tap else node.op)
+                if node.block is not None and children and not node.tap:
+                    kind = node.block  # the user's name for it: inception, basic
+                elif isinstance(node, Residual) and not node.active:
+                    kind = "seq"  # `when_same` with differing shapes: no residual connection was made
+                kernel = _kernel(node.args) if isinstance(node, Layer) else None
+            path = node.path
+            row = _new_object(Row)  # a frozen dataclass: its fields set at once, not one __setattr__ each
+            fields = {"path": path, "kind": kind, "depth": path.count(".") + 1, "output_shape": node.out_shape,
+                      "params": node.params, "mult_adds": node.mult_adds, "leaf": not children,
+                      "input_shape": node.in_shape, "kernel": kernel, "trainable": trainable}
+            _set_attribute(row, "__dict__", fields)
+            rows.append(row)
+            if children:  # known once the children are counted
+                fields["trainable"] = trainable = visit(children, is_frozen, node_runs)
             trainable_sum += trainable
         return trainable_sum
 
@@ -328,16 +329,28 @@ def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float3
         root.out_shape,
         root.params,
         root.mult_adds,
-        written[0],
+        written,
         rows,
         [(n.name, n.out_shape, n.train_only) for n in root.items if n.tap],
         root_trainable,
-        written[1],
+        kept,
         batch_size,
         dtype,
         check_columns(columns),
         depth,
     )
+
+
+def _kernel(args: object) -> Optional[tuple[int, ...]]:
+    """A layer's window (a convolution's or a pool's), as a tuple; None for a layer without one."""
+    if args is None:
+        return None
+    # a pydantic model keeps its fields in __dict__; getattr of a missing one goes through its slow __getattr__
+    # and an exception, for every layer without a kernel
+    kernel = vars(args).get("kernel")
+    if isinstance(kernel, int):
+        return (kernel, kernel)
+    return tuple(kernel) if kernel else None
 
 
 _new_object = object.__new__

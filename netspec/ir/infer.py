@@ -131,17 +131,18 @@ class _Inferrer:
     def layer(self, node: g.Layer, shape: Shape) -> tuple:
         """Type a layer that no other with the same kind, arguments and input has been: (output shape, params,
         mult-adds, its Args), remembered for the next such layer."""
+        kind, args = node.kind, node.args
         if shape_values(shape) > MAX_TENSOR_VALUES:
             self.within_limit(node, shape, "the tensor reaching this layer")
         try:
-            out = node.kind.infer(node.args, shape)
+            out = kind.infer(args, shape)
         except ShapeError as exc:
             self.fail(node, exc.code, str(exc))
         if shape_values(out) > MAX_TENSOR_VALUES:
             self.within_limit(node, out, "this layer's output")
-        params = node.kind.count_params(node.args, shape, out)
-        typed = (out, params, node.kind.mult_adds(node.args, shape, out, params), node.args)
-        self.layers[(node.kind, id(node.args), shape)] = typed
+        params = kind.count_params(args, shape, out)
+        typed = (out, params, kind.mult_adds(args, shape, out, params), args)
+        self.layers[(kind, id(args), shape)] = typed
         return typed
 
     def typed(self, node: g.Node, shape: Shape) -> Shape:

@@ -404,8 +404,9 @@ def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int 
         out = (span + stride - 1) // stride + 1
         if out > 0 and (out - 1) * stride >= size + padding:
             out -= 1
-        return max(out, 0)
-    return max(span // stride + 1, 0)
+        return out if out > 0 else 0
+    out = span // stride + 1
+    return out if out > 0 else 0
 
 
 def spatial_check(kind: str, in_hw: tuple[int, int], out_hw: tuple[int, int], detail: str) -> None:

@@ -77,28 +77,31 @@ class Conv2d(LayerKind):
         return pair(a.padding)
 
     def infer(self, a: Conv2dArgs, shape: Shape) -> Shape:
-        need_rank(self.name, shape, (3,), "(C, H, W)")
+        if len(shape) != 3:
+            need_rank(self.name, shape, (3,), "(C, H, W)")
         c, h, w = shape
+        out, groups, padding = a.out, a.groups, a.padding
         if a.in_ is not None and a.in_ != c:
             raise ShapeError(f"conv2d expects {a.in_} input channels, got {c}")
-        if c % a.groups:
-            raise ShapeError(f"conv2d with groups={a.groups} needs input channels divisible by {a.groups}, got {c}")
-        if a.out % a.groups:
-            raise ShapeError(f"conv2d with groups={a.groups} needs out channels divisible by {a.groups}, got {a.out}")
+        if c % groups:
+            raise ShapeError(f"conv2d with groups={groups} needs input channels divisible by {groups}, got {c}")
+        if out % groups:
+            raise ShapeError(f"conv2d with groups={groups} needs out channels divisible by {groups}, got {out}")
         (kh, kw), (sh, sw), (dh, dw) = pair(a.kernel), pair(a.stride), pair(a.dilation)
         if a.padding_mode != "zeros":  # torch pads the input first: its reflect / circular limits apply
-            if a.padding == "same":
+            if padding == "same":
                 totals = (dh * (kh - 1), dw * (kw - 1))
                 sides = [(t // 2, t - t // 2) for t in totals]
             else:
                 sides = [(p, p) for p in self._padding(a)]
             pad_limits(self.name, a.padding_mode, sides, (h, w))
-        if a.padding == "same":
-            return (a.out, h, w)
-        ph, pw = self._padding(a)
+        if padding == "same":
+            return (out, h, w)
+        ph, pw = (0, 0) if padding == "valid" else pair(padding)  # self._padding(a), "same" aside
         out_hw = (window_out(h, kh, sh, ph, dh), window_out(w, kw, sw, pw, dw))
-        spatial_check(self.name, (h, w), out_hw, f"kernel {kh}x{kw} (dilation {dh}x{dw}) with padding {ph}x{pw}")
-        return (a.out, *out_hw)
+        if out_hw[0] <= 0 or out_hw[1] <= 0:  # the message is written only for an input too small
+            spatial_check(self.name, (h, w), out_hw, f"kernel {kh}x{kw} (dilation {dh}x{dw}) with padding {ph}x{pw}")
+        return (out, *out_hw)
 
     def label(self, a: Conv2dArgs) -> str:
         parts = [f"conv {_window(a.kernel)}", str(a.out)]
@@ -158,7 +161,8 @@ class _Pool2d(LayerKind):
         return f"{self.caption} {_window(a.kernel)}" + (f", /{_step(stride)}" if stride != (1, 1) else "")
 
     def infer(self, a: PoolArgs, shape: Shape) -> Shape:
-        need_rank(self.name, shape, (3,), "(C, H, W)")
+        if len(shape) != 3:
+            need_rank(self.name, shape, (3,), "(C, H, W)")
         c, h, w = shape
         (kh, kw), (ph, pw) = pair(a.kernel), pair(a.padding)
         sh, sw = pair(a.stride if a.stride is not None else a.kernel)
@@ -172,7 +176,8 @@ class _Pool2d(LayerKind):
             window_out(h, kh, sh, ph, dh, a.ceil_mode),
             window_out(w, kw, sw, pw, dw, a.ceil_mode),
         )
-        spatial_check(self.name, (h, w), out_hw, f"kernel {kh}x{kw} with padding {ph}x{pw}")
+        if out_hw[0] <= 0 or out_hw[1] <= 0:  # the message is written only for an input too small
+            spatial_check(self.name, (h, w), out_hw, f"kernel {kh}x{kw} with padding {ph}x{pw}")
         return (c, *out_hw)
 
     def _extra(self, a: PoolArgs) -> dict:

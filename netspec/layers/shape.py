@@ -71,7 +71,8 @@ class Upsample(LayerKind):
         else:
             factors = a.scale_factor if isinstance(a.scale_factor, tuple) else (a.scale_factor,) * n
             out = tuple(math.floor(float(size) * f) for size, f in zip(shape[1:], factors))  # torch's rounding
-            sizes_check(self.name, shape[1:], out, f"scale_factor {a.scale_factor}")
+            if min(out) <= 0:  # the message is written only for an input too small
+                sizes_check(self.name, shape[1:], out, f"scale_factor {a.scale_factor}")
         return (shape[0], *out)
 
     def build(self, a: UpsampleArgs, in_shape: Shape):
@@ -184,7 +185,8 @@ class Pad(LayerKind):
         if a.mode in ("reflect", "circular"):
             pad_limits(self.name, a.mode, pairs, reversed(shape))
         out = tuple(reversed(padded))
-        sizes_check(self.name, shape, out, f"padding {list(a.padding) if isinstance(a.padding, tuple) else a.padding}")
+        if min(out) <= 0:  # the message is written only for an input too small
+            sizes_check(self.name, shape, out, f"padding {list(a.padding) if isinstance(a.padding, tuple) else a.padding}")
         return out
 
     def build(self, a: PadArgs, in_shape: Shape):
