@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
 from netspec.diagnostics import SpecError
-from netspec.frontends.yaml_source import quote_split_calls, read_yaml
+from netspec.frontends import yaml_source
+from netspec.frontends.yaml_source import _plain_scalar, quote_split_calls, read_yaml
 
 
 @pytest.mark.parametrize(
@@ -111,3 +114,65 @@ def test_fmt_write_migrates_a_spec_in_the_old_form(cli, tmp_path):
     assert cli("check", path).rc == 0 and cli("fmt", "--check", path).rc == 0
     # the standard form: the same tree to PyYAML as to netspec, calls whole
     assert yaml.safe_load(path.read_text())["layers"] == ["conv2d(4, 3, padding=1)", "relu", "flatten", "linear(2)"]
+
+
+
+def _composed_positions(text: str) -> tuple[dict, dict]:
+    """(values, keys): each value's and mapping key's 1-based (line, column), as PyYAML's own composer places
+    its nodes (for texts without aliases, whose nodes the composer shares)."""
+    values: dict = {}
+    keys: dict = {}
+
+    def walk(node, path):
+        values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = _plain_scalar(key_node.value) if key_node.style is None else key_node.value
+                keys[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                walk(value_node, path + (key,))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, path + (i,))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return values, keys
+
+
+REPO = Path(__file__).resolve().parent.parent
+_NO_ALIASES = [p for p in sorted((REPO / "architectures").rglob("*.yaml")) + sorted((REPO / "tests/errors").glob("*.yaml"))
+               if "&" not in p.read_text(encoding="utf-8", errors="replace")]
+
+
+@pytest.mark.parametrize("path", _NO_ALIASES, ids=[p.relative_to(REPO).as_posix() for p in _NO_ALIASES])
+def test_every_position_is_the_composers(path):
+    """The event reader places every value and key where PyYAML's composer puts its node, in the same order
+    (in every shipped spec and every error golden that reads as YAML)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        doc = read_yaml(text, "f.yaml")
+    except SpecError:
+        return
+    values, keys = _composed_positions(text)
+    assert [(p, (loc.line, loc.col)) for p, loc in doc.sources.values.items()] == list(values.items())
+    assert [(p, (loc.line, loc.col)) for p, loc in doc.sources.keys.items()] == list(keys.items())
+    assert {loc.file for loc in [*doc.sources.values.values(), *doc.sources.keys.values()]} <= {"f.yaml"}
+
+
+def test_an_alias_is_placed_where_it_is_written_and_counted_as_what_it_expands_to(monkeypatch):
+    text = "a: &x [1, [2, 3]]\nb: *x\nc: &y 4\nd: [*y, *x]\n"
+    doc = read_yaml(text)
+    assert doc.tree == {"a": [1, [2, 3]], "b": [1, [2, 3]], "c": 4, "d": [4, [1, [2, 3]]]}
+    assert (doc.sources.values[("b",)].line, doc.sources.values[("b",)].col) == (2, 4)
+    assert (doc.sources.values[("d", 1)].line, doc.sources.values[("d", 1)].col) == (4, 9)
+    assert ("b", 0) not in doc.sources.values  # inside an alias, the alias's own position serves
+    # when the last alias is placed: 4 keys, `a` 5 values (its list, 1, the inner list and its 2), `b` 5 again,
+    # `c` 1, `*y` 1 and `*x` 5: 21 (`d`'s list and the root mapping count themselves at their end)
+    monkeypatch.setattr(yaml_source, "MAX_NODES", 21)
+    read_yaml(text)
+    monkeypatch.setattr(yaml_source, "MAX_NODES", 20)
+    with pytest.raises(SpecError) as info:
+        read_yaml(text)
+    assert info.value.diagnostics[0].code == "too-large"
+    assert (info.value.diagnostics[0].loc.line, info.value.diagnostics[0].loc.col) == (4, 9)

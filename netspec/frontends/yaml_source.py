@@ -277,111 +277,12 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
         raise fail("file-too-large", f"spec is {size:,} bytes; the limit is {max_bytes:,} bytes (raise it with "
                    "--max-bytes / max_bytes=)", return_loc)
 
-    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     sources = SourceMap(file)
-    anchors: dict[str, tuple[Any, int]] = {}
-    # Each open container: [value, path, pending key (mappings only), key loc, node count, anchor, flow style]
-    stack: list[list[Any]] = []
-    root: list[Any] = []
-    nodes = 0
-    aliases = 0
-    split_suspect = False  # a plain scalar in a flow collection with an unclosed `(`: a call split apart
-
-    def place(value: Any, loc: Loc, count: int) -> Path:
-        """Attach a finished value to its parent; return its path."""
-        nonlocal nodes
-        nodes += count
-        if nodes > max_nodes:
-            raise fail("too-large", f"spec expands to more than {max_nodes:,} values (aliases included); a larger "
-                       "--max-nodes / max_nodes= raises this limit", loc)
-        if not stack:
-            root.append(value)
-            path: Path = ()
-        else:
-            frame = stack[-1]
-            container, parent_path = frame[0], frame[1]
-            frame[4] += count
-            if isinstance(container, list):
-                path = parent_path + (len(container),)
-                container.append(value)
-            elif frame[2] is _NO_KEY:
-                if isinstance(value, (dict, list)):
-                    raise fail("invalid-key", "a mapping key must be a plain scalar, not a mapping or list", loc)
-                key = value
-                if key in container:
-                    raise fail(
-                        "duplicate-key",
-                        f"key '{key}' appears twice in this mapping; YAML would silently keep only the last one",
-                        loc,
-                    )
-                frame[2], frame[3] = key, loc
-                return parent_path
-            else:
-                key, key_loc = frame[2], frame[3]
-                path = parent_path + (key,)
-                container[key] = value
-                sources.keys[path] = key_loc
-                frame[2] = _NO_KEY
-        sources.values.setdefault(path, loc)
-        return path
-
-    def check_tag(event: Any, loc: Loc) -> None:
-        tag = getattr(event, "tag", None)
-        if tag and tag not in _STANDARD_TAGS and tag not in ("!", "?"):
-            raise fail(
-                "yaml-tag",
-                f"tag '{tag}' is not allowed: a spec is plain data (no Python objects or custom tags)",
-                loc,
-            )
-
-    scalar_event = yaml.ScalarEvent
+    reader = _EventReader(text, file, max_nodes, sources, fail)
     try:
-        for event in yaml.parse(text, Loader=loader_cls):
-            mark = event.start_mark
-            loc = Loc(file, mark.line + 1, mark.column + 1)
-            if isinstance(event, scalar_event):  # most events: tested first
-                tag = event.tag
-                if tag and tag not in _STANDARD_TAGS and tag not in ("!", "?"):
-                    check_tag(event, loc)
-                text_value = event.value
-                if not event.style and event.implicit[0]:
-                    value = _plain_scalar(text_value)
-                    if stack and stack[-1][6] and text_value.count("(") > text_value.count(")"):
-                        split_suspect = True
-                else:
-                    value = text_value
-                place(value, loc, 1)
-                if event.anchor:
-                    anchors[event.anchor] = (value, 1)
-            elif isinstance(event, yaml.AliasEvent):
-                aliases += 1
-                if aliases > MAX_ALIASES:
-                    raise fail("alias-limit", f"more than {MAX_ALIASES} aliases; write the values out", loc)
-                if event.anchor not in anchors:
-                    raise fail("yaml-syntax", f"alias '*{event.anchor}' names no anchor defined before it", loc)
-                value, count = anchors[event.anchor]
-                place(value, loc, count)
-            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                check_tag(event, loc)
-                if len(stack) >= MAX_DEPTH:
-                    raise fail("too-deep", f"nesting deeper than {MAX_DEPTH} levels", loc)
-                container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
-                if stack and isinstance(stack[-1][0], dict) and stack[-1][2] is _NO_KEY:
-                    raise fail("invalid-key", "a mapping key must be a plain scalar, not a mapping or list", loc)
-                path = place(container, loc, 0)
-                stack.append([container, path, _NO_KEY, None, 1, event.anchor, bool(event.flow_style)])
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                frame = stack.pop()
-                count = frame[4]
-                nodes += 1
-                if stack:
-                    stack[-1][4] += count
-                if frame[5]:
-                    anchors[frame[5]] = (frame[0], count)
-            elif isinstance(event, yaml.DocumentStartEvent) and root:
-                raise fail("yaml-syntax", "a spec file holds one YAML document; remove the extra '---'", loc)
+        reader.read()
     except SpecError:
-        calls = split_calls(text) if split_suspect else []
+        calls = split_calls(text) if reader.split_suspect else []
         if calls:  # a split call reads as odd keys (`3)`, `[3, 1]`): name the cause, not its symptom
             raise _split_call_error(text, file, calls) from None
         raise
@@ -392,13 +293,137 @@ def read_yaml(text: str, file: str = "<string>") -> RawDoc:
         raise fail("yaml-syntax", *_syntax_message(exc, text, file)) from None
     except yaml.YAMLError as exc:  # reader errors (bad bytes) carry no mark
         raise fail("yaml-syntax", str(exc).splitlines()[0], Loc(file, 1, 1)) from None
-    if split_suspect:
+    if reader.split_suspect:
         calls = split_calls(text)
         if calls:
             raise _split_call_error(text, file, calls)
 
+    root = reader.root
     tree = root[0] if root else None
     return RawDoc(tree, sources, text)
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # PyYAML's C event reader where libyaml is installed
+_MAPPING, _SEQUENCE = yaml.MappingStartEvent, yaml.SequenceStartEvent
+_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+class _EventReader:
+    """One text's tree and source map, built from its YAML events with every cap checked as the tree grows."""
+
+    def __init__(self, text: str, file: str, max_nodes: int, sources: SourceMap, fail: Any):
+        self.text, self.file, self.max_nodes, self.sources, self.fail = text, file, max_nodes, sources, fail
+        self.root: list[Any] = []
+        self.split_suspect = False  # a plain scalar in a flow collection with an unclosed `(`: a call split apart
+
+    def read(self) -> None:
+        file, fail, max_nodes, root = self.file, self.fail, self.max_nodes, self.root
+        values, keys = self.sources.values, self.sources.keys
+        anchors: dict[str, tuple[Any, int]] = {}
+        # Each open container: [value, path, pending key (mappings only) or _NO_KEY, the key's loc, is a mapping,
+        # anchor, in flow style, values counted before it]; what it counts (aliases as what they expand to) is
+        # the running count at its end less the count before it
+        stack: list[list[Any]] = []
+        nodes = 0
+        aliases = 0
+        no_key = _NO_KEY
+        scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+        loader = _LOADER(self.text)
+        next_event = loader.get_event
+        try:
+            while True:
+                event = next_event()
+                if event is None:
+                    break
+                kind = event.__class__
+                if kind is scalar_event:  # most events: tested first
+                    mark = event.start_mark
+                    loc = Loc(file, mark.line + 1, mark.column + 1)
+                    tag = event.tag
+                    if tag and tag not in _STANDARD_TAGS and tag not in ("!", "?"):
+                        raise _tag_error(fail, tag, loc)
+                    value = event.value
+                    if not event.style and event.implicit[0]:
+                        if stack and stack[-1][6] and "(" in value and value.count("(") > value.count(")"):
+                            self.split_suspect = True
+                        if not value or value[0] in _TYPED_START:
+                            value = _plain_scalar(value)
+                    count = 1
+                elif kind is alias_event:
+                    mark = event.start_mark
+                    loc = Loc(file, mark.line + 1, mark.column + 1)
+                    aliases += 1
+                    if aliases > MAX_ALIASES:
+                        raise fail("alias-limit", f"more than {MAX_ALIASES} aliases; write the values out", loc)
+                    if event.anchor not in anchors:
+                        raise fail("yaml-syntax", f"alias '*{event.anchor}' names no anchor defined before it", loc)
+                    value, count = anchors[event.anchor]
+                elif kind is _MAPPING or kind is _SEQUENCE:
+                    mark = event.start_mark
+                    loc = Loc(file, mark.line + 1, mark.column + 1)
+                    tag = event.tag
+                    if tag and tag not in _STANDARD_TAGS and tag not in ("!", "?"):
+                        raise _tag_error(fail, tag, loc)
+                    if len(stack) >= MAX_DEPTH:
+                        raise fail("too-deep", f"nesting deeper than {MAX_DEPTH} levels", loc)
+                    value = {} if kind is _MAPPING else []
+                    count = 0
+                elif kind in _ENDS:
+                    frame = stack.pop()
+                    nodes += 1
+                    if frame[5]:
+                        anchors[frame[5]] = (frame[0], nodes - frame[7])
+                    continue
+                else:
+                    if kind is yaml.DocumentStartEvent and root:
+                        mark = event.start_mark
+                        raise fail("yaml-syntax", "a spec file holds one YAML document; remove the extra '---'",
+                                   Loc(file, mark.line + 1, mark.column + 1))
+                    continue
+                # place the value (a scalar, an alias's value, or a container just opened) in its parent
+                nodes += count
+                if nodes > max_nodes:
+                    raise fail("too-large", f"spec expands to more than {max_nodes:,} values (aliases included); "
+                               "a larger --max-nodes / max_nodes= raises this limit", loc)
+                if not stack:
+                    root.append(value)
+                    path: Path = ()
+                else:
+                    frame = stack[-1]
+                    container = frame[0]
+                    if not frame[4]:
+                        path = frame[1] + (len(container),)
+                        container.append(value)
+                    elif frame[2] is no_key:  # a key
+                        if kind is not scalar_event and isinstance(value, (dict, list)):
+                            raise fail("invalid-key", "a mapping key must be a plain scalar, not a mapping or list",
+                                       loc)
+                        if value in container:
+                            raise fail("duplicate-key", f"key '{value}' appears twice in this mapping; YAML would "
+                                       "silently keep only the last one", loc)
+                        frame[2], frame[3] = value, loc
+                        if kind is scalar_event and event.anchor:
+                            anchors[event.anchor] = (value, 1)
+                        continue
+                    else:
+                        path = frame[1] + (frame[2],)
+                        container[frame[2]] = value
+                        keys[path] = frame[3]
+                        frame[2] = no_key
+                if path not in values:
+                    values[path] = loc
+                if kind is scalar_event:
+                    if event.anchor:
+                        anchors[event.anchor] = (value, 1)
+                elif kind is not alias_event:  # a container opened: its values go in it
+                    stack.append([value, path, no_key, None, kind is _MAPPING, event.anchor, bool(event.flow_style),
+                                  nodes])
+        finally:
+            loader.dispose()
+
+
+def _tag_error(fail: Any, tag: str, loc: Loc) -> SpecError:
+    return fail("yaml-tag", f"tag '{tag}' is not allowed: a spec is plain data (no Python objects or custom tags)", loc)
 
 
 class _NoKey:
