@@ -10,7 +10,14 @@ from __future__ import annotations
 import pytest
 
 from netspec.diagnostics import SpecError
-from netspec.pipeline import clear_caches, parse_text
+from netspec.frontends import validate
+from netspec.pipeline import clear_caches as clear_parses, parse_text
+
+
+def clear_caches() -> None:
+    """Forget the parsed texts and YAML's entry plans (kept for the process), so each parse reads afresh."""
+    clear_parses()
+    validate.entry_plan.cache_clear()
 
 HEAD = {"yaml": "name: t\ninput: [3, 8, 8]\nlayers:\n", "ns": "network t\ninput 3x8x8\n"}
 # (line, the entries it holds)
@@ -87,3 +94,19 @@ def test_copies_share_no_list(fmt):
     one, two = spec.layers[0], spec.layers[1]
     assert one == two
     assert one.args[1] is not two.args[1] and one.kwargs["padding"] is not two.kwargs["padding"]
+
+
+def test_a_yaml_entry_text_is_planned_once_a_process(monkeypatch):
+    """Files that share entry texts (a family and its presets) read each distinct text once between them, and
+    each copy still gets its own data."""
+    planned = []
+    real = validate._call_plan
+    monkeypatch.setattr(validate, "_call_plan", lambda text: planned.append(text) or real(text))
+    clear_caches()
+    first = parse_text(_file("yaml", ENTRIES["yaml"]), "a.yaml", "yaml")
+    second = parse_text(HEAD["yaml"] + "  - relu\n  - conv2d(8, [1, 3], padding=[0, 1])\n  - linear(2)\n", "b.yaml")
+    assert sorted(planned) == ["conv2d(8, [1, 3], padding=[0, 1])", "linear(2)", "relu"]
+    assert second.spec.layers[1] == first.spec.layers[0] and second.spec.layers[0] == first.spec.layers[3]
+    assert second.spec.layers[1].args[1] is not first.spec.layers[0].args[1]
+    assert second.locations.find(("layers", 1, "args", 1)).loc.line == 5  # its own position, in its own file
+    assert second.locations.find(("layers", 1, "args", 1)).loc.file == "b.yaml"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from netspec.diagnostics import SpecError
+from netspec.diagnostics import Loc, SpecError
 from netspec.frontends import yaml_source
 from netspec.frontends.yaml_source import _plain_scalar, quote_split_calls, read_yaml
 
@@ -32,7 +32,9 @@ def test_scalars_follow_yaml_12_core_schema(text, value):
 def test_every_value_and_key_has_its_position():
     doc = read_yaml("a:\n  b: [1, 2]\n  c: x\n", "f.yaml")
     assert (doc.sources.values[("a", "b", 1)].line, doc.sources.values[("a", "b", 1)].col) == (2, 10)
-    assert (doc.sources.keys[("a", "c")].line, doc.sources.keys[("a", "c")].col) == (3, 3)
+    assert doc.sources.keys[("a", "c")] == (3, 3)  # a key's position is made a Loc when first asked for
+    assert doc.sources.find(("a", "c"), key=True) == Loc("f.yaml", 3, 3)
+    assert doc.sources.keys[("a", "c")] is doc.sources.find(("a", "c"), key=True)
     assert doc.sources.find(("a", "c", "deeper")).line == 3  # falls back to the nearest ancestor
 
 
@@ -156,8 +158,9 @@ def test_every_position_is_the_composers(path):
         return
     values, keys = _composed_positions(text)
     assert [(p, (loc.line, loc.col)) for p, loc in doc.sources.values.items()] == list(values.items())
-    assert [(p, (loc.line, loc.col)) for p, loc in doc.sources.keys.items()] == list(keys.items())
-    assert {loc.file for loc in [*doc.sources.values.values(), *doc.sources.keys.values()]} <= {"f.yaml"}
+    assert list(doc.sources.keys) == list(keys)
+    assert [doc.sources.find(p, key=True) for p in keys] == [Loc("f.yaml", *at) for at in keys.values()]
+    assert {loc.file for loc in doc.sources.values.values()} <= {"f.yaml"}
 
 
 def test_an_alias_is_placed_where_it_is_written_and_counted_as_what_it_expands_to(monkeypatch):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -112,7 +113,6 @@ class _Values:
     def __init__(self, at: _Recorder):
         self.record, self.error, self.offset_loc = at.record, at.error, at.offset_loc
         self.find, self.table, self.quoted = at.src.find, at.locations.table, at.quoted
-        self.plans: dict[str, tuple] = {}  # entry text -> _call_plan(text), for this file
 
     def expr_text(self, text: str, rpath: tuple) -> Tree | Token | None:
         try:
@@ -141,13 +141,8 @@ class _Values:
     def call_text(self, text: str, rpath: tuple, cpath: IRPath) -> dict | None:
         """An entry string as a call node, its path and those below it recorded. What it holds, the paths
         recorded under the entry and the errors found depend on its text alone, so each distinct text is read
-        once per file (`_call_plan`) and every entry of that text replays the plan at its own position."""
-        text = text.strip()
-        plan = self.plans.get(text)
-        if plan is None:
-            node, steps = _call_plan(text)
-            plan = self.plans[text] = node, steps, all(len(step) == 2 for step in steps)
-        node, steps, clean = plan
+        once per process (`entry_plan`) and every entry of that text replays the plan at its own position."""
+        node, steps, clean = entry_plan(text.strip())
         base = self.find(rpath)
         table = self.table
         table[cpath] = Located(base, rpath)  # the entry itself
@@ -187,6 +182,13 @@ def copied(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: copied(v) for k, v in value.items()}
     return value
+
+
+@lru_cache(maxsize=4096)  # the specs of one family, and the families, share most entry texts (`relu`, `bn`...)
+def entry_plan(text: str) -> tuple[tuple[bool, dict] | None, list[tuple], bool]:
+    """`_call_plan(text)` and whether its steps hold no error; shared, so never changed (call_text copies)."""
+    node, steps = _call_plan(text)
+    return node, steps, all(len(step) == 2 for step in steps)
 
 
 def _call_plan(text: str) -> tuple[tuple[bool, dict] | None, list[tuple]]:

@@ -54,14 +54,18 @@ class SourceMap:
 
     file: str
     values: dict[Path, Loc] = field(default_factory=dict)
-    keys: dict[Path, Loc] = field(default_factory=dict)
+    # a key's (line, column) until `find` first asks for it (most keys never are: `args`, `layers`, `kwargs`...)
+    keys: dict[Path, Loc | tuple[int, int]] = field(default_factory=dict)
 
     def find(self, path: Path, key: bool = False) -> Loc | None:
         """The location of `path`, or of its nearest ancestor that has one."""
-        table = self.keys if key else self.values
         path = tuple(path)
-        if key and path in table:
-            return table[path]
+        if key:
+            at = self.keys.get(path)
+            if at is not None:
+                if at.__class__ is tuple:
+                    at = self.keys[path] = Loc(self.file, *at)
+                return at
         found = self.values.get(path)  # most paths asked for have a value of their own
         if found is not None:
             return found
@@ -338,10 +342,10 @@ class _EventReader:
                 kind = event.__class__
                 if kind is scalar_event:  # most events: tested first
                     mark = event.start_mark
-                    loc = Loc(file, mark.line + 1, mark.column + 1)
+                    loc = None  # made when the scalar is a value, not a key (most keys' positions are never asked)
                     tag = event.tag
                     if tag and tag not in _STANDARD_TAGS and tag not in ("!", "?"):
-                        raise _tag_error(fail, tag, loc)
+                        raise _tag_error(fail, tag, Loc(file, mark.line + 1, mark.column + 1))
                     value = event.value
                     if not event.style and event.implicit[0]:
                         if stack and stack[-1][6] and "(" in value and value.count("(") > value.count(")"):
@@ -384,7 +388,8 @@ class _EventReader:
                 nodes += count
                 if nodes > max_nodes:
                     raise fail("too-large", f"spec expands to more than {max_nodes:,} values (aliases included); "
-                               "a larger --max-nodes / max_nodes= raises this limit", loc)
+                               "a larger --max-nodes / max_nodes= raises this limit",
+                               loc or Loc(file, mark.line + 1, mark.column + 1))
                 if not stack:
                     root.append(value)
                     path: Path = ()
@@ -400,8 +405,8 @@ class _EventReader:
                                        loc)
                         if value in container:
                             raise fail("duplicate-key", f"key '{value}' appears twice in this mapping; YAML would "
-                                       "silently keep only the last one", loc)
-                        frame[2], frame[3] = value, loc
+                                       "silently keep only the last one", loc or Loc(file, mark.line + 1, mark.column + 1))
+                        frame[2], frame[3] = value, loc or (mark.line + 1, mark.column + 1)
                         if kind is scalar_event and event.anchor:
                             anchors[event.anchor] = (value, 1)
                         continue
@@ -411,7 +416,7 @@ class _EventReader:
                         keys[path] = frame[3]
                         frame[2] = no_key
                 if path not in values:
-                    values[path] = loc
+                    values[path] = loc or Loc(file, mark.line + 1, mark.column + 1)
                 if kind is scalar_event:
                     if event.anchor:
                         anchors[event.anchor] = (value, 1)
