@@ -22,7 +22,8 @@ from netspec.frontends.yaml_source import _plain_scalar, quote_split_calls, read
         ("TRUE", True), ("NULL", None), ("Null", None), ("nUll", "nUll"), ("tRue", "tRue"), ("0o17", 15),
         ("+12", 12), ("1.", 1.0), ("-.5e-1", -0.05), (".Inf", float("inf")), ("-.INF", float("-inf")),
         ("1_000", "1_000"), ("0x1_F", "0x1_F"), ("1_0.5", "1_0.5"), ("0b101", "0b101"), ("1:30", "1:30"),
-        (".iNf", ".iNf"), ("e3", "e3"), ("0x", "0x"),
+        (".iNf", ".iNf"), ("e3", "e3"), ("0x", "0x"), ("+-1", "+-1"), ("0o", "0o"), ("0o8", "0o8"),
+        ("0xg", "0xg"), ("-0x1F", "-0x1F"), ("１２", "１２"), ("1²", "1²"), ("٣", "٣"),  # ASCII digits only
     ],
 )
 def test_scalars_follow_yaml_12_core_schema(text, value):
@@ -179,3 +180,18 @@ def test_an_alias_is_placed_where_it_is_written_and_counted_as_what_it_expands_t
         read_yaml(text)
     assert info.value.diagnostics[0].code == "too-large"
     assert (info.value.diagnostics[0].loc.line, info.value.diagnostics[0].loc.col) == (4, 9)
+
+
+def test_a_number_too_long_to_read_is_a_located_error_not_a_crash(cli, tmp_path):
+    """Python reads at most 4,300 decimal digits as a number; a longer plain scalar is refused where it stands, and
+    a long one it does read is reported too large without being turned into a float (which would overflow)."""
+    with pytest.raises(SpecError) as info:
+        read_yaml("a:\n  - " + "1" * 5000 + "\n", "f.yaml")
+    diag = info.value.diagnostics[0]
+    assert (diag.code, diag.message, diag.loc) == (
+        "eval-error", "a number of 5,000 digits is too large (the limit is 1e18)", Loc("f.yaml", 2, 5))
+    path = tmp_path / "long.yaml"
+    path.write_text("name: t\ninput: [3, " + "1" * 4000 + "]\nlayers: [relu]\n")
+    run = cli("check", path)
+    assert run.rc == 1 and "error[eval-error]: input.1: 1.11e+3999 is too large (the limit is 1e18)" in run.output
+    assert "internal error" not in run.output

@@ -134,7 +134,7 @@ class _Values:
             self.error("invalid-value", "expected a number, a name, an expression or a list, not a mapping", rpath)
             return None
         if isinstance(raw, (int, float)) and not isinstance(raw, bool) and abs(raw) > MAX_MAGNITUDE:
-            self.error("eval-error", f"{raw:.3g} is too large (the limit is 1e18)", rpath)
+            self.error("eval-error", f"{_magnitude(raw)} is too large (the limit is 1e18)", rpath)
             return None
         return raw
 
@@ -173,6 +173,17 @@ class _Values:
         out["args"] = template["args"].copy()
         out["kwargs"] = template["kwargs"].copy()
         return out
+
+
+def _magnitude(number: int | float) -> str:
+    """A number in three significant figures, `1.23e+45`; also an integer too large for a float."""
+    try:
+        return f"{number:.3g}"
+    except OverflowError:
+        from decimal import Decimal
+
+        mantissa, exponent = f"{Decimal(number):.2e}".split("e")  # as `g` writes it: no trailing zeros
+        return f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
 
 
 def copied(value: Any) -> Any:

@@ -9,8 +9,7 @@ core schema (`yes` and `on` stay strings, `012` is 12, `1e3` is a number, `1_000
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -27,9 +26,6 @@ Path = tuple[Any, ...]
 # YAML 1.2 core schema (yaml.org/spec/1.2.2, 10.3.2): exactly these spellings, no underscores, no sexagesimals.
 _NULLS = {"", "~", "null", "Null", "NULL"}
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_INT = re.compile(r"[-+]?[0-9]+\Z")
-_OCT = re.compile(r"0o[0-7]+\Z")
-_HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
 _SPECIAL_FLOATS = {
     **{sign + word: float(sign + "inf") for sign in ("", "+", "-") for word in (".inf", ".Inf", ".INF")},
@@ -48,14 +44,20 @@ _STANDARD_TAGS = {
 }
 
 
-@dataclass
 class SourceMap:
-    """Where each value (and each mapping key) of a raw tree stands in its file."""
+    """Where each value (and each mapping key) of a raw tree stands in its file.
 
-    file: str
-    values: dict[Path, Loc] = field(default_factory=dict)
-    # a key's (line, column) until `find` first asks for it (most keys never are: `args`, `layers`, `kwargs`...)
-    keys: dict[Path, Loc | tuple[int, int]] = field(default_factory=dict)
+    A plain class, not a dataclass: every process that reads a spec imports this module, and a dataclass
+    costs more to create than its few uses here need."""
+
+    __slots__ = ("file", "values", "keys")
+
+    def __init__(self, file: str, values: dict[Path, Loc] | None = None,
+                 keys: dict[Path, Loc | tuple[int, int]] | None = None) -> None:
+        self.file = file
+        self.values: dict[Path, Loc] = {} if values is None else values
+        # a key's (line, column) until `find` first asks for it (most keys never are: `args`, `layers`, `kwargs`...)
+        self.keys: dict[Path, Loc | tuple[int, int]] = {} if keys is None else keys
 
     def find(self, path: Path, key: bool = False) -> Loc | None:
         """The location of `path`, or of its nearest ancestor that has one."""
@@ -76,13 +78,13 @@ class SourceMap:
         return self.values.get(())
 
 
-@dataclass
 class RawDoc:
     """A parsed source: the plain tree (dicts, lists, scalars), its source map and its text."""
 
-    tree: Any
-    sources: SourceMap
-    text: str
+    __slots__ = ("tree", "sources", "text")
+
+    def __init__(self, tree: Any, sources: SourceMap, text: str) -> None:
+        self.tree, self.sources, self.text = tree, sources, text
 
 
 def _plain_scalar(value: str) -> Any:
@@ -93,11 +95,12 @@ def _plain_scalar(value: str) -> Any:
         return None
     if value in _BOOLS:
         return _BOOLS[value]
-    if _INT.match(value):
-        return int(value)
-    if _HEX.match(value):
+    digits = value[1:] if value[0] in "+-" else value  # [-+]?[0-9]+
+    if digits.isdigit() and digits.isascii():
+        return int(value)  # ValueError past the digits Python converts (sys.get_int_max_str_digits)
+    if value[:2] == "0x" and re.match(r"0x[0-9a-fA-F]+\Z", value):  # compiled at the first use, not at import
         return int(value[2:], 16)
-    if _OCT.match(value):
+    if value[:2] == "0o" and re.match(r"0o[0-7]+\Z", value):
         return int(value[2:], 8)
     if value in _SPECIAL_FLOATS:
         return _SPECIAL_FLOATS[value]
@@ -108,13 +111,12 @@ def _plain_scalar(value: str) -> Any:
 
 # ---- calls that a flow collection splits --------------------------------------------------------------
 
-_SCALAR_START = re.compile(r"[A-Za-z_0-9(+-]")
-_BLOCK_SCALAR = re.compile(r"(^|[\s:-])[|>][-+0-9]*\s*(#.*)?$")
+_SCALAR_START = r"[A-Za-z_0-9(+-]"  # compiled when first used (only diagnostics and `fmt` scan for split calls)
+_BLOCK_SCALAR = r"(^|[\s:-])[|>][-+0-9]*\s*(#.*)?$"
 _FLOW_INDICATORS = set(",[]{}")
 
 
-@dataclass(frozen=True)
-class SplitCall:
+class SplitCall(NamedTuple):
     """A call written bare inside a flow collection (`[conv2d(c, 1), relu]`), which YAML splits apart."""
 
     line: int  # 0-based
@@ -132,6 +134,7 @@ def split_calls(text: str) -> list[SplitCall]:
     as a block list). This scans the text: it serves the diagnostic and `netspec fmt`'s migration only,
     and never changes what the reader parses.
     """
+    scalar_start, block_scalar = re.compile(_SCALAR_START), re.compile(_BLOCK_SCALAR)
     found: list[SplitCall] = []
     opened: list[str] = []  # the flow collections open at this point, innermost last
     block_indent: int | None = None  # inside a literal/folded block scalar: its lines are text
@@ -167,14 +170,14 @@ def split_calls(text: str) -> list[SplitCall]:
             elif ch in "]}":
                 if opened:
                     opened.pop()
-            elif opened and at_token_start and _SCALAR_START.match(line, i):
+            elif opened and at_token_start and scalar_start.match(line, i):
                 end = _expression_end(line, i)
                 if end is not None and _FLOW_INDICATORS.intersection(line[i:end]):
                     found.append(SplitCall(number, i, end, opened[-1]))
                     i = end
                     continue
             i += 1
-        if not opened and _BLOCK_SCALAR.search(line.split(" #")[0].rstrip()):
+        if not opened and block_scalar.search(line.split(" #")[0].rstrip()):
             block_indent = indent
     return found
 
@@ -351,7 +354,11 @@ class _EventReader:
                         if stack and stack[-1][6] and "(" in value and value.count("(") > value.count(")"):
                             self.split_suspect = True
                         if not value or value[0] in _TYPED_START:
-                            value = _plain_scalar(value)
+                            try:
+                                value = _plain_scalar(value)
+                            except ValueError:  # more digits than Python reads as a number
+                                raise fail("eval-error", f"a number of {len(value):,} digits is too large (the "
+                                           "limit is 1e18)", Loc(file, mark.line + 1, mark.column + 1)) from None
                     count = 1
                 elif kind is alias_event:
                     mark = event.start_mark
