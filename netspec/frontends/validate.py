@@ -42,6 +42,11 @@ _STRUCTURE_KEYS = {
     "parameter": ("parameter", "init"),
 }
 
+@lru_cache(maxsize=4096)  # a spec names the same params and blocks in file after file
+def _is_name(text: str) -> bool:
+    return re.match(NAME_PATTERN, text) is not None
+
+
 class _Recorder:
     """Where each IR path came from, and the errors found: shared by the readers below."""
 
@@ -52,9 +57,10 @@ class _Recorder:
         self.locations = Locations(sources={doc.sources.file: doc.text})
         self.block_names = block_names
         self.lines: list[str] | None = None  # the source's lines, split when a position inside a value is first needed
+        self.own_value = doc.sources.values.get  # a path's own position: what most lookups find
 
     def record(self, cpath: IRPath, rpath: tuple, loc: Loc | None = None) -> Loc | None:
-        loc = loc or self.src.find(rpath)
+        loc = loc or self.own_value(rpath) or self.src.find(rpath)
         self.locations.table[cpath] = Located(loc, rpath)  # the path joined only if a message names it
         return loc
 
@@ -64,7 +70,7 @@ class _Recorder:
 
     def check_name(self, name: Any, rpath: tuple) -> bool:
         """Is `name` usable as a module, param or block name? Reports it at its key when not."""
-        if isinstance(name, str) and re.match(NAME_PATTERN, name):
+        if isinstance(name, str) and _is_name(name):
             return True
         self.error("invalid-name", f"'{name}' is not a valid name (letters, digits and _; not starting with a digit)",
                    rpath, key=True)

@@ -422,8 +422,7 @@ class _EventReader:
                         container[frame[2]] = value
                         keys[path] = frame[3]
                         frame[2] = no_key
-                if path not in values:
-                    values[path] = loc or Loc(file, mark.line + 1, mark.column + 1)
+                values[path] = loc or Loc(file, mark.line + 1, mark.column + 1)  # a new path: keys are never twice
                 if kind is scalar_event:
                     if event.anchor:
                         anchors[event.anchor] = (value, 1)
