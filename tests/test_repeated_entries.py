@@ -17,7 +17,7 @@ from netspec.pipeline import clear_caches as clear_parses, parse_text
 def clear_caches() -> None:
     """Forget the parsed texts and YAML's entry plans (kept for the process), so each parse reads afresh."""
     clear_parses()
-    validate.entry_plan.cache_clear()
+    validate.ENTRY_PLANS.clear()
 
 HEAD = {"yaml": "name: t\ninput: [3, 8, 8]\nlayers:\n", "ns": "network t\ninput 3x8x8\n"}
 # (line, the entries it holds)
@@ -101,7 +101,7 @@ def test_a_yaml_entry_text_is_planned_once_a_process(monkeypatch):
     each copy still gets its own data."""
     planned = []
     real = validate._call_plan
-    monkeypatch.setattr(validate, "_call_plan", lambda text: planned.append(text) or real(text))
+    monkeypatch.setattr(validate, "_call_plan", lambda text, tree: planned.append(text) or real(text, tree))
     clear_caches()
     first = parse_text(_file("yaml", ENTRIES["yaml"]), "a.yaml", "yaml")
     second = parse_text(HEAD["yaml"] + "  - relu\n  - conv2d(8, [1, 3], padding=[0, 1])\n  - linear(2)\n", "b.yaml")
@@ -110,3 +110,24 @@ def test_a_yaml_entry_text_is_planned_once_a_process(monkeypatch):
     assert second.spec.layers[1].args[1] is not first.spec.layers[0].args[1]
     assert second.locations.find(("layers", 1, "args", 1)).loc.line == 5  # its own position, in its own file
     assert second.locations.find(("layers", 1, "args", 1)).loc.file == "b.yaml"
+
+
+def test_a_yaml_entry_plan_lasts_as_long_as_its_parse(monkeypatch):
+    """Clearing the expression cache drops the plans made from it: the text is read, and planned, afresh."""
+    from netspec.ir import expr
+
+    planned = []
+    real = validate._call_plan
+    monkeypatch.setattr(validate, "_call_plan", lambda text, tree: planned.append(text) or real(text, tree))
+    clear_caches()
+    text = HEAD["yaml"] + "  - conv2d(8, 3)\n  - conv2d(8, 3 +)\n  - conv2d(8, 3 +)\n"
+    for _ in range(2):
+        with pytest.raises(SpecError):
+            parse_text(text, "a.yaml")
+        clear_parses()
+    # a wrong text is planned once in each file that holds it (the reading of an error is not kept)
+    assert planned == ["conv2d(8, 3)", "conv2d(8, 3 +)", "conv2d(8, 3 +)"]
+    expr.parse_expr.cache_clear()
+    with pytest.raises(SpecError):
+        parse_text(text, "a.yaml")
+    assert planned[3:] == ["conv2d(8, 3)", "conv2d(8, 3 +)"]

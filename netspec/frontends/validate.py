@@ -119,6 +119,7 @@ class _Values:
     def __init__(self, at: _Recorder):
         self.record, self.error, self.offset_loc = at.record, at.error, at.offset_loc
         self.find, self.table, self.quoted = at.src.find, at.locations.table, at.quoted
+        self.plans: dict[str, tuple] = {}  # entry text -> entry_plan(text), for this file (wrong texts included)
 
     def expr_text(self, text: str, rpath: tuple) -> Tree | Token | None:
         try:
@@ -147,8 +148,13 @@ class _Values:
     def call_text(self, text: str, rpath: tuple, cpath: IRPath) -> dict | None:
         """An entry string as a call node, its path and those below it recorded. What it holds, the paths
         recorded under the entry and the errors found depend on its text alone, so each distinct text is read
-        once per process (`entry_plan`) and every entry of that text replays the plan at its own position."""
-        node, steps, clean = entry_plan(text.strip())
+        once per file, most once per process (`entry_plan`), and every entry of that text replays the plan at its
+        own position."""
+        text = text.strip()
+        plan = self.plans.get(text)
+        if plan is None:
+            plan = self.plans[text] = entry_plan(text)
+        node, steps, clean = plan
         base = self.find(rpath)
         table = self.table
         table[cpath] = Located(base, rpath)  # the entry itself
@@ -201,22 +207,41 @@ def copied(value: Any) -> Any:
     return value
 
 
-@lru_cache(maxsize=4096)  # the specs of one family, and the families, share most entry texts (`relu`, `bn`...)
+ENTRY_PLANS: dict[str, tuple] = {}  # entry text -> (its parse, its plan): see entry_plan
+MAX_ENTRY_PLANS = 4096
+
+
 def entry_plan(text: str) -> tuple[tuple[bool, dict] | None, list[tuple], bool]:
-    """`_call_plan(text)` and whether its steps hold no error; shared, so never changed (call_text copies)."""
-    node, steps = _call_plan(text)
-    return node, steps, all(len(step) == 2 for step in steps)
+    """`_call_plan`'s reading of `text` and whether its steps hold no error; shared, so never changed (call_text
+    copies).
 
-
-def _call_plan(text: str) -> tuple[tuple[bool, dict] | None, list[tuple]]:
-    """What an entry string (stripped) reads as: the call node (and whether a list stands among its arguments),
-    and in order the steps taken at each entry of this text: (IR path below the entry, column offset) for a
-    path recorded, (code, message, column offset or None) for an error."""
-    steps: list[tuple] = []
+    The specs of one family, and the families, share most entry texts (`relu`, `bn`...), so a plan is kept for
+    the process, as long as the parse it was made from: a text that `parse_expr` reads afresh (its cache
+    cleared) is planned afresh. A text that does not parse is planned each time (its error is not cached)."""
     try:
-        tree = parse_expr(text)
+        tree: Tree | Token | ExprError = parse_expr(text)
     except ExprError as exc:
-        steps.append((exc.code, str(exc), (exc.column or 1) - 1))
+        tree = exc
+    kept = ENTRY_PLANS.get(text)
+    if kept is not None and kept[0] is tree:
+        return kept[1]
+    node, steps = _call_plan(text, tree)
+    plan = node, steps, all(len(step) == 2 for step in steps)
+    if not isinstance(tree, ExprError):
+        if len(ENTRY_PLANS) >= MAX_ENTRY_PLANS:
+            del ENTRY_PLANS[next(iter(ENTRY_PLANS))]  # the oldest
+        ENTRY_PLANS[text] = tree, plan
+    return plan
+
+
+def _call_plan(text: str, tree: Tree | Token | ExprError) -> tuple[tuple[bool, dict] | None, list[tuple]]:
+    """What an entry string (stripped), parsed as `tree` (or refused with that error), reads as: the call node (and
+    whether a list stands among its arguments), and in order the steps taken at each entry of this text: (IR
+    path below the entry, column offset) for a path recorded, (code, message, column offset or None) for an
+    error."""
+    steps: list[tuple] = []
+    if isinstance(tree, ExprError):
+        steps.append((tree.code, str(tree), (tree.column or 1) - 1))
         return None, steps
     lists = [False]
 
