@@ -178,3 +178,70 @@ def test_the_reference_walk_runs_only_for_a_spec_that_has_references(monkeypatch
     with pytest.raises(SpecError) as err:  # a parameter outside add or mul is still refused
         analyse("name: scaled\ninput: [4, 8, 8]\nlayers:\n  - scale: {parameter: [4, 1, 1]}\n")
     assert walks == ["parameters"] and "invalid-entry" in str(err.value)
+
+
+def test_a_block_instance_is_copied_only_when_the_block_is_called_again(monkeypatch):
+    """Counted: resolve keeps the nodes of a block instance as they stand in the graph and copies them only for a
+    later call with the same arguments. In REPEATED the repeat's three unit(8) calls are one instance (two copies
+    of its Seq and three layers: 8 nodes); unit(16) and the last unit(8), one level up, are instances of their own
+    that no later call repeats, and are not copied at all (they were, 4 nodes each, once kept as a copy too)."""
+    from netspec.ir import graph as g
+
+    copied = []
+    real = g.copy_tree
+    monkeypatch.setattr(g, "copy_tree", lambda node, fields=None: copied.append(node.op) or real(node, fields))
+    graph = analyse(REPEATED)
+    assert sorted(copied) == sorted(["seq", "conv2d", "batchnorm2d", "relu"] * 2)
+    assert [n.path for n in graph.walk() if n.op == "relu"] == ["0.0.2", "0.1.2", "0.2.2", "1.2", "2.2"]
+
+
+def test_an_instance_named_by_what_encloses_it_is_copied_as_the_block_made_it():
+    """What encloses a kept instance may rename the nodes standing in the graph: an output takes the single layer
+    of a spliced block as its own (`tap`), and a named call of a block names its node. The later calls with the
+    same arguments, at the same depth, still get the block's own nodes, unnamed, numbered where they stand."""
+    text = """
+name: renamed
+input: [8, 16, 16]
+blocks:
+  one:
+    args: {channels: int}
+    layers:
+      - conv2d(channels, 1)
+layers:
+  - tap: {output: {splice: one(8)}}
+  - [[one(8)]]
+  - named: one(4)
+  - one(4)
+"""
+    graph = analyse(text)
+    assert [(n.path, n.op) for n in graph.walk() if not n.children] == [
+        ("tap", "conv2d"), ("1.0.0.0", "conv2d"), ("named.0", "conv2d"), ("3.0", "conv2d")]
+    assert graph.outputs == ["main", "tap"] and [n.tap for n in graph.walk()].count(True) == 1
+
+
+def test_an_entry_that_waits_for_its_input_copies_an_instance_made_before_it():
+    """An entry whose call uses in_channels is resolved again by infer, after the naming; an instance the main
+    expansion kept (unit(8), inside pick) is copied there from a copy made before the naming changed it."""
+    text = """
+name: waiting
+input: [8, 16, 16]
+blocks:
+  unit:
+    args: {c: int}
+    layers:
+      - conv2d(c, 1)
+      - relu
+  pick:
+    args: {c: int}
+    layers:
+      - unit(c)
+layers:
+  - pick(8)
+  - pick(in_channels)
+  - pick(8)
+"""
+    graph = analyse(text)
+    assert [(n.path, n.op, n.in_shape[0]) for n in graph.walk() if not n.children] == [
+        ("0.0.0", "conv2d", 8), ("0.0.1", "relu", 8), ("1.0.0", "conv2d", 8), ("1.0.1", "relu", 8),
+        ("2.0.0", "conv2d", 8), ("2.0.1", "relu", 8)]
+    assert len({id(n) for n in graph.walk()}) == sum(1 for _ in graph.walk())

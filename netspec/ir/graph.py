@@ -339,27 +339,34 @@ class Graph(Record):
             stack.extend(reversed(node.children))
 
 
-def copy_tree(node: Node) -> Node:
+def copy_tree(node: Node, fields: Optional[dict] = None) -> Node:
     """A fresh copy of the tree under `node`, as resolve made it (before infer fills it): every node new, the
     values they hold (validated arguments, locations) shared. Resolve copies a block instance it made before
-    with the same arguments, rather than evaluating the block again."""
+    with the same arguments, rather than evaluating the block again. `fields`: the top node's own fields as
+    they were when the instance was made, where they have changed since (its children have not)."""
     cls = type(node)
     new = object.__new__(cls)
-    fields = new.__dict__ = node.__dict__.copy()
+    fields = new.__dict__ = (node.__dict__ if fields is None else fields).copy()
     if cls is Layer or cls is Ref or cls is Param:
         return new
-    if isinstance(node, Seq):
-        fields["items"] = [copy_tree(n) for n in node.items]
+    held = _CHILD_LIST.get(cls)
+    if held is not None:
+        fields[held] = [copy_tree(n) for n in fields[held]]
+    elif isinstance(node, Seq):
+        fields["items"] = [copy_tree(n) for n in fields["items"]]
     elif isinstance(node, Merge):
-        fields["branches"] = [copy_tree(n) for n in node.branches]
+        fields["branches"] = [copy_tree(n) for n in fields["branches"]]
     elif isinstance(node, Residual):
-        fields["body"] = [copy_tree(n) for n in node.body]
-        fields["shortcut"] = copy_tree(node.shortcut) if node.shortcut is not None else None
-        fields["after"] = copy_tree(node.after) if node.after is not None else None
+        fields["body"] = [copy_tree(n) for n in fields["body"]]
+        fields["shortcut"] = copy_tree(fields["shortcut"]) if fields["shortcut"] is not None else None
+        fields["after"] = copy_tree(fields["after"]) if fields["after"] is not None else None
     elif isinstance(node, Dense):
-        fields["layers"] = [copy_tree(n) for n in node.layers]
+        fields["layers"] = [copy_tree(n) for n in fields["layers"]]
     elif isinstance(node, Resize):
-        fields["like"] = copy_tree(node.like) if node.like is not None else None
+        fields["like"] = copy_tree(fields["like"]) if fields["like"] is not None else None
     elif isinstance(node, Split):
-        fields["part_shapes"] = list(node.part_shapes)
+        fields["part_shapes"] = list(fields["part_shapes"])
     return new
+
+
+_CHILD_LIST = {Seq: "items", Merge: "branches", Dense: "layers"}  # the node kinds whose children are one list

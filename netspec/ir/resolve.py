@@ -841,7 +841,9 @@ class _Resolver:
         # called without a name), has a name of its own, the name places it there, as the _Namer will.
         self.slot: tuple[str, bool] | None = None
         self.sizes: dict[str, int] | None = None  # for an entry resolved again by infer, read by it alone
-        self.instances: dict[tuple, tuple] = {}  # see instance_key -> (the block body's nodes, nodes counted)
+        self.instances: dict[tuple, tuple] = {}  # see instance_key -> (the block body's _Instance, nodes counted)
+        self.shown: set[int] = set()  # ids of the top nodes of the _Instances that stand in the graph itself
+        self.sealed = False  # the main expansion is over: what infer expands again keeps instances of its own
         self.waits = 0  # g.Pending nodes made: entries waiting for the sizes reaching them
 
     def instance_key(self, target: str, values: list, into, sizes) -> tuple | None:
@@ -856,6 +858,25 @@ class _Resolver:
         except _Unkeyed:
             return None
         return target, held, self.depth, len(self.block_stack), ev.may_wait, ev.shaped
+
+    def instance(self, nodes: list[g.Node]) -> "_Instance":
+        """A block instance kept for copying. During the main expansion it is the nodes themselves, which stand in
+        the graph (copying them only when the block is called again); once that is over (see seal), a copy."""
+        if self.sealed:
+            return _Instance([g.copy_tree(n) for n in nodes])
+        self.shown.update(id(n) for n in nodes)
+        return _Instance(nodes)
+
+    def seal(self) -> None:
+        """The main expansion is over: the naming and the passes after it change the nodes that the instances
+        kept so far are. Only entries waiting for the sizes reaching them resolve again (in infer), so the
+        instances become copies of themselves where there are any, and are dropped where there are none."""
+        self.sealed = True
+        if self.waits:
+            self.instances = {key: (_Instance(made.copy()), count) for key, (made, count) in self.instances.items()}
+        else:
+            self.instances.clear()
+        self.shown.clear()
 
     def unshared(self) -> tuple[int, int, int, int]:
         """What makes a block instance unfit to copy if it grew while the instance was resolved: errors (its copies
@@ -942,7 +963,9 @@ class _Resolver:
                 self.splice_into = (parent, int(position))  # its items are numbered where it stands
             for inner in self.entry(node.body, env, mpath, cpath + ("body",)):
                 if isinstance(inner, g.Seq):
-                    spliced.extend(inner.items)
+                    # the items of a kept instance would stand where they can be renamed: copies stand instead
+                    spliced.extend(inner.items if id(inner) not in self.shown else
+                                   [g.copy_tree(n) for n in inner.items])
                 elif isinstance(inner, g.Pending):
                     self.error("invalid-entry", "a spliced entry's arguments, count or condition cannot use "
                                "in_channels, in_height or in_width (the numbering of what follows depends on it); "
@@ -1198,7 +1221,7 @@ class _Resolver:
         made = self.instances.get(key) if key is not None else None
         if made is not None and self.nodes + made[1] <= self.max_nodes:  # made before: copied, not evaluated again
             self.nodes += made[1]
-            nodes = [g.copy_tree(n) for n in made[0]]
+            nodes = made[0].copy()
         else:
             before = self.nodes, self.unshared()
             self.block_stack.append(node.target)
@@ -1210,13 +1233,29 @@ class _Resolver:
                 self.block_stack.pop()
                 self.block_calls.pop()
             if key is not None and self.unshared() == before[1]:
-                self.instances[key] = ([g.copy_tree(n) for n in nodes], self.nodes - before[0])
+                self.instances[key] = (self.instance(nodes), self.nodes - before[0])
         if not nodes:
             return _EMPTY
         one = self.as_one(nodes, node.name if node.name is not None else None, cpath)
         if not isinstance(one, g.Layer):  # a block of one layer is shown as that layer
             one.block, one.block_args = node.target, tuple(local[a.name] for a in block.args)
         return one
+
+
+class _Instance:
+    """A block instance resolve made, kept to copy when the block is called again with the same arguments: its
+    nodes, and their own fields as they were made. While the nodes stand in the graph, what encloses them may
+    still name them or mark them (as_one, `output`, `flat`, the block call itself), but nothing changes what is
+    inside them: a splice, the one entry that lifts a node's children to stand in its place, lifts copies."""
+
+    __slots__ = ("nodes", "fields")
+
+    def __init__(self, nodes: list[g.Node]):
+        self.nodes = list(nodes)
+        self.fields = [n.__dict__.copy() for n in nodes]
+
+    def copy(self) -> list[g.Node]:
+        return [g.copy_tree(n, f) for n, f in zip(self.nodes, self.fields)]
 
 
 class _Unkeyed(Exception):
@@ -1449,6 +1488,7 @@ def resolve(parsed: ParsedSpec, overrides: Mapping[str, Any] | None = None,
     root = None
     try:
         items = resolver.sequence(spec.layers, resolver.base, "", 0, ("layers",))
+        resolver.seal()
         root = g.Seq("", "", parsed.locations.find(("layers",)).loc, items=items)
         _Namer(errors).visit(root, "")
         if resolver.ev.parameters:
