@@ -1547,6 +1547,30 @@ def called_names(tree: Tree | Token) -> list[tuple[str, int]]:
     return found
 
 
+# Expression text -> the name it is when it is one name alone (`channels`), else "": a pure function of the text,
+# kept for the process (resolve reads a call's argument that is a bare name straight from its scope).
+_NAME_TEXTS: dict[str, str] = {}
+MAX_NAME_TEXTS = 4096
+
+
+def name_of(text: str) -> str:
+    """The name that expression text `text` is when it is a single name, else "" (also for text that does not
+    parse). Evaluating such a text gives the name's value where the environment holds it."""
+    found = _NAME_TEXTS.get(text)
+    if found is None:
+        try:
+            tree = parse_expr(text)
+        except ExprError:
+            tree = None
+        if isinstance(tree, Tree) and tree.data == "name" and len(tree.children) == 1:
+            tree = tree.children[0]
+        found = str(tree) if isinstance(tree, Token) and tree.type == "NAME" else ""
+        if len(_NAME_TEXTS) >= MAX_NAME_TEXTS:
+            _NAME_TEXTS.clear()
+        _NAME_TEXTS[text] = found
+    return found
+
+
 def eval_text(text: str, env: Mapping[str, Any]) -> Any:
     """Parse and evaluate `text` in one step."""
     return evaluate(parse_expr(text), env)

@@ -31,6 +31,7 @@ from .expr import (
     eval_text,
     item_count,
     make_functions,
+    name_of,
     parse_expr,
 )
 from ..initializers import INITIALIZERS, NEEDS_MATRIX
@@ -58,6 +59,8 @@ class _Failed(g.Seq):
 
 _EMPTY = g.Seq(None, "", None)  # what `single` returns for a block whose body gives no entries (a false `if`)
 
+
+_UNBOUND = object()  # a name its scope does not hold
 
 DEFER = object()  # what `arguments` returns for a layer whose arguments need the shape reaching it
 
@@ -340,6 +343,11 @@ class _Evaluator:
 
     def value(self, raw: Any, env: Mapping[str, Any], mpath: str, cpath: tuple) -> Any:
         if isinstance(raw, str):
+            name = name_of(raw)
+            if name:  # a bare name (most arguments of a block's body): its value as the scope holds it
+                value = env.get(name, _UNBOUND)
+                if value is not _UNBOUND and not isinstance(value, Later):
+                    return value
             self.unknown_calls(raw, env, mpath, cpath)
         try:
             value = _eval_value(raw, env)
