@@ -904,9 +904,7 @@ class _Resolver:
         each are 1,700 levels, which no front-end cap sees) and refused past MAX_GRAPH_DEPTH, before Python's
         stack runs out here or in the passes after this one."""
         if self.depth >= MAX_GRAPH_DEPTH:
-            self.error("too-deep", f"the network nests more than {MAX_GRAPH_DEPTH} levels once its blocks are "
-                       "expanded; flatten the nested lists or blocks", mpath, cpath)
-            raise _TooLarge
+            self.too_deep(mpath, cpath)
         slot, self.slot = self.slot, None
         scope = self.flat_scope
         if node.name is not None and slot is not None:  # its own name places it, not its index
@@ -921,10 +919,17 @@ class _Resolver:
             self.depth -= 1
             self.flat_scope = scope
 
+    def too_deep(self, mpath: str, cpath: tuple) -> None:
+        self.error("too-deep", f"the network nests more than {MAX_GRAPH_DEPTH} levels once its blocks are "
+                   "expanded; flatten the nested lists or blocks", mpath, cpath)
+        raise _TooLarge
+
     def child(self, item: s.Entry, env, parent: str, name: str | None, position: int, cpath: tuple) -> list[g.Node]:
         """The nodes of `item`, a child of the node at `parent` named `name` (or at `position` when None)."""
-        path = self.child_path(parent, name, position)
         scope = self.flat_scope
+        if scope is None and type(item) is s.Call:  # most entries: what entry and nested_entry do for a call
+            return self.call_child(item, env, parent, name, position, cpath)
+        path = self.child_path(parent, name, position)
         self.slot = None if name is not None else (parent if scope is None else scope["path"], scope is not None)
         if scope is not None and name is not None:
             self.flat_scope = None  # a named entry of a flat module is a module, named as usual inside
@@ -932,6 +937,33 @@ class _Resolver:
             return self.entry(item, env, path, cpath)
         finally:
             self.flat_scope = scope
+
+    def call_child(self, item: s.Call, env, parent: str, name: str | None, position: int,
+                   cpath: tuple) -> list[g.Node]:
+        """`child` -> `entry` -> `nested_entry` for a call outside a flat module, in one step: the same checks,
+        places and results."""
+        own = name if name is not None else item.name  # its own name places it, not its index
+        if self.depth >= MAX_GRAPH_DEPTH:
+            self.slot = (parent, False) if name is None else None
+            self.too_deep(_join(parent, name if name is not None else str(position)), cpath)
+        path = _join(parent, own if own is not None else str(position))
+        self.depth += 1
+        try:
+            self.count(cpath)
+            into, self.splice_into = self.splice_into, None
+            self.slot = (parent, False) if own is None else None  # for the body of a block called without a name
+            try:
+                built = self.call(item, env, path, cpath, into)
+            except _Wait:
+                return self.waiting(item, env, path, cpath)
+            finally:
+                self.slot = None
+            if built is None:
+                return [self.failure(item, cpath)]
+            return [] if built is _EMPTY else [built]
+        finally:
+            self.depth -= 1
+            self.flat_scope = None
 
     def nested_entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple,
                      slot: tuple[str, bool] | None = None) -> list[g.Node]:
@@ -1324,6 +1356,19 @@ def _join(parent: str, name: str) -> str:
     return f"{parent}.{name}" if parent else name
 
 
+_ACCEPTED: set[str] = set()  # names module_name_problem accepts, kept for the process (a pure function of the name)
+MAX_ACCEPTED = 4096
+
+
+def _name_problem(name: str) -> str | None:
+    problem = module_name_problem(name)
+    if problem is None:
+        if len(_ACCEPTED) >= MAX_ACCEPTED:
+            _ACCEPTED.clear()
+        _ACCEPTED.add(name)
+    return problem
+
+
 class _Namer:
     """Gives unnamed nodes their index names (as nn.Sequential would) and every node its module path.
 
@@ -1335,7 +1380,7 @@ class _Namer:
         self.errors = errors
 
     def claim(self, table: dict[str, g.Node], name: str, node: g.Node, parent_path: str, flat: bool = False) -> None:
-        problem = module_name_problem(name)
+        problem = None if name in _ACCEPTED else _name_problem(name)
         if problem is None and flat and keyword.iskeyword(name):  # torch.fx writes `self.class(x)`: not Python
             problem = (f"'{name}' cannot name a module inside `flat`: it is a Python keyword, and the flat module's "
                        f"generated code reaches its children as attributes; rename it, e.g. '{name}_'")
@@ -1365,7 +1410,8 @@ class _Namer:
         for group in self.groups(node):
             index = -1
             for child in group:
-                if not child.module:  # a reference, split or resize: no module, no index
+                layer = type(child) is g.Layer
+                if not layer and not child.module:  # a reference, split or resize: no module, no index
                     if child.name is not None:
                         self.claim(names, child.name, child, flat_scope["path"] if flat_scope else path)
                     else:
@@ -1383,7 +1429,10 @@ class _Namer:
                         if name in names:
                             self.claim(names, name, child, path)
                         names[name] = child
-                    self.visit(child, _join(path, name))
+                    if layer:  # what visit does for a layer
+                        child.path = f"{path}.{name}" if path else name
+                    else:
+                        self.visit(child, _join(path, name))
                 elif child.name is not None or not child.children:
                     if child.name is None:  # an unnamed layer in a flat module: a generated, unique name
                         n = flat_scope["count"].get(child.op, 0) + 1
