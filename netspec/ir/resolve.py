@@ -194,6 +194,8 @@ def _shift(loc, column: int | None):
 
 
 _LITERALS = frozenset((int, float, bool))  # values the IR holds as they are: no expression to evaluate
+_SETTLED = frozenset((int, float, bool, str, tuple, type(None)))  # evaluated values that are no Later, poison,
+# reference, call or list: nothing to look at again in `arguments`
 
 
 # Validated arguments by (Args class, the values as a repr) or (Args class, the arguments as written, when all are
@@ -449,6 +451,7 @@ class _Binder:
         self.loc, self.error, self.once, self.value, self.own = ev.loc, ev.error, ev.once, ev.value, ev.own
         self.waits = 0  # layers made whose arguments wait for the sizes reaching them (`pending`)
         self.called: dict[str, list[str]] = {}  # block -> its arguments that its body calls as layers
+        self.signatures: dict[str, tuple] = {}  # block -> see signature
 
     def arguments(self, node: s.Call, names: list[str], positional: tuple[str, ...], env, mpath: str, cpath: tuple,
                   what: str) -> tuple[dict[str, Any], dict[str, tuple]] | None:
@@ -512,6 +515,8 @@ class _Binder:
             return None
         checked = False  # a reference, a call or a list among the values: looked at below
         for v in values.values():  # one pass over the values (most are numbers) for the three questions
+            if type(v) in _SETTLED:
+                continue
             if v is POISON:
                 return None
             if isinstance(v, Later):
@@ -638,7 +643,7 @@ class _Binder:
         if got is None:
             return None
         values, paths = got
-        plain = {k: _plain(v) for k, v in values.items()}
+        plain = {k: v if type(v) in _LITERALS else _plain(v) for k, v in values.items()}
         memo = (kind.Args, repr(sorted(plain.items())))
         args = _VALIDATED.get(memo)
         if args is not None:  # the same layer again (repeats, blocks, other specs): validated once
@@ -687,6 +692,14 @@ class _Binder:
         self.once("invalid-value", f"block '{node.target}' argument '{arg.name}' is one of {shown}; got {got}"
                   f"{did_you_mean(str(got), [str(c) for c in choices])}", mpath, where)
         return False
+
+    def signature(self, name: str, block: s.BlockDef) -> tuple[list[str], tuple[str, ...], str]:
+        """Block `name`'s argument names (a list and a tuple) and how messages call it (found once)."""
+        found = self.signatures.get(name)
+        if found is None:
+            names = [a.name for a in block.args]
+            found = self.signatures[name] = (names, tuple(names), f"block '{name}'")
+        return found
 
     def called_args(self, name: str) -> list[str]:
         """The arguments of block `name` that its body calls as layers, in declaration order (found once)."""
@@ -774,37 +787,41 @@ class _Binder:
         """What the body of block `node.target` sees: the spec's params and functions, and its arguments as the
         call gives them or as their defaults say; None after reporting why it cannot be called so. Raises _Wait
         when an argument or a default uses the sizes of the tensor reaching the call, not known yet."""
-        names = [a.name for a in block.args]
-        with self.own(sizes):
-            got = self.arguments(node, names, tuple(names), _sized(env, sizes), mpath, cpath, f"block '{node.target}'")
-        if got is None:
-            return None
-        if got is DEFER:  # an argument uses in_channels & co: wait for them (or `value` has said why it cannot)
-            if sizes is None:
-                raise _Wait
-            return None
-        values, paths = got
-        local = dict(self.base)
-        ok = True
-        wait = False
-        for index, arg in enumerate(block.args):
-            if arg.name in values:
-                local[arg.name] = values[arg.name]
-            elif arg.required:
-                self.error("missing-arg", f"block '{node.target}' needs argument '{arg.name}' "
-                           f"(its arguments: {', '.join(names)})", mpath, cpath)
-                ok = False
-            else:
-                try:
-                    with self.own(sizes):
+        names, order, what = self.signature(node.target, block)
+        ev = self.ev  # the call's arguments and the defaults are its own expressions (see _Evaluator.own)
+        saved = ev.may_wait, ev.shaped
+        ev.may_wait, ev.shaped = sizes is None, tuple(sizes or ())
+        try:
+            got = self.arguments(node, names, order, _sized(env, sizes), mpath, cpath, what)
+            if got is None:
+                return None
+            if got is DEFER:  # an argument uses in_channels & co: wait for them (or `value` has said why it cannot)
+                if sizes is None:
+                    raise _Wait
+                return None
+            values, paths = got
+            local = dict(self.base)
+            ok = True
+            wait = False
+            for index, arg in enumerate(block.args):
+                if arg.name in values:
+                    local[arg.name] = values[arg.name]
+                elif arg.required:
+                    self.error("missing-arg", f"block '{node.target}' needs argument '{arg.name}' "
+                               f"(its arguments: {', '.join(names)})", mpath, cpath)
+                    ok = False
+                else:
+                    try:
                         local[arg.name] = self.value(arg.default, _sized(local, sizes), mpath,
                                                      ("blocks", node.target, "args", index, "default"))
-                except ExprError as exc:
-                    if sizes is None and (exc.code == DEFERRED or (wait and exc.code == POISONED)):
-                        wait = True  # a default uses in_channels & co (or one that does): wait for them
-                        local[arg.name] = POISON
-                    else:
-                        ok = False
+                    except ExprError as exc:
+                        if sizes is None and (exc.code == DEFERRED or (wait and exc.code == POISONED)):
+                            wait = True  # a default uses in_channels & co (or one that does): wait for them
+                            local[arg.name] = POISON
+                        else:
+                            ok = False
+        finally:
+            ev.may_wait, ev.shaped = saved
         if ok and wait:
             raise _Wait
         for index, arg in enumerate(block.args):
@@ -862,7 +879,7 @@ class _Resolver:
         if into is not None or sizes is not None or self.flat_scope is not None or ev.deferring:
             return None
         try:
-            held = tuple(_value_key(v) for v in values)
+            held = tuple(map(_value_key, values))
         except _Unkeyed:
             return None
         return target, held, self.depth, len(self.block_stack), ev.may_wait, ev.shaped
@@ -1146,7 +1163,7 @@ class _Resolver:
             made = self.child(item, env, mpath, item.name, start + modules, cpath + (index,))
             out.extend(made)
             for n in made:
-                if n.module:
+                if type(n) is g.Layer or n.module:
                     modules += 1
         return out
 
@@ -1257,7 +1274,8 @@ class _Resolver:
         local = self.binder.block_scope(node, block, env, sizes, mpath, cpath)
         if local is None:
             return None
-        key = self.instance_key(node.target, [local[a.name] for a in block.args], into, sizes)
+        held = [local[a] for a in self.binder.signature(node.target, block)[0]]  # the argument values, in order
+        key = self.instance_key(node.target, held, into, sizes)
         made = self.instances.get(key) if key is not None else None
         if made is not None and self.nodes + made[1] <= self.max_nodes:  # made before: copied, not evaluated again
             self.nodes += made[1]
@@ -1278,7 +1296,7 @@ class _Resolver:
             return _EMPTY
         one = self.as_one(nodes, node.name if node.name is not None else None, cpath)
         if not isinstance(one, g.Layer):  # a block of one layer is shown as that layer
-            one.block, one.block_args = node.target, tuple(local[a.name] for a in block.args)
+            one.block, one.block_args = node.target, tuple(held)
         return one
 
 
