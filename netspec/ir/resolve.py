@@ -57,6 +57,7 @@ class _Failed(g.Seq):
     """Stands where an entry that was reported as wrong would be; never leaves resolve (it raises first)."""
 
 
+_LAYER_FIELDS = g.Layer(None, "", None).__dict__  # a new layer's fields, in order, before its name, place and kind
 _EMPTY = g.Seq(None, "", None)  # what `single` returns for a block whose body gives no entries (a false `if`)
 
 
@@ -604,7 +605,8 @@ class _Binder:
 
     def layer(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Layer | None:
         kind = REGISTRY[node.target]
-        layer = g.Layer(node.name, "", self.loc(cpath), kind=kind)
+        layer = object.__new__(g.Layer)  # g.Layer(node.name, "", loc, kind=kind), made from its fields directly
+        layer.__dict__ = {**_LAYER_FIELDS, "name": node.name, "loc": self.loc(cpath), "kind": kind}
         written = _literal_call(node)
         if written is not None:  # numbers and flags only: the same call validated before needs nothing evaluated
             args = _VALIDATED.get((kind.Args, written))
@@ -1323,7 +1325,7 @@ class _Unkeyed(Exception):
 def _value_key(value: Any) -> Any:
     """A hashable stand-in for an evaluated value, equal only for values that are the same (1, 1.0 and true
     differ; a word differs from a string of its text)."""
-    if value is None or type(value) in (int, float, str, bool):
+    if value is None or type(value) in _DATA:
         return type(value), value
     if type(value) in (list, tuple):
         return type(value), tuple(_value_key(v) for v in value)
@@ -1441,7 +1443,10 @@ class _Namer:
                 if flat_scope is None:
                     if child.name is not None:
                         name = child.name
-                        self.claim(names, name, child, path)
+                        if name in _ACCEPTED and name not in names:  # what claim does for a good, new name
+                            names[name] = child
+                        else:
+                            self.claim(names, name, child, path)
                     else:  # an index: always a valid name, and unique unless an entry was named so before it
                         child.name = name = str(index)
                         if name in names:
