@@ -902,6 +902,8 @@ def _code(tree: Tree | Token) -> Callable | None:
             return None
         code = _Compiler().code(tree, 1)
         code.height = height
+        leaf = tree.children[0] if isinstance(tree, Tree) and tree.data == "name" and len(tree.children) == 1 else tree
+        code.bare = str(leaf) if isinstance(leaf, Token) and leaf.type == "NAME" else ""  # see name_of
         if isinstance(tree, Tree):
             setattr(tree, _CODE_ATTR, code)
     return code
@@ -1547,28 +1549,18 @@ def called_names(tree: Tree | Token) -> list[tuple[str, int]]:
     return found
 
 
-# Expression text -> the name it is when it is one name alone (`channels`), else "": a pure function of the text,
-# kept for the process (resolve reads a call's argument that is a bare name straight from its scope).
-_NAME_TEXTS: dict[str, str] = {}
-MAX_NAME_TEXTS = 4096
-
-
 def name_of(text: str) -> str:
-    """The name that expression text `text` is when it is a single name, else "" (also for text that does not
-    parse). Evaluating such a text gives the name's value where the environment holds it."""
-    found = _NAME_TEXTS.get(text)
-    if found is None:
-        try:
-            tree = parse_expr(text)
-        except ExprError:
-            tree = None
-        if isinstance(tree, Tree) and tree.data == "name" and len(tree.children) == 1:
-            tree = tree.children[0]
-        found = str(tree) if isinstance(tree, Token) and tree.type == "NAME" else ""
-        if len(_NAME_TEXTS) >= MAX_NAME_TEXTS:
-            _NAME_TEXTS.clear()
-        _NAME_TEXTS[text] = found
-    return found
+    """The name that expression text `text` is when it is a single name (`channels`), else "" (also for text that
+    does not parse). Evaluating such a text gives the name's value where the environment holds it. Read from
+    the text's compiled form, which is made once per parsed text."""
+    try:
+        tree = parse_expr(text)
+    except ExprError:
+        return ""
+    code = getattr(tree, _CODE_ATTR, None)
+    if code is None:
+        code = _code(tree)
+    return "" if code is None else code.bare
 
 
 def eval_text(text: str, env: Mapping[str, Any]) -> Any:
