@@ -301,6 +301,7 @@ class _Evaluator:
         self.locs: dict[tuple, Any] = {}  # IR path -> source location, looked up once
         self.reported: set[tuple] = set()  # (code, IR path) already reported, for errors that repeat per copy
         self.calls: dict[str, list] = {}  # expression text -> names it calls that may be unknown (see unknown_calls)
+        self.bare: dict[str, str] = {}  # expression text -> the name it is alone, or "" (expr.name_of, asked once)
         self.deferring = False  # True while a layer's own arguments are evaluated: they may use in_channels
         # An entry's own expressions (an if condition, a repeat count, a block call's arguments and defaults) may
         # use the sizes of the tensor reaching it. Until infer knows them the entry waits (`may_wait`: such a use
@@ -346,7 +347,9 @@ class _Evaluator:
 
     def value(self, raw: Any, env: Mapping[str, Any], mpath: str, cpath: tuple) -> Any:
         if isinstance(raw, str):
-            name = name_of(raw)
+            name = self.bare.get(raw)
+            if name is None:
+                name = self.bare[raw] = name_of(raw)
             if name:  # a bare name (most arguments of a block's body): its value as the scope holds it
                 value = env.get(name, _UNBOUND)
                 if value is not _UNBOUND and not isinstance(value, Later):
@@ -481,12 +484,18 @@ class _Binder:
                                 "the incoming shape)")
             self.error("too-many-args", message, mpath, cpath + ("args", len(positional)))
             return None
+        bare = self.ev.bare  # a bare name bound in `env` is read as `value` reads it, without the call
         for index, raw in enumerate(node.args):
             key = positional[index]
             paths[key] = cpath + ("args", index)
             if raw is None or type(raw) in _LITERALS:  # a number or a flag as written: nothing to evaluate
                 values[key] = raw
                 continue
+            if type(raw) is str and bare.get(raw):
+                v = env.get(bare[raw], _UNBOUND)
+                if v is not _UNBOUND and not isinstance(v, Later):
+                    values[key] = v
+                    continue
             try:
                 values[key] = self.value(raw, env, mpath, paths[key])
             except ExprError as exc:
@@ -507,6 +516,11 @@ class _Binder:
             if raw is None or type(raw) in _LITERALS:
                 values[key] = raw
                 continue
+            if type(raw) is str and bare.get(raw):
+                v = env.get(bare[raw], _UNBOUND)
+                if v is not _UNBOUND and not isinstance(v, Later):
+                    values[key] = v
+                    continue
             try:
                 values[key] = self.value(raw, env, mpath, kpath)
             except ExprError as exc:
@@ -695,12 +709,14 @@ class _Binder:
                   f"{did_you_mean(str(got), [str(c) for c in choices])}", mpath, where)
         return False
 
-    def signature(self, name: str, block: s.BlockDef) -> tuple[list[str], tuple[str, ...], str]:
-        """Block `name`'s argument names (a list and a tuple) and how messages call it (found once)."""
+    def signature(self, name: str, block: s.BlockDef) -> tuple[list[str], tuple[str, ...], str, bool]:
+        """Block `name`'s argument names (a list and a tuple), how messages call it, and whether any argument
+        declares its choices (found once)."""
         found = self.signatures.get(name)
         if found is None:
             names = [a.name for a in block.args]
-            found = self.signatures[name] = (names, tuple(names), f"block '{name}'")
+            found = self.signatures[name] = (names, tuple(names), f"block '{name}'",
+                                             any(a.choices is not None for a in block.args))
         return found
 
     def called_args(self, name: str) -> list[str]:
@@ -789,7 +805,7 @@ class _Binder:
         """What the body of block `node.target` sees: the spec's params and functions, and its arguments as the
         call gives them or as their defaults say; None after reporting why it cannot be called so. Raises _Wait
         when an argument or a default uses the sizes of the tensor reaching the call, not known yet."""
-        names, order, what = self.signature(node.target, block)
+        names, order, what, choices = self.signature(node.target, block)
         ev = self.ev  # the call's arguments and the defaults are its own expressions (see _Evaluator.own)
         saved = ev.may_wait, ev.shaped
         ev.may_wait, ev.shaped = sizes is None, tuple(sizes or ())
@@ -826,7 +842,7 @@ class _Binder:
             ev.may_wait, ev.shaped = saved
         if ok and wait:
             raise _Wait
-        for index, arg in enumerate(block.args):
+        for index, arg in enumerate(block.args) if choices else ():
             if ok and arg.choices is not None and not self.allowed(arg, local[arg.name], node, paths.get(arg.name, cpath),
                                                                    mpath, index):
                 ok = False
@@ -914,9 +930,12 @@ class _Resolver:
     def count(self, cpath: tuple) -> None:
         self.nodes += 1
         if self.nodes > self.max_nodes:
-            self.error("too-large", f"the network expands to more than {self.max_nodes:,} nodes (entries after repeats "
-                       "and blocks are expanded); raise the budget with --max-nodes / max_nodes=", "", cpath)
-            raise _TooLarge
+            self.too_many(cpath)
+
+    def too_many(self, cpath: tuple) -> None:
+        self.error("too-large", f"the network expands to more than {self.max_nodes:,} nodes (entries after repeats "
+                   "and blocks are expanded); raise the budget with --max-nodes / max_nodes=", "", cpath)
+        raise _TooLarge
 
     def entry(self, node: s.Entry, env: Mapping[str, Any], mpath: str, cpath: tuple) -> list[g.Node]:
         """`nested_entry`, one level deeper: nesting is counted across block calls (31 blocks of 55 nested lists
@@ -968,7 +987,9 @@ class _Resolver:
         path = _join(parent, own if own is not None else str(position))
         self.depth += 1
         try:
-            self.count(cpath)
+            self.nodes += 1  # count
+            if self.nodes > self.max_nodes:
+                self.too_many(cpath)
             into, self.splice_into = self.splice_into, None
             self.slot = (parent, False) if own is None else None  # for the body of a block called without a name
             try:
