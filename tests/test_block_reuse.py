@@ -189,7 +189,16 @@ def test_a_block_instance_is_copied_only_when_the_block_is_called_again(monkeypa
 
     copied = []
     real = g.copy_tree
-    monkeypatch.setattr(g, "copy_tree", lambda node, fields=None: copied.append(node.op) or real(node, fields))
+
+    def copy_tree(node, fields=None):  # the copies resolve makes, each a whole tree, its nodes counted
+        new = real(node, fields)
+        stack = [new]
+        while stack:
+            copied.append(stack[-1].op)
+            stack.extend(stack.pop().children)
+        return new
+
+    monkeypatch.setattr(g, "copy_tree", copy_tree)
     graph = analyse(REPEATED)
     assert sorted(copied) == sorted(["seq", "conv2d", "batchnorm2d", "relu"] * 2)
     assert [n.path for n in graph.walk() if n.op == "relu"] == ["0.0.2", "0.1.2", "0.2.2", "1.2", "2.2"]

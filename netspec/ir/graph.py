@@ -351,17 +351,17 @@ def copy_tree(node: Node, fields: Optional[dict] = None) -> Node:
         return new
     held = _CHILD_LIST.get(cls)
     if held is not None:
-        fields[held] = [copy_tree(n) for n in fields[held]]
+        fields[held] = _copies(fields[held])
     elif isinstance(node, Seq):
-        fields["items"] = [copy_tree(n) for n in fields["items"]]
+        fields["items"] = _copies(fields["items"])
     elif isinstance(node, Merge):
-        fields["branches"] = [copy_tree(n) for n in fields["branches"]]
+        fields["branches"] = _copies(fields["branches"])
     elif isinstance(node, Residual):
-        fields["body"] = [copy_tree(n) for n in fields["body"]]
+        fields["body"] = _copies(fields["body"])
         fields["shortcut"] = copy_tree(fields["shortcut"]) if fields["shortcut"] is not None else None
         fields["after"] = copy_tree(fields["after"]) if fields["after"] is not None else None
     elif isinstance(node, Dense):
-        fields["layers"] = [copy_tree(n) for n in fields["layers"]]
+        fields["layers"] = _copies(fields["layers"])
     elif isinstance(node, Resize):
         fields["like"] = copy_tree(fields["like"]) if fields["like"] is not None else None
     elif isinstance(node, Split):
@@ -370,3 +370,16 @@ def copy_tree(node: Node, fields: Optional[dict] = None) -> Node:
 
 
 _CHILD_LIST = {Seq: "items", Merge: "branches", Dense: "layers"}  # the node kinds whose children are one list
+
+
+def _copies(nodes: list[Node]) -> list[Node]:
+    """copy_tree of each of `nodes`, a layer (most of them) copied in place."""
+    out = []
+    for node in nodes:
+        if type(node) is Layer:
+            new = object.__new__(Layer)
+            new.__dict__ = node.__dict__.copy()
+            out.append(new)
+        else:
+            out.append(copy_tree(node))
+    return out

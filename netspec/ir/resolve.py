@@ -1448,10 +1448,11 @@ class _Namer:
         names: dict[str, g.Node] = {} if flat_scope is None else flat_scope["names"]
         if isinstance(node, g.Residual) and node.shortcut is None and node.shortcut_mode in ("auto", "conv"):
             names.setdefault(node.shortcut_name, node)  # reserved for the projection infer may add
+        prefix, layer_kind = f"{path}." if path else "", g.Layer
         for group in self.groups(node):
             index = -1
             for child in group:
-                layer = type(child) is g.Layer
+                layer = type(child) is layer_kind
                 if not layer and not child.module:  # a reference, split or resize: no module, no index
                     if child.name is not None:
                         self.claim(names, child.name, child, flat_scope["path"] if flat_scope else path)
@@ -1474,7 +1475,7 @@ class _Namer:
                             self.claim(names, name, child, path)
                         names[name] = child
                     if layer:  # what visit does for a layer
-                        child.path = f"{path}.{name}" if path else name
+                        child.path = prefix + name
                     else:
                         self.visit(child, _join(path, name))
                 elif child.name is not None or not child.children:
