@@ -1015,7 +1015,8 @@ class _Resolver:
         """
         self.count(cpath)
         into, self.splice_into = self.splice_into, None  # meant for this entry, not for the ones inside it
-        if type(node) is s.Call:  # most entries: none of the structures below
+        kind = type(node)
+        if kind is s.Call or kind is s.Seq or kind is s.Merge:  # most entries: none of the structures below
             pass
         elif isinstance(node, s.If):
             sizes, self.sizes = self.sizes, None
@@ -1135,11 +1136,11 @@ class _Resolver:
             return self.call(node, env, mpath, cpath, into)
         loc = self.loc(cpath)
         name = node.name
+        if isinstance(node, s.Seq):  # a block's body, mostly
+            return g.Seq(name, "", loc, items=self.sequence(node.items, env, *(into or (mpath, 0)), cpath + ("items",)))
         if isinstance(node, s.Ref):
             self.ev.references += 1
             return g.Ref(name, "", loc, target=node.target)
-        if isinstance(node, s.Seq):
-            return g.Seq(name, "", loc, items=self.sequence(node.items, env, *(into or (mpath, 0)), cpath + ("items",)))
         if isinstance(node, s.Merge):
             branches = self.sequence(node.branches, env, mpath, 0, cpath + ("branches",))
             dim = 1
@@ -1183,7 +1184,10 @@ class _Resolver:
         out: list[g.Node] = []
         modules = 0  # references, splits and resizes make no module and take no index
         for index, item in enumerate(items):
-            made = self.child(item, env, mpath, item.name, start + modules, cpath + (index,))
+            if type(item) is s.Call and self.flat_scope is None:  # what child does for a call (most entries)
+                made = self.call_child(item, env, mpath, item.name, start + modules, cpath + (index,))
+            else:
+                made = self.child(item, env, mpath, item.name, start + modules, cpath + (index,))
             out.extend(made)
             for n in made:
                 if type(n) is g.Layer or n.module:
@@ -1437,7 +1441,8 @@ class _Namer:
         if isinstance(node, g.Residual):
             extra = [n for n in (node.shortcut, node.after) if n is not None]
             return [node.body, extra]
-        return [node.children] if node.children else []
+        children = node.children
+        return [children] if children else []
 
     def visit(self, node: g.Node, path: str, flat_scope: dict | None = None) -> None:
         node.path = path
