@@ -1494,7 +1494,9 @@ def _bindings(ev: _Eval, clauses: list, at: int, env: Mapping[str, Any]):
 def evaluate(node: Tree | Token, env: Mapping[str, Any]) -> Any:
     """Evaluate a parsed expression against names in `env`. Unknown names become Symbols."""
     try:
-        code = _code(node)
+        code = getattr(node, _CODE_ATTR, None)
+        if code is None:
+            code = _code(node)
         return _Eval().run(node, env) if code is None else code(_Eval(), env)
     except RecursionError:  # cannot happen within MAX_EVAL_DEPTH; kept so no Python error ever escapes
         raise _fail("expression nests too deeply to evaluate") from None

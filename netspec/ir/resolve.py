@@ -354,9 +354,10 @@ class _Evaluator:
                 value = env.get(name, _UNBOUND)
                 if value is not _UNBOUND and not isinstance(value, Later):
                     return value
-            self.unknown_calls(raw, env, mpath, cpath)
+            if self.calls.get(raw, True):  # a text that calls nothing has nothing to check
+                self.unknown_calls(raw, env, mpath, cpath)
         try:
-            value = _eval_value(raw, env)
+            value = eval_text(raw, env) if isinstance(raw, str) else _eval_value(raw, env)
             if isinstance(value, Later) and not self.deferring:
                 raise ExprError(f"'{value.name}' is known once shapes are inferred", code=DEFERRED)
             return value
