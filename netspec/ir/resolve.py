@@ -57,7 +57,6 @@ class _Failed(g.Seq):
     """Stands where an entry that was reported as wrong would be; never leaves resolve (it raises first)."""
 
 
-_LAYER_FIELDS = g.Layer(None, "", None).__dict__  # a new layer's fields, in order, before its name, place and kind
 _EMPTY = g.Seq(None, "", None)  # what `single` returns for a block whose body gives no entries (a false `if`)
 
 
@@ -620,8 +619,7 @@ class _Binder:
 
     def layer(self, node: s.Call, env, mpath: str, cpath: tuple) -> g.Layer | None:
         kind = REGISTRY[node.target]
-        layer = object.__new__(g.Layer)  # g.Layer(node.name, "", loc, kind=kind), made from its fields directly
-        layer.__dict__ = {**_LAYER_FIELDS, "name": node.name, "loc": self.loc(cpath), "kind": kind}
+        layer = g.Layer(node.name, "", self.loc(cpath), kind=kind)
         written = _literal_call(node)
         if written is not None:  # numbers and flags only: the same call validated before needs nothing evaluated
             args = _VALIDATED.get((kind.Args, written))
