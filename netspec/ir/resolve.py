@@ -225,6 +225,7 @@ def _is_data(value: Any) -> bool:
 
 
 _DATA = frozenset((int, float, bool, str))
+_SCALARS = _DATA | {type(None)}
 
 
 def _literal_call(node: s.Call) -> tuple | None:
@@ -895,10 +896,14 @@ class _Resolver:
         ev = self.ev
         if into is not None or sizes is not None or self.flat_scope is not None or ev.deferring:
             return None
-        try:
-            held = tuple(map(_value_key, values))
-        except _Unkeyed:
-            return None
+        kinds = tuple(map(type, values))
+        if _SCALARS.issuperset(kinds):  # numbers, flags, texts and none (most calls): each value with its type
+            held = ("scalars", kinds, tuple(values))
+        else:
+            try:
+                held = tuple(map(_value_key, values))
+            except _Unkeyed:
+                return None
         return target, held, self.depth, len(self.block_stack), ev.may_wait, ev.shaped
 
     def instance(self, nodes: list[g.Node]) -> "_Instance":
