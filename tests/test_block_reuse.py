@@ -254,3 +254,18 @@ layers:
         ("0.0.0", "conv2d", 8), ("0.0.1", "relu", 8), ("1.0.0", "conv2d", 8), ("1.0.1", "relu", 8),
         ("2.0.0", "conv2d", 8), ("2.0.1", "relu", 8)]
     assert len({id(n) for n in graph.walk()}) == sum(1 for _ in graph.walk())
+
+
+def test_an_argument_that_is_a_bare_name_is_read_from_its_scope_without_evaluating_it(monkeypatch):
+    """Counted: in REPEATED every argument is a number or a bare name (`channels`), so resolve evaluates no
+    expression text at all; the unit's convolutions still get the channels of each call. A name that is not
+    bound (`padding=same`, a word) and an expression are evaluated as before."""
+    calls = []
+    real = resolve.eval_text
+    monkeypatch.setattr(resolve, "eval_text", lambda text, env: calls.append(text) or real(text, env))
+    graph = analyse(REPEATED)
+    assert calls == []
+    assert [n.args.out for n in graph.walk() if n.op == "conv2d"] == [8, 8, 8, 16, 8]
+    graph = analyse(REPEATED.replace("conv2d(channels, 3, padding=1)", "conv2d(channels * 2, 3, padding=same)"))
+    assert sorted(set(calls)) == ["channels * 2", "same"]
+    assert [n.args.padding for n in graph.walk() if n.op == "conv2d"] == ["same"] * 5

@@ -61,6 +61,7 @@ _EMPTY = g.Seq(None, "", None)  # what `single` returns for a block whose body g
 
 
 _UNBOUND = object()  # a name its scope does not hold
+_NAME_FIELD = re.compile(r"\{([^{}]*)\}")  # an expression in a `names` pattern
 
 DEFER = object()  # what `arguments` returns for a layer whose arguments need the shape reaching it
 
@@ -402,7 +403,7 @@ class _Evaluator:
 
     def names(self, pattern: str, index: int, env, mpath: str, cpath: tuple) -> str:
         """The module name a `names` pattern such as "layer{i + 1}" gives copy `index`."""
-        local = {**env, "i": index}
+        local = env if env.get("i", _UNBOUND) is index else {**env, "i": index}  # a repeat's copy has its own
 
         def one(match: re.Match) -> str:
             value = eval_text(match.group(1), local)
@@ -412,7 +413,7 @@ class _Evaluator:
             return str(value)
 
         try:
-            name = re.sub(r"\{([^{}]*)\}", one, pattern)
+            name = _NAME_FIELD.sub(one, pattern)
         except ExprError as exc:
             self.once(exc.code, f"in names '{pattern}': {exc}", mpath, cpath + ("names",))
             return str(index)
