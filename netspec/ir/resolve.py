@@ -829,6 +829,8 @@ class _Binder:
                     self.error("missing-arg", f"block '{node.target}' needs argument '{arg.name}' "
                                f"(its arguments: {', '.join(names)})", mpath, cpath)
                     ok = False
+                elif arg.default is None or type(arg.default) in _LITERALS:  # `stride: 1`: nothing to evaluate
+                    local[arg.name] = arg.default
                 else:
                     try:
                         local[arg.name] = self.value(arg.default, _sized(local, sizes), mpath,
