@@ -190,7 +190,7 @@ def spare_pydantic_plugin_scan() -> None:
     sys.modules["importlib.metadata"] = stand_in
     try:
         import pydantic.plugin._loader  # noqa: F401  binds `entry_points` to _entry_points
-    except ImportError:
+    except (ImportError, AttributeError):  # a loader that wants more of the module than the stand-in has
         pass
     finally:
         if sys.modules.get("importlib.metadata") is stand_in:

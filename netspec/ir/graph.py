@@ -349,19 +349,13 @@ def copy_tree(node: Node, fields: Optional[dict] = None) -> Node:
     fields = new.__dict__ = (node.__dict__ if fields is None else fields).copy()
     if cls is Layer or cls is Ref or cls is Param:
         return new
-    held = _CHILD_LIST.get(cls)
-    if held is not None:
+    held = _CHILD_LIST.get(cls) or next((f for base, f in _CHILD_LIST.items() if isinstance(node, base)), None)
+    if held is not None:  # a Seq, Merge or Dense (a subclass too: resolve's _Failed is a Seq)
         fields[held] = _copies(fields[held])
-    elif isinstance(node, Seq):
-        fields["items"] = _copies(fields["items"])
-    elif isinstance(node, Merge):
-        fields["branches"] = _copies(fields["branches"])
     elif isinstance(node, Residual):
         fields["body"] = _copies(fields["body"])
         fields["shortcut"] = copy_tree(fields["shortcut"]) if fields["shortcut"] is not None else None
         fields["after"] = copy_tree(fields["after"]) if fields["after"] is not None else None
-    elif isinstance(node, Dense):
-        fields["layers"] = _copies(fields["layers"])
     elif isinstance(node, Resize):
         fields["like"] = copy_tree(fields["like"]) if fields["like"] is not None else None
     elif isinstance(node, Split):

@@ -486,18 +486,12 @@ class _Binder:
                                 "the incoming shape)")
             self.error("too-many-args", message, mpath, cpath + ("args", len(positional)))
             return None
-        bare = self.ev.bare  # a bare name bound in `env` is read as `value` reads it, without the call
         for index, raw in enumerate(node.args):
             key = positional[index]
             paths[key] = cpath + ("args", index)
             if raw is None or type(raw) in _LITERALS:  # a number or a flag as written: nothing to evaluate
                 values[key] = raw
                 continue
-            if type(raw) is str and bare.get(raw):
-                v = env.get(bare[raw], _UNBOUND)
-                if v is not _UNBOUND and not isinstance(v, Later):
-                    values[key] = v
-                    continue
             try:
                 values[key] = self.value(raw, env, mpath, paths[key])
             except ExprError as exc:
@@ -518,11 +512,6 @@ class _Binder:
             if raw is None or type(raw) in _LITERALS:
                 values[key] = raw
                 continue
-            if type(raw) is str and bare.get(raw):
-                v = env.get(bare[raw], _UNBOUND)
-                if v is not _UNBOUND and not isinstance(v, Later):
-                    values[key] = v
-                    continue
             try:
                 values[key] = self.value(raw, env, mpath, kpath)
             except ExprError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, ClassVar, Iterable, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Callable, ClassVar, Iterable, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Strict, ValidationInfo, field_validator
 
@@ -372,12 +372,13 @@ def pad_limits(kind: str, mode: str, pads: Iterable[tuple[int, int]], sizes: Ite
                              f"side must be at most the padded dimension's size {size}", code="invalid-value")
 
 
-def sizes_check(kind: str, before: Iterable[int], after: Iterable[int], detail: str) -> None:
-    """Every output size must be at least 1 (the N-d form of spatial_check)."""
-    before, after = tuple(before), tuple(after)
+def sizes_check(kind: str, before: Iterable[int], after: Iterable[int], detail: Callable[[], str]) -> None:
+    """Every output size must be at least 1 (the N-d form of spatial_check). `detail` writes what the input is too
+    small for; it is called only then, so a layer that fits builds no message."""
+    after = tuple(after)
     if min(after) <= 0:
         raise ShapeError(f"{kind} turns {'x'.join(map(str, before))} into {'x'.join(map(str, after))}: "
-                         f"the input is too small for {detail}", code="spatial-too-small")
+                         f"the input is too small for {detail()}", code="spatial-too-small")
 
 
 def pair(value: int | Iterable[int]) -> tuple[int, int]:
@@ -409,9 +410,10 @@ def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int 
     return out if out > 0 else 0
 
 
-def spatial_check(kind: str, in_hw: tuple[int, int], out_hw: tuple[int, int], detail: str) -> None:
+def spatial_check(kind: str, in_hw: tuple[int, int], out_hw: tuple[int, int], detail: Callable[[], str]) -> None:
+    """Both output sizes must be at least 1; `detail` (called only when one is not) writes what for."""
     if out_hw[0] <= 0 or out_hw[1] <= 0:
         raise ShapeError(
-            f"{kind} turns {in_hw[0]}x{in_hw[1]} into {out_hw[0]}x{out_hw[1]}: the input is too small for {detail}",
+            f"{kind} turns {in_hw[0]}x{in_hw[1]} into {out_hw[0]}x{out_hw[1]}: the input is too small for {detail()}",
             code="spatial-too-small",
         )

@@ -99,8 +99,8 @@ class Conv2d(LayerKind):
             return (out, h, w)
         ph, pw = (0, 0) if padding == "valid" else pair(padding)  # self._padding(a), "same" aside
         out_hw = (window_out(h, kh, sh, ph, dh), window_out(w, kw, sw, pw, dw))
-        if out_hw[0] <= 0 or out_hw[1] <= 0:  # the message is written only for an input too small
-            spatial_check(self.name, (h, w), out_hw, f"kernel {kh}x{kw} (dilation {dh}x{dw}) with padding {ph}x{pw}")
+        spatial_check(self.name, (h, w), out_hw,
+                      lambda: f"kernel {kh}x{kw} (dilation {dh}x{dw}) with padding {ph}x{pw}")
         return (out, *out_hw)
 
     def label(self, a: Conv2dArgs) -> str:
@@ -176,8 +176,7 @@ class _Pool2d(LayerKind):
             window_out(h, kh, sh, ph, dh, a.ceil_mode),
             window_out(w, kw, sw, pw, dw, a.ceil_mode),
         )
-        if out_hw[0] <= 0 or out_hw[1] <= 0:  # the message is written only for an input too small
-            spatial_check(self.name, (h, w), out_hw, f"kernel {kh}x{kw} with padding {ph}x{pw}")
+        spatial_check(self.name, (h, w), out_hw, lambda: f"kernel {kh}x{kw} with padding {ph}x{pw}")
         return (c, *out_hw)
 
     def _extra(self, a: PoolArgs) -> dict:

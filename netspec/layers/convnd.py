@@ -124,8 +124,7 @@ class _ConvNd(LayerKind):
         k, s, d = ntuple(a.kernel, n), ntuple(a.stride, n), ntuple(a.dilation, n)
         out = tuple(window_out(size + left + right, k_, s_, 0, d_)
                     for size, (left, right), k_, s_, d_ in zip(sizes, pads, k, s, d))
-        if min(out) <= 0:  # the message is written only for an input too small
-            sizes_check(self.name, sizes, out, f"kernel {'x'.join(map(str, k))} (dilation {'x'.join(map(str, d))}) "
+        sizes_check(self.name, sizes, out, lambda: f"kernel {'x'.join(map(str, k))} (dilation {'x'.join(map(str, d))}) "
                         f"with padding {'x'.join(str(p[0]) for p in pads)}")
         return (a.out, *out)
 
@@ -211,8 +210,8 @@ class _ConvTransposeNd(LayerKind):
         d, op = ntuple(a.dilation, n), ntuple(a.output_padding, n)
         out = tuple((size - 1) * s_ - 2 * p_ + d_ * (k_ - 1) + op_ + 1
                     for size, k_, s_, p_, d_, op_ in zip(shape[1:], k, s, p, d, op))
-        if min(out) <= 0:
-            sizes_check(self.name, shape[1:], out, f"padding {'x'.join(map(str, p))} with kernel {'x'.join(map(str, k))}")
+        sizes_check(self.name, shape[1:], out,
+                    lambda: f"padding {'x'.join(map(str, p))} with kernel {'x'.join(map(str, k))}")
         return (a.out, *out)
 
     def count_params(self, a: _ConvTransposeArgs, in_shape: Shape, out_shape: Shape) -> int:
@@ -312,8 +311,8 @@ class _PoolNd(LayerKind):
                              f"(padding does not count), but gets {'x'.join(map(str, shape[1:]))}",
                              code="spatial-too-small")
         out = tuple(window_out(size, k_, s_, p_, d_, a.ceil_mode) for size, k_, s_, p_, d_ in zip(shape[1:], k, s, p, d))
-        if min(out) <= 0:
-            sizes_check(self.name, shape[1:], out, f"kernel {'x'.join(map(str, k))} with padding {'x'.join(map(str, p))}")
+        sizes_check(self.name, shape[1:], out,
+                    lambda: f"kernel {'x'.join(map(str, k))} with padding {'x'.join(map(str, p))}")
         return (shape[0], *out)
 
     def build(self, a: _PoolNdArgs, in_shape: Shape):
@@ -461,8 +460,7 @@ class _LPPool(LayerKind):
         k = ntuple(a.kernel, n)
         s = ntuple(a.stride if a.stride is not None else a.kernel, n)
         out = tuple(window_out(size, k_, s_, 0, 1, a.ceil_mode) for size, k_, s_ in zip(shape[1:], k, s))
-        if min(out) <= 0:
-            sizes_check(self.name, shape[1:], out, f"kernel {'x'.join(map(str, k))}")
+        sizes_check(self.name, shape[1:], out, lambda: f"kernel {'x'.join(map(str, k))}")
         return (shape[0], *out)
 
     def build(self, a: _LPPoolArgs, in_shape: Shape):

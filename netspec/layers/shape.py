@@ -71,8 +71,7 @@ class Upsample(LayerKind):
         else:
             factors = a.scale_factor if isinstance(a.scale_factor, tuple) else (a.scale_factor,) * n
             out = tuple(math.floor(float(size) * f) for size, f in zip(shape[1:], factors))  # torch's rounding
-            if min(out) <= 0:  # the message is written only for an input too small
-                sizes_check(self.name, shape[1:], out, f"scale_factor {a.scale_factor}")
+            sizes_check(self.name, shape[1:], out, lambda: f"scale_factor {a.scale_factor}")
         return (shape[0], *out)
 
     def build(self, a: UpsampleArgs, in_shape: Shape):
@@ -185,8 +184,8 @@ class Pad(LayerKind):
         if a.mode in ("reflect", "circular"):
             pad_limits(self.name, a.mode, pairs, reversed(shape))
         out = tuple(reversed(padded))
-        if min(out) <= 0:  # the message is written only for an input too small
-            sizes_check(self.name, shape, out, f"padding {list(a.padding) if isinstance(a.padding, tuple) else a.padding}")
+        sizes_check(self.name, shape, out,
+                    lambda: f"padding {list(a.padding) if isinstance(a.padding, tuple) else a.padding}")
         return out
 
     def build(self, a: PadArgs, in_shape: Shape):
