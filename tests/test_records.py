@@ -1,6 +1,6 @@
-"""The graph's node classes, Loc, Diagnostic, Collector, Budget, Locations and ParsedSpec are Records
-(netspec/records.py), not dataclasses: they must construct, compare, print, hash (or refuse to) and refuse assignment
-exactly as the dataclasses they replaced, which are rebuilt here from each class's fields."""
+"""The graph's node classes, Loc, Diagnostic, Collector, Budget, Locations, ParsedSpec and the expression values
+are Records (netspec/records.py), not dataclasses: they must construct, compare, print, hash (or refuse to) and refuse
+assignment exactly as the dataclasses they replaced, which are rebuilt here from each class's fields."""
 
 from __future__ import annotations
 
@@ -113,3 +113,43 @@ def test_the_parse_results_print_and_compare_as_their_dataclasses_did():
     fields = [getattr(parsed, n) for n in ParsedSpec._fields]
     assert repr(ParsedSpec(*fields)) == repr(reference(*fields)) and ParsedSpec(*fields) == parsed
     assert repr(ParsedSpec(parsed.spec, parsed.locations)) == repr(reference(parsed.spec, parsed.locations))
+
+
+def test_the_expression_values_behave_as_the_frozen_dataclasses_they_were():
+    import copy
+    import pickle
+
+    from netspec.ir.expr import CallValue, Const, Function, Later, RefValue, Symbol
+
+    for mine, fields in ((Later("in_channels"), [("name", str)]),
+                         (RefValue("lateral", 4), [("target", str), ("column", int, 0)]),
+                         (RefValue("lateral"), [("target", str), ("column", int, 0)]),
+                         (CallValue("kaiming_normal", (1,), (("mode", "fan_out"),)),
+                          [("name", str), ("args", tuple), ("kwargs", tuple)]),
+                         (Const(3), [("value", object)])):
+        cls = type(mine)
+        reference = dataclasses.make_dataclass(cls.__name__, fields, frozen=True)
+        values = [getattr(mine, f[0]) for f in fields]
+        assert repr(mine) == repr(reference(*values)) and hash(mine) == hash(reference(*values))
+        assert cls.__match_args__ == reference.__match_args__
+        assert cls(*values) == mine and cls(*values) is not mine and len({cls(*values), mine}) == 1
+        assert mine != reference(*values) and mine != tuple(values)
+        with pytest.raises(dataclasses.FrozenInstanceError, match=f"cannot assign to field '{fields[0][0]}'"):
+            setattr(mine, fields[0][0], 1)
+        assert pickle.loads(pickle.dumps(mine)) == mine == copy.deepcopy(mine) == copy.copy(mine)
+    # a Symbol equals its text, a Function only itself, and a Function's repr leaves its scope out
+    hs = Symbol("HS", 3)
+    assert repr(hs) == "Symbol(name='HS', column=3)" and hs == "HS" == Symbol("HS") and hash(hs) == hash("HS")
+    assert Symbol("HS").column == 0 and copy.deepcopy(hs).column == 3
+    body = Const(1)
+    one = Function("one", (), (), body, {"x": 1})
+    reference = dataclasses.make_dataclass("Function", [("name", str), ("params", tuple), ("defaults", tuple),
+                                                        ("body", object),
+                                                        ("scope", dict, dataclasses.field(default_factory=dict,
+                                                                                          repr=False))],
+                                           frozen=True, eq=False)
+    assert repr(one) == repr(reference("one", (), (), body, {"x": 1}))
+    assert one == one and one != Function("one", (), (), body, {"x": 1}) and len({one, one}) == 1
+    assert Function("one", (), (), body).scope == {} and Function("one", (), (), body).scope is not one.scope
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        one.body = None

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from reprlib import recursive_repr
 from typing import Any, Callable, Mapping
 
+from ..records import FrozenRecord
 from . import exprparse
 from .exprparse import Token, Tree, from_lark
 
@@ -31,13 +32,21 @@ class ExprError(ValueError):
         self.code = code
 
 
-@dataclass(frozen=True, eq=False)
-class Symbol:
+# The value classes below are FrozenRecords, which behave as the frozen dataclasses they were (the same repr,
+# equality, hash and refusal to change) with no code compiled at import (netspec/records.py).
+
+
+class Symbol(FrozenRecord):
     """A bare name that no param or argument defines: it stands for the word itself, so it equals the
     string of the same text (`HS == 'HS'`), and is a string to fields that take strings (`fan_out`)."""
 
+    _fields = ("name", "column")
     name: str
-    column: int = field(default=0)  # 1-based, within the expression text
+    column: int  # 1-based, within the expression text
+
+    def __init__(self, name: str, column: int = 0) -> None:
+        _set(self, "name", name)
+        _set(self, "column", column)
 
     def __str__(self) -> str:
         return self.name
@@ -65,54 +74,88 @@ POISON = _Poison()
 POISONED = "poisoned"  # the code of an ExprError caused by a poisoned value: never shown to the user
 
 
-@dataclass(frozen=True)
-class Later:
+class Later(FrozenRecord):
     """A size of the tensor reaching a layer (`in_channels`, `in_height`, `in_width`): known only once shapes
     are inferred, so an argument that uses one is evaluated then, by the infer pass."""
 
+    _fields = ("name",)
     name: str
+
+    def __init__(self, name: str) -> None:
+        _set(self, "name", name)
 
 
 SHAPE_NAMES = ("in_channels", "in_height", "in_width")
 DEFERRED = "deferred"  # the code of an ExprError raised by arithmetic on a Later: evaluate again with shapes
 
 
-@dataclass(frozen=True)
-class RefValue:
+class RefValue(FrozenRecord):
     """A reference to an earlier entry's output (`$lateral`), as an argument of a data-flow call (`resize`)."""
 
+    _fields = ("target", "column")
     target: str  # without the `$`
-    column: int = 0
+    column: int
+
+    def __init__(self, target: str, column: int = 0) -> None:
+        _set(self, "target", target)
+        _set(self, "column", column)
 
 
-@dataclass(frozen=True)
-class CallValue:
+class CallValue(FrozenRecord):
     """An evaluated call such as `kaiming_normal(mode=fan_out)` or `bottleneck(expansion=4)`, where the
     callee is not a function: an initialiser, or a layer or block called later with these arguments."""
 
+    _fields = ("name", "args", "kwargs")
     name: str
     args: tuple[Any, ...]
     kwargs: tuple[tuple[str, Any], ...]
 
+    def __init__(self, name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]) -> None:
+        _set(self, "name", name)
+        _set(self, "args", args)
+        _set(self, "kwargs", kwargs)
 
-@dataclass(frozen=True, eq=False)
-class Function:
+
+class Function(FrozenRecord):
     """A value function defined in the spec (`make_divisible(v, divisor=8) = ...`): its parameters, their
     default expressions (None where required), and its body, which sees only its parameters and the
-    spec's other functions."""
+    spec's other functions. Two functions are equal only when they are the same object."""
 
+    _fields = ("name", "params", "defaults", "body", "scope")
     name: str
     params: tuple[str, ...]
     defaults: tuple[Any, ...]  # per parameter: a parsed default expression, a Const, or None where required
     body: Any  # a parsed expression, or a Const
-    scope: dict = field(default_factory=dict, repr=False)  # name -> Function: the spec's functions
+    scope: dict  # name -> Function: the spec's functions (left out of the repr)
+
+    def __init__(self, name: str, params: tuple[str, ...], defaults: tuple[Any, ...], body: Any,
+                 scope: dict | None = None) -> None:
+        _set(self, "name", name)
+        _set(self, "params", params)
+        _set(self, "defaults", defaults)
+        _set(self, "body", body)
+        _set(self, "scope", {} if scope is None else scope)
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    @recursive_repr()
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__qualname__}(name={self.name!r}, params={self.params!r}, "
+                f"defaults={self.defaults!r}, body={self.body!r})")
 
 
-@dataclass(frozen=True)
-class Const:
+class Const(FrozenRecord):
     """A literal standing where a parsed expression could (a function's default or body written as a number)."""
 
+    _fields = ("value",)
     value: Any
+
+    def __init__(self, value: Any) -> None:
+        _set(self, "value", value)
+
+
+_set = object.__setattr__
 
 
 GRAMMAR_FILE = Path(__file__).with_name("expr.grammar.lark")  # the `.ns` grammar includes it
