@@ -153,3 +153,38 @@ def test_the_expression_values_behave_as_the_frozen_dataclasses_they_were():
     assert Function("one", (), (), body).scope == {} and Function("one", (), (), body).scope is not one.scope
     with pytest.raises(dataclasses.FrozenInstanceError):
         one.body = None
+
+
+def test_a_summary_and_its_rows_give_what_their_dataclasses_gave():
+    import copy
+    import json
+    import pickle
+
+    import netspec
+    from netspec.backends.summary import Row, Summary
+
+    summary = netspec.summarize("architectures/googlenet.yaml", freeze=["inception3*"])
+    row_fields = [(n, object) for n in Row._fields[:7]] + [("input_shape", object, ()), ("kernel", object, None),
+                                                          ("trainable", int, 0)]
+    reference_row = dataclasses.make_dataclass("Row", row_fields, frozen=True)
+    theirs = [reference_row(**r.to_dict()) for r in summary.rows]
+    for mine, their in zip(summary.rows, theirs):
+        assert repr(mine) == repr(their) and hash(mine) == hash(their) and mine.to_dict() == dataclasses.asdict(their)
+        assert Row(**mine.to_dict()) == mine and pickle.loads(pickle.dumps(mine)) == mine == copy.deepcopy(mine)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            mine.params = 0  # type: ignore[misc]
+    assert Row.__match_args__ == reference_row.__match_args__ and Row("a", "relu", 1, (3,), 0, 0, True).kernel is None
+    fields = [getattr(summary, n) for n in Summary._fields]
+    reference = dataclasses.make_dataclass("Summary", [(n, object) for n in Summary._fields])
+    their_summary = reference(*fields[:6], theirs, *fields[7:])
+    expected = {k: v for k, v in dataclasses.asdict(their_summary).items() if k not in ("columns", "depth")}
+    got = summary.to_dict()
+    assert {k: got[k] for k in expected} == expected and got["extra_outputs"] is not summary.extra_outputs
+    assert json.loads(summary.to_json()) == json.loads(json.dumps(got))
+    same = Summary(*fields)
+    assert same == summary and same is not summary and str(same) == str(summary) == repr(summary)
+    assert Summary("n", (1,), (1,), 0, 0, 0).rows == [] and Summary("n", (1,), (1,), 0, 0, 0).rows is not same.rows
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(summary)
+    with pytest.raises(netspec.UsageError, match="dtype must be one of"):
+        Summary("n", (1,), (1,), 0, 0, 0, dtype="int8")

@@ -98,12 +98,12 @@ def test_clear_caches_forgets_the_text(tmp_path, reads):
 
 
 @pytest.mark.parametrize("model", ["googlenet", "densenet121", "resnet50"])
-def test_rows_are_the_frozen_dataclass_its_init_makes(model):
+def test_rows_are_the_frozen_records_their_init_makes(model):
     summary = netspec.summarize(str(ARCH / "torchvision" / f"{model}.yaml"), freeze=["features.*", "layer1", "inception3*"])
     for row in summary.rows:
-        made = Row(**dataclasses.asdict(row))
+        made = Row(**row.to_dict())
         assert row == made and hash(row) == hash(made) and repr(row) == repr(made)
-        assert list(vars(row)) == [f.name for f in dataclasses.fields(Row)]
+        assert list(vars(row)) == list(vars(made)) == list(Row._fields)
         with pytest.raises(dataclasses.FrozenInstanceError):
             row.params = 0  # type: ignore[misc]
     assert any(r.trainable != r.params for r in summary.rows)  # the frozen ones count as not trainable

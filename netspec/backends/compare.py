@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .summary import Row, Summary, _shape, _si
 
@@ -40,8 +40,8 @@ class SummaryDiff:
 
     def to_dict(self, depth: int | None = None, everything: bool = False) -> dict:
         def row(r: RowDiff) -> dict:
-            return {"path": r.path, "change": r.change, "a": asdict(r.a) if r.a else None,
-                    "b": asdict(r.b) if r.b else None, "params_delta": r.params_delta,
+            return {"path": r.path, "change": r.change, "a": r.a.to_dict() if r.a else None,
+                    "b": r.b.to_dict() if r.b else None, "params_delta": r.params_delta,
                     "mult_adds_delta": r.mult_adds_delta}
 
         return {

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from dataclasses import asdict, dataclass, field
 from typing import Iterable, Optional, Sequence
 
 from ..ir import graph as g
 from ..diagnostics import UsageError, did_you_mean
 from ..layers import Shape
+from ..records import FrozenRecord, Record
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 COLUMNS = ("input", "output", "kernel", "params", "trainable", "mult-adds", "percent")  # after Layer and Kind
@@ -30,8 +30,15 @@ HEADERS = {"input": "Input shape", "output": "Output shape", "kernel": "Kernel",
 NUMERIC = {"params", "mult-adds", "percent"}  # right-aligned
 
 
-@dataclass(frozen=True)
-class Row:
+# Row and Summary are Records (netspec/records.py): the frozen dataclass and the dataclass they were, in equality,
+# repr and hash, with no code compiled at import; `to_dict` gives what dataclasses.asdict gave.
+
+
+class Row(FrozenRecord):
+    """One module of the summary, in the order the table prints them."""
+
+    _fields = ("path", "kind", "depth", "output_shape", "params", "mult_adds", "leaf", "input_shape", "kernel",
+               "trainable")
     path: str
     kind: str  # a layer kind, the name of the spec block that made it, or seq / concat / add / residual / dense / ...
     depth: int  # 1 for top-level entries
@@ -39,31 +46,61 @@ class Row:
     params: int
     mult_adds: int
     leaf: bool
-    input_shape: Shape = ()
-    kernel: Optional[tuple[int, ...]] = None  # a convolution's or pooling layer's window
-    trainable: int = 0  # parameters not frozen (all of them unless `freeze` names this module)
+    input_shape: Shape
+    kernel: Optional[tuple[int, ...]]  # a convolution's or pooling layer's window
+    trainable: int  # parameters not frozen (all of them unless `freeze` names this module)
+
+    def __init__(self, path: str, kind: str, depth: int, output_shape: Shape, params: int, mult_adds: int, leaf: bool,
+                 input_shape: Shape = (), kernel: Optional[tuple[int, ...]] = None, trainable: int = 0) -> None:
+        _set_attribute(self, "__dict__", {"path": path, "kind": kind, "depth": depth, "output_shape": output_shape,
+                                          "params": params, "mult_adds": mult_adds, "leaf": leaf,
+                                          "input_shape": input_shape, "kernel": kernel, "trainable": trainable})
+
+    def to_dict(self) -> dict:
+        """The fields by name, in order: what dataclasses.asdict gave when Row was a dataclass."""
+        return dict(vars(self))
 
 
-@dataclass(repr=False)
-class Summary:
+class Summary(Record):
+    """Rows and totals of a typed graph, and how to show them."""
+
+    _fields = ("name", "input_shape", "output_shape", "total_params", "total_mult_adds", "activation_values", "rows",
+               "extra_outputs", "trainable_params", "grad_values", "batch_size", "dtype", "columns", "depth")
     name: str
     input_shape: Shape
     output_shape: Shape
     total_params: int
     total_mult_adds: int  # for one sample
     activation_values: int  # values written by all leaf layers for one sample
-    rows: list[Row] = field(default_factory=list)
-    extra_outputs: list[tuple[str, Shape, bool]] = field(default_factory=list)  # (name, shape, training only)
-    trainable_params: int = 0
-    grad_values: int = 0  # output values, one sample, of the layers with parameters that run in eval mode
+    rows: list[Row]
+    extra_outputs: list[tuple[str, Shape, bool]]  # (name, shape, training only)
+    trainable_params: int
+    grad_values: int  # output values, one sample, of the layers with parameters that run in eval mode
     # how to show it (netspec.summarize and the CLI set these; str(), print() and notebooks use them)
-    batch_size: int = 1
-    dtype: str = "float32"
-    columns: tuple[str, ...] = DEFAULT_COLUMNS
-    depth: Optional[int] = None
+    batch_size: int
+    dtype: str
+    columns: tuple[str, ...]
+    depth: Optional[int]
 
-    def __post_init__(self) -> None:
-        self.columns = check_columns(self.columns)
+    def __init__(self, name: str, input_shape: Shape, output_shape: Shape, total_params: int, total_mult_adds: int,
+                 activation_values: int, rows: Optional[list[Row]] = None,
+                 extra_outputs: Optional[list[tuple[str, Shape, bool]]] = None, trainable_params: int = 0,
+                 grad_values: int = 0, batch_size: int = 1, dtype: str = "float32",
+                 columns: Sequence[str] | str = DEFAULT_COLUMNS, depth: Optional[int] = None) -> None:
+        self.name = name
+        self.input_shape = input_shape
+        self.output_shape = output_shape
+        self.total_params = total_params
+        self.total_mult_adds = total_mult_adds
+        self.activation_values = activation_values
+        self.rows = [] if rows is None else rows
+        self.extra_outputs = [] if extra_outputs is None else extra_outputs
+        self.trainable_params = trainable_params
+        self.grad_values = grad_values
+        self.batch_size = batch_size
+        self.dtype = dtype
+        self.columns = check_columns(columns)
+        self.depth = depth
         if self.dtype not in DTYPE_BYTES:
             raise UsageError(f"dtype must be one of {', '.join(DTYPE_BYTES)}, got '{self.dtype}'"
                              f"{did_you_mean(str(self.dtype), DTYPE_BYTES)}")
@@ -116,8 +153,9 @@ class Summary:
         return [r for r in self.rows if depth is None or r.depth <= depth]
 
     def to_dict(self, depth: int | None = None) -> dict:
-        data = {k: v for k, v in asdict(self).items() if k not in ("columns", "depth")}
-        data["rows"] = [asdict(r) for r in self.visible_rows(depth)]
+        data = {k: getattr(self, k) for k in self._fields if k not in ("columns", "depth")}
+        data["rows"] = [r.to_dict() for r in self.visible_rows(depth)]
+        data["extra_outputs"] = list(self.extra_outputs)  # a copy, as asdict's (its items are tuples)
         data.update(non_trainable_params=self.non_trainable_params, param_bytes=self.param_bytes,
                     input_bytes=self.input_bytes, forward_backward_bytes=self.forward_backward_bytes,
                     total_bytes=self.total_bytes)
@@ -310,7 +348,7 @@ def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float3
                     kind = "seq"  # `when_same` with differing shapes: no residual connection was made
                 kernel = _kernel(node.args) if isinstance(node, Layer) else None
             path = node.path
-            row = _new_object(Row)  # a frozen dataclass: its fields set at once, not one __setattr__ each
+            row = _new_object(Row)  # frozen: its fields set at once, not one __setattr__ each
             fields = {"path": path, "kind": kind, "depth": path.count(".") + 1, "output_shape": node.out_shape,
                       "params": node.params, "mult_adds": node.mult_adds, "leaf": not children,
                       "input_shape": node.in_shape, "kernel": kernel, "trainable": trainable}
