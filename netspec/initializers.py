@@ -6,40 +6,47 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveFloat
 
+from .outlines import outline_base
+
 
 class _InitArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built when first used
 
 
-class NoArgs(_InitArgs):
+# Each initialiser's argument class is an _InitArgs model made the first time it is read (netspec/outlines.py): a spec
+# that names two initialisers pays for those two.
+_LazyInitArgs = outline_base(_InitArgs)
+
+
+class NoArgs(_LazyInitArgs):
     pass
 
 
-class ConstantArgs(_InitArgs):
+class ConstantArgs(_LazyInitArgs):
     value: float
 
 
-class NormalArgs(_InitArgs):
+class NormalArgs(_LazyInitArgs):
     mean: float = 0.0
     std: PositiveFloat = 1.0
 
 
-class UniformArgs(_InitArgs):
+class UniformArgs(_LazyInitArgs):
     a: float = 0.0
     b: float = 1.0
 
 
-class KaimingArgs(_InitArgs):
+class KaimingArgs(_LazyInitArgs):
     a: float = 0.0
     mode: Literal["fan_in", "fan_out"] = "fan_in"
     nonlinearity: Literal["relu", "leaky_relu", "linear", "sigmoid", "tanh", "selu", "conv2d"] = "leaky_relu"
 
 
-class XavierArgs(_InitArgs):
+class XavierArgs(_LazyInitArgs):
     gain: float = 1.0
 
 
-class TruncNormalArgs(_InitArgs):
+class TruncNormalArgs(_LazyInitArgs):
     mean: float = 0.0
     std: PositiveFloat = 1.0
     a: float = -2.0

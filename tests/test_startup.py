@@ -2,9 +2,9 @@
 
 Start-up time is the price of what is imported, so these tests count modules, never time: a whole `summary` process
 of a spec must not bring in typer, torch, a back end it does not print with, the standard modules of the output
-formats it was not asked for, or the built-in layer modules whose kinds the spec never names. And the table of
-built-in kinds in netspec/layers/__init__.py (which lets a kind's module wait until it is first looked up) must say
-exactly what each module registers, in order."""
+formats it was not asked for, or the built-in layer modules whose kinds the spec never names, and must not make the
+argument models of the kinds it does not use. And the table of built-in kinds in netspec/layers/__init__.py (which
+lets a kind's module wait until it is first looked up) must say exactly what each module registers, in order."""
 
 from __future__ import annotations
 
@@ -56,6 +56,23 @@ def test_a_summary_process_imports_only_what_it_prints_with():
     layer_modules = sorted(m for m in modules if m.startswith("netspec.layers."))
     assert layer_modules == ["netspec.layers.activation", "netspec.layers.base", "netspec.layers.conv",
                              "netspec.layers.dense"]
+
+
+def test_a_summary_makes_the_argument_models_of_the_kinds_its_spec_uses_only():
+    # the argument classes of the built-in kinds and initialisers are outlines (netspec/outlines.py): a pydantic model
+    # is made for those GoogLeNet's layers and `init:` read, and for their bases, not for the rest of their modules
+    code = ("import contextlib, io, sys, netspec.cli\n"
+            "from pydantic import BaseModel\n"
+            "sys.argv = ['netspec', 'summary', 'architectures/googlenet.yaml']\n"
+            "try:\n    with contextlib.redirect_stdout(io.StringIO()):\n        netspec.cli.main()\n"
+            "except SystemExit as exc:\n    assert exc.code == 0\n"
+            "def below(cls):\n    for sub in cls.__subclasses__():\n        yield sub\n        yield from below(sub)\n"
+            "print(sorted(f'{c.__module__.rpartition(\".\")[2]}.{c.__name__}' for c in below(BaseModel)\n"
+            "             if c.__module__.startswith(('netspec.layers', 'netspec.initializers'))))")
+    assert _run(code) == ["activation.InplaceArgs", "base.LayerArgs", "base.NoArgs", "conv.AdaptivePoolArgs",
+                          "conv.Conv2dArgs", "conv.MaxPoolArgs", "conv.PoolArgs", "dense.DropoutArgs",
+                          "dense.FlattenArgs", "dense.LRNArgs", "dense.LinearArgs", "initializers.KaimingArgs",
+                          "initializers.NoArgs", "initializers.NormalArgs", "initializers._InitArgs"]
 
 
 def test_a_json_summary_imports_json_and_still_no_back_end():

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import PositiveFloat, PositiveInt, model_validator
 
-from .base import Flag, LayerArgs, LayerKind, NoArgs, Shape, ShapeError, format_shape, need_rank, register_layer
+from .base import Flag, LayerArgs, LayerKind, LazyArgs, NoArgs, Shape, ShapeError, format_shape, need_rank, register_layer
 
 
-class InplaceArgs(LayerArgs):
+class InplaceArgs(LazyArgs):
     inplace: Flag = False
 
 
@@ -44,11 +44,11 @@ def _activation(name: str, torch_name: str, summary: str, args: type[LayerArgs] 
     return register_layer(cls)
 
 
-class GeluArgs(LayerArgs):
+class GeluArgs(LazyArgs):
     approximate: Literal["none", "tanh"] = "none"
 
 
-class LeakyReluArgs(LayerArgs):
+class LeakyReluArgs(LazyArgs):
     negative_slope: float = 0.01
     inplace: Flag = False
 
@@ -62,7 +62,7 @@ _activation("gelu", "GELU", "Gaussian error linear unit", GeluArgs, ("approximat
 _activation("leaky_relu", "LeakyReLU", "x if x > 0 else negative_slope * x", LeakyReluArgs, ("negative_slope",))
 
 
-class SoftmaxArgs(LayerArgs):
+class SoftmaxArgs(LazyArgs):
     dim: int = 1
 
 
@@ -90,7 +90,7 @@ class Softmax(LayerKind):
         return nn.Softmax(dim=a.dim)
 
 
-class HardtanhArgs(LayerArgs):
+class HardtanhArgs(LazyArgs):
     min_val: float = -1.0
     max_val: float = 1.0
     inplace: Flag = False
@@ -102,17 +102,17 @@ class HardtanhArgs(LayerArgs):
         return self
 
 
-class AlphaArgs(LayerArgs):
+class AlphaArgs(LazyArgs):
     alpha: float = 1.0
     inplace: Flag = False
 
 
-class CeluArgs(LayerArgs):
+class CeluArgs(LazyArgs):
     alpha: PositiveFloat = 1.0  # torch divides by alpha
     inplace: Flag = False
 
 
-class SoftplusArgs(LayerArgs):
+class SoftplusArgs(LazyArgs):
     beta: PositiveFloat = 1.0
     threshold: float = 20.0
 
@@ -128,7 +128,7 @@ _activation("softplus", "Softplus", "log(1 + exp(beta * x)) / beta, linear above
             ("beta", "threshold"))
 
 
-class PReluArgs(LayerArgs):
+class PReluArgs(LazyArgs):
     num_parameters: PositiveInt = 1
     init: float = 0.25
 
@@ -160,7 +160,7 @@ class PRelu(LayerKind):
         return nn.PReLU(a.num_parameters, init=a.init)
 
 
-class GluArgs(LayerArgs):
+class GluArgs(LazyArgs):
     dim: int = -1
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Callable, ClassVar, Iterable, Literal, Union,
 
 from pydantic import BaseModel, ConfigDict, Strict, ValidationInfo, field_validator
 
+from ..outlines import Outline, outline_base
+
 Shape = tuple[int, ...]  # one sample's shape, batch dimension left out: (C, H, W) or (F,)
 Flag = Annotated[bool, Strict()]  # true or false only: no 'yes', 'on' or 1 read as a bool
 
@@ -91,6 +93,11 @@ def _unconvertible(value: Any, admits: tuple[bool, bool, frozenset]) -> str:
 
 class NoArgs(LayerArgs):
     """The schema of a kind that takes no arguments."""
+
+
+# The base of the built-in kinds' argument classes: each is a LayerArgs model made the first time it is read (a kind's
+# `Args`, an import of its name), so a command pays for the classes of the kinds its spec uses (netspec/outlines.py).
+LazyArgs = outline_base(LayerArgs)
 
 
 class LayerKind:
@@ -290,7 +297,9 @@ def register_layer(cls: type[LayerKind] | None = None, *, replace: bool = False)
 
 
 def _check_positional(cls: type[LayerKind]) -> None:
-    unknown = set(cls.positional) - set(_field_names(cls.Args))
+    args = next(vars(klass)["Args"] for klass in cls.__mro__ if "Args" in vars(klass))
+    names = args.field_names() if isinstance(args, Outline) else _field_names(args)  # an outline is not made here
+    unknown = set(cls.positional) - set(names)
     if unknown:
         raise TypeError(f"{cls.__name__}.positional names unknown arguments {sorted(unknown)}")
 

@@ -8,8 +8,8 @@ from pydantic import Field, PositiveInt, model_validator
 
 from .base import (
     Flag,
-    LayerArgs,
     LayerKind,
+    LazyArgs,
     Shape,
     ShapeError,
     need_rank,
@@ -36,7 +36,7 @@ def _step(value: IntPair) -> str:
 PadPair = Union[int, tuple[int, int]]
 
 
-class Conv2dArgs(LayerArgs):
+class Conv2dArgs(LazyArgs):
     out: PositiveInt
     kernel: IntPair
     stride: IntPair = 1
@@ -137,7 +137,7 @@ class Conv2d(LayerKind):
         )
 
 
-class PoolArgs(LayerArgs):
+class PoolArgs(LazyArgs):
     kernel: IntPair
     stride: Optional[IntPair] = None  # torch's default: the kernel size
     padding: PadPair = 0
@@ -218,7 +218,7 @@ class AvgPool2d(_Pool2d):
         return {"count_include_pad": a.count_include_pad}
 
 
-class AdaptivePoolArgs(LayerArgs):
+class AdaptivePoolArgs(LazyArgs):
     size: Union[PositiveInt, tuple[Optional[PositiveInt], Optional[PositiveInt]]] = 1
 
 

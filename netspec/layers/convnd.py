@@ -14,8 +14,8 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_va
 from .base import (
     RANK_TEXT,
     Flag,
-    LayerArgs,
     LayerKind,
+    LazyArgs,
     Shape,
     ShapeError,
     need_rank,
@@ -31,7 +31,7 @@ Pads = Union[NonNegativeInt, tuple[NonNegativeInt, ...]]
 _SIZED = ("kernel", "stride", "padding", "dilation", "output_padding", "size")
 
 
-class _NdArgs(LayerArgs):
+class _NdArgs(LazyArgs):
     """Arguments of a kind over `spatial` dimensions: a list value must have one entry per dimension."""
 
     spatial: ClassVar[int] = 2

@@ -7,10 +7,10 @@ from typing import Optional
 
 from pydantic import Field, PositiveFloat, PositiveInt, confloat
 
-from .base import Flag, LayerArgs, LayerKind, NoArgs, Shape, ShapeError, format_shape, need_rank, register_layer
+from .base import Flag, LayerKind, LazyArgs, NoArgs, Shape, ShapeError, format_shape, need_rank, register_layer
 
 
-class LinearArgs(LayerArgs):
+class LinearArgs(LazyArgs):
     out: PositiveInt
     bias: Flag = True
     in_: Optional[PositiveInt] = Field(None, alias="in")
@@ -47,7 +47,7 @@ class Linear(LayerKind):
         return nn.Linear(in_shape[-1], a.out, bias=a.bias)
 
 
-class BatchNormArgs(LayerArgs):
+class BatchNormArgs(LazyArgs):
     eps: PositiveFloat = 1e-5
     momentum: Optional[confloat(ge=0, le=1)] = 0.1
     affine: Flag = True
@@ -109,7 +109,7 @@ class BatchNorm1d(_BatchNorm):
         return nn.BatchNorm1d(in_shape[0], **self._kwargs(a))
 
 
-class LayerNormArgs(LayerArgs):
+class LayerNormArgs(LazyArgs):
     dims: Optional[PositiveInt] = None  # trailing dimensions normalised together; all of them when left out
     eps: PositiveFloat = 1e-5
     elementwise_affine: Flag = True
@@ -154,7 +154,7 @@ class LayerNorm(LayerKind):
         )
 
 
-class LRNArgs(LayerArgs):
+class LRNArgs(LazyArgs):
     size: PositiveInt
     alpha: float = 1e-4
     beta: float = 0.75
@@ -180,7 +180,7 @@ class LocalResponseNorm(LayerKind):
         return nn.LocalResponseNorm(a.size, alpha=a.alpha, beta=a.beta, k=a.k)
 
 
-class DropoutArgs(LayerArgs):
+class DropoutArgs(LazyArgs):
     p: confloat(ge=0, le=1) = 0.5
     inplace: Flag = False
 
@@ -200,7 +200,7 @@ class Dropout(LayerKind):
         return nn.Dropout(a.p, inplace=a.inplace)
 
 
-class FlattenArgs(LayerArgs):
+class FlattenArgs(LazyArgs):
     start_dim: int = 1
     end_dim: int = -1
 
@@ -249,7 +249,7 @@ class Identity(LayerKind):
         return nn.Identity()
 
 
-class ChannelAffineArgs(LayerArgs):
+class ChannelAffineArgs(LazyArgs):
     scale: tuple[float, ...]
     shift: tuple[float, ...]
 

@@ -6,7 +6,7 @@ from typing import ClassVar, Optional
 
 from pydantic import PositiveFloat, PositiveInt, confloat
 
-from .base import RANK_TEXT, Flag, LayerArgs, LayerKind, Shape, ShapeError, format_shape, need_rank, register_layer
+from .base import RANK_TEXT, Flag, LayerKind, LazyArgs, Shape, ShapeError, format_shape, need_rank, register_layer
 from .dense import BatchNormArgs, _BatchNorm
 
 
@@ -26,7 +26,7 @@ class BatchNorm3d(_BatchNorm):
         return nn.BatchNorm3d(in_shape[0], **self._kwargs(a))
 
 
-class FrozenBatchNormArgs(LayerArgs):
+class FrozenBatchNormArgs(LazyArgs):
     eps: PositiveFloat = 1e-5
     features: Optional[PositiveInt] = None
 
@@ -58,7 +58,7 @@ class FrozenBatchNorm2d(LayerKind):
         return Module(in_shape[0], eps=a.eps)
 
 
-class GroupNormArgs(LayerArgs):
+class GroupNormArgs(LazyArgs):
     num_groups: PositiveInt
     eps: PositiveFloat = 1e-5
     affine: Flag = True
@@ -92,7 +92,7 @@ class GroupNorm(LayerKind):
         return nn.GroupNorm(a.num_groups, in_shape[0], eps=a.eps, affine=a.affine)
 
 
-class InstanceNormArgs(LayerArgs):
+class InstanceNormArgs(LazyArgs):
     eps: PositiveFloat = 1e-5
     momentum: Optional[confloat(ge=0, le=1)] = 0.1
     affine: Flag = False
@@ -155,7 +155,7 @@ class InstanceNorm3d(_InstanceNorm):
     torch_class = "torch.nn.InstanceNorm3d"
 
 
-class LayerNorm2dArgs(LayerArgs):
+class LayerNorm2dArgs(LazyArgs):
     eps: PositiveFloat = 1e-5
     elementwise_affine: Flag = True
     bias: Flag = True

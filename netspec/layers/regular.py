@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import confloat
 
-from .base import RANK_TEXT, LayerArgs, LayerKind, Shape, ShapeError, format_shape, need_rank, register_layer
+from .base import RANK_TEXT, LayerKind, LazyArgs, Shape, ShapeError, format_shape, need_rank, register_layer
 from .dense import DropoutArgs
 
 
@@ -69,7 +69,7 @@ class AlphaDropout(LayerKind):
         return nn.AlphaDropout(a.p, inplace=a.inplace)
 
 
-class StochasticDepthArgs(LayerArgs):
+class StochasticDepthArgs(LazyArgs):
     p: confloat(ge=0, le=1)
     mode: Literal["row", "batch"] = "row"
 
@@ -90,7 +90,7 @@ class StochasticDepth(LayerKind):
         return Module(a.p, a.mode)
 
 
-class LayerScaleArgs(LayerArgs):
+class LayerScaleArgs(LazyArgs):
     init_value: float = 1e-6
     dim: int = 1
 

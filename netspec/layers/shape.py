@@ -14,8 +14,8 @@ from pydantic import PositiveFloat, PositiveInt, model_validator
 from .base import (
     RANK_TEXT,
     Flag,
-    LayerArgs,
     LayerKind,
+    LazyArgs,
     Shape,
     ShapeError,
     format_shape,
@@ -29,7 +29,7 @@ from .base import (
 _MODE_SPATIAL = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 
 
-class UpsampleArgs(LayerArgs):
+class UpsampleArgs(LazyArgs):
     size: Optional[Union[PositiveInt, tuple[PositiveInt, ...]]] = None
     scale_factor: Optional[Union[PositiveFloat, tuple[PositiveFloat, ...]]] = None
     mode: Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"] = "nearest"
@@ -80,7 +80,7 @@ class Upsample(LayerKind):
         return nn.Upsample(size=a.size, scale_factor=a.scale_factor, mode=a.mode, align_corners=a.align_corners)
 
 
-class PixelShuffleArgs(LayerArgs):
+class PixelShuffleArgs(LazyArgs):
     upscale_factor: PositiveInt
 
 
@@ -107,7 +107,7 @@ class PixelShuffle(LayerKind):
         return nn.PixelShuffle(a.upscale_factor)
 
 
-class PixelUnshuffleArgs(LayerArgs):
+class PixelUnshuffleArgs(LazyArgs):
     downscale_factor: PositiveInt
 
 
@@ -134,7 +134,7 @@ class PixelUnshuffle(LayerKind):
         return nn.PixelUnshuffle(a.downscale_factor)
 
 
-class PadArgs(LayerArgs):
+class PadArgs(LazyArgs):
     padding: Union[int, tuple[int, ...]]
     mode: Literal["constant", "reflect", "replicate", "circular"] = "constant"
     value: float = 0.0
@@ -197,7 +197,7 @@ class Pad(LayerKind):
         return cls(flat, a.value) if a.mode == "constant" else cls(flat)
 
 
-class ChannelShuffleArgs(LayerArgs):
+class ChannelShuffleArgs(LazyArgs):
     groups: PositiveInt
 
 
@@ -222,7 +222,7 @@ class ChannelShuffle(LayerKind):
         return nn.ChannelShuffle(a.groups)
 
 
-class PermuteArgs(LayerArgs):
+class PermuteArgs(LazyArgs):
     dims: tuple[int, ...]
 
 
@@ -251,7 +251,7 @@ class Permute(LayerKind):
         return Module(a.dims)
 
 
-class ReshapeArgs(LayerArgs):
+class ReshapeArgs(LazyArgs):
     shape: tuple[int, ...]
 
 
@@ -287,7 +287,7 @@ class Reshape(LayerKind):
         return Module(a.shape)
 
 
-class UnflattenArgs(LayerArgs):
+class UnflattenArgs(LazyArgs):
     dim: int
     sizes: tuple[int, ...]
 
