@@ -94,10 +94,12 @@ def read_source(source: str | os.PathLike, format: str | None = None) -> tuple[s
     return _read_text(str(path)), str(path), fmt
 
 
-TEXT_CACHE_SIZE = 64  # spec files whose text is kept per process, with the stat that read it
+TEXT_CACHE_SIZE = 256  # spec files whose text is kept per process, with the stat that read it
+TEXT_CACHE_CHARACTERS = 8 << 20  # and at most this much text among them
 
 
 _texts: "OrderedDict[str, tuple[tuple, str]]" = OrderedDict()
+_text_characters = [0]  # the length of the texts in _texts
 
 
 def _read_text(name: str) -> str:
@@ -131,9 +133,11 @@ def _read_text(name: str) -> str:
         column = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
         raise SpecError([Diagnostic("encoding", "spec files must be UTF-8 text", "", Loc(name, line, column))]) from None
     if stamp is not None and len(data) == stamp[0]:  # the file stat saw, whole
+        old = _texts.pop(name, None)
         _texts[name] = (stamp, text)
-        while len(_texts) > TEXT_CACHE_SIZE:
-            _texts.popitem(last=False)
+        _text_characters[0] += len(text) - (len(old[1]) if old else 0)
+        while len(_texts) > 1 and (len(_texts) > TEXT_CACHE_SIZE or _text_characters[0] > TEXT_CACHE_CHARACTERS):
+            _text_characters[0] -= len(_texts.popitem(last=False)[1][1])
     return text
 
 
@@ -162,10 +166,14 @@ def parse(source: Source, format: str | None = None, *, max_nodes: int | None = 
     return parse_text(text, file, fmt)
 
 
-PARSE_CACHE_SIZE = 64  # distinct (text, file, format) parses kept per process: a family read for each preset
+PARSE_CACHE_SIZE = 256  # distinct texts whose parse is kept per process: every bundled spec and family, and then some
+PARSE_CACHE_CHARACTERS = 8 << 20  # and at most this much text among them (the 105 bundled specs hold 114,000)
+PARSE_CACHE_NAMES = 4  # names one text's parse is kept under: a family named on the command line and by `extends`
 
 
-_parsed: "OrderedDict[tuple, ParsedSpec]" = OrderedDict()
+# (text, syntax, default name, layer registry, budgets) -> {file name -> its parse}
+_parsed: "OrderedDict[tuple, dict[str, ParsedSpec]]" = OrderedDict()
+_parsed_characters = [0]  # the length of the texts among _parsed's keys
 
 
 def _registry_key() -> tuple:
@@ -176,20 +184,31 @@ def _registry_key() -> tuple:
 def parse_text(text: str, file: str = "<string>", format: str = "yaml") -> ParsedSpec:
     """Spec text -> ParsedSpec, in the given syntax.
 
-    A text parsed before in this process (same text, file name, syntax and layer registry) is not parsed
+    A text parsed before in this process (same text, syntax, default name and layer registry) is not parsed
     again: `extends` reads a family once for all its presets. The key is the text itself, so a file that
-    changed on disk is parsed afresh whatever its modification time says. Each caller gets its own
-    ParsedSpec and Locations (the Spec is frozen), so one caller's changes never reach another.
+    changed on disk is parsed afresh whatever its modification time says. A text parsed before under another
+    file name (a family named on the command line, and by `extends` as an absolute path) is the same parse with
+    that name in its positions. Each caller gets its own ParsedSpec and Locations (the Spec is frozen), so one
+    caller's changes never reach another.
     """
-    key = (text, file, format, _registry_key(), budgets.current().key())
-    hit = _parsed.get(key)
+    default_name = Path(file).stem if not file.startswith("<") else "network"
+    key = (text, format, default_name, _registry_key(), budgets.current().key())
+    named = _parsed.get(key)
+    if named is None:
+        hit = _parse_text(text, file, format, default_name)  # a SpecError is raised, never cached
+        _parsed[key] = {file: hit}
+        _parsed_characters[0] += len(text)
+        while len(_parsed) > 1 and (len(_parsed) > PARSE_CACHE_SIZE
+                                    or _parsed_characters[0] > PARSE_CACHE_CHARACTERS):
+            _parsed_characters[0] -= len(_parsed.popitem(last=False)[0][0])
+        return _copy(hit)
+    _parsed.move_to_end(key)
+    hit = named.get(file)
     if hit is None:
-        hit = _parse_text(text, file, format)  # a SpecError is raised, never cached
-        _parsed[key] = hit
-        while len(_parsed) > PARSE_CACHE_SIZE:
-            _parsed.popitem(last=False)
-    else:
-        _parsed.move_to_end(key)
+        hit = _renamed(next(iter(named.values())), file)
+        if len(named) >= PARSE_CACHE_NAMES:
+            del named[next(iter(named))]  # the first kept
+        named[file] = hit
     return _copy(hit)
 
 
@@ -198,16 +217,35 @@ def _copy(parsed: ParsedSpec) -> ParsedSpec:
     return ParsedSpec(parsed.spec, locations, parsed.text, parsed.file, parsed.format)
 
 
+def _renamed(parsed: ParsedSpec, file: str) -> ParsedSpec:
+    """The parse of the same text under the file name `file`: the same Spec, each position in the old file's name
+    moved to the new one (one new Loc for each old one)."""
+    old = parsed.file
+    table: dict = {}
+    moved: dict[int, Loc] = {}  # id of an old Loc -> its new one: several paths may share a position
+    for path, located in parsed.locations.table.items():
+        loc = located.loc
+        if loc is not None and loc.file == old:
+            new = moved.get(id(loc))
+            if new is None:
+                new = moved[id(loc)] = Loc(file, loc.line, loc.col)
+            located = located.moved(new)
+        table[path] = located
+    sources = {file if name == old else name: text for name, text in parsed.locations.sources.items()}
+    return ParsedSpec(parsed.spec, Locations(table, sources), parsed.text, file, parsed.format)
+
+
 def clear_caches() -> None:
     """Forget every file's text, every parsed text and every validated layer argument (the expression cache is
     netspec.ir.expr.parse_expr.cache_clear)."""
     _parsed.clear()
+    _parsed_characters[0] = 0
     _texts.clear()
+    _text_characters[0] = 0
     forget_validated()
 
 
-def _parse_text(text: str, file: str, format: str) -> ParsedSpec:
-    default_name = Path(file).stem if not file.startswith("<") else "network"
+def _parse_text(text: str, file: str, format: str, default_name: str) -> ParsedSpec:
     if format == "ns":  # the text syntax (netspec/frontends/dsl.py): same Spec, same Locations
         from .frontends.dsl import parse_ns
 

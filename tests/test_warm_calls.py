@@ -113,3 +113,62 @@ def test_a_merged_spec_is_what_validating_it_gives():
     linked = pipeline.parse_linked(str(ARCH / "torchvision" / "googlenet.yaml")).spec
     assert linked == type(linked).model_validate(dict(linked))
     assert linked.model_fields_set == type(linked)(**dict(linked)).model_fields_set - {"extends"}
+
+
+@pytest.fixture
+def parses(monkeypatch):
+    """The file names the front ends were asked to parse, in order."""
+    asked: list[str] = []
+    real = pipeline._parse_text
+
+    def counting(text, file, format, default_name):
+        asked.append(file)
+        return real(text, file, format, default_name)
+
+    monkeypatch.setattr(pipeline, "_parse_text", counting)
+    return asked
+
+
+def _same_parse(one: pipeline.ParsedSpec, other: pipeline.ParsedSpec) -> None:
+    assert one == other and one.spec is not None
+    assert list(one.locations.table) == list(other.locations.table)
+    for path, located in one.locations.table.items():
+        assert type(located) is type(other.locations.table[path])
+        assert located == other.locations.table[path] and located.shown == other.locations.table[path].shown
+
+
+@pytest.mark.parametrize("spec", ["torchvision/families/resnet.yaml", "googlenet.ns", "unet.yaml"])
+def test_a_text_read_under_two_names_is_parsed_once(spec, parses, monkeypatch):
+    monkeypatch.chdir(ARCH.parent)
+    relative, absolute = f"architectures/{spec}", str(ARCH / spec)
+    pipeline.clear_caches()
+    first = pipeline.parse(relative)
+    second = pipeline.parse(absolute)
+    assert parses == [relative]
+    assert second.file == absolute and set(second.locations.sources) == {absolute}
+    assert all(l.loc is None or l.loc.file == absolute for l in second.locations.table.values())
+    assert first.spec is second.spec
+    pipeline.clear_caches()
+    _same_parse(second, pipeline.parse(absolute))  # what parsing it under that name gives
+    _same_parse(first, pipeline.parse(relative))
+
+
+def test_the_check_of_a_family_and_its_presets_parses_the_family_once(parses, monkeypatch):
+    monkeypatch.chdir(ARCH.parent)
+    pipeline.clear_caches()
+    family = "architectures/torchvision/families/vgg.yaml"
+    for spec in ("architectures/torchvision/vgg11.yaml", family, "architectures/torchvision/vgg13.yaml"):
+        pipeline.typed_graph(pipeline.parse_linked(spec))
+    assert sorted(parses) == sorted(["architectures/torchvision/vgg11.yaml", str(ARCH / "torchvision/families/vgg.yaml"),
+                                     "architectures/torchvision/vgg13.yaml"])
+
+
+def test_a_file_edited_between_two_names_is_parsed_again(tmp_path, parses, monkeypatch):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(SPEC)
+    monkeypatch.chdir(tmp_path)
+    assert pipeline.parse("tiny.yaml").spec.layers[0].args == [4, 3]
+    spec.write_text(SPEC.replace("conv2d(4,", "conv2d(6,"))
+    assert pipeline.parse(str(spec)).spec.layers[0].args == [6, 3]
+    assert pipeline.parse("tiny.yaml").spec.layers[0].args == [6, 3]
+    assert parses == ["tiny.yaml", str(spec)]  # the second name's parse of the new text is the first's, renamed

@@ -442,6 +442,9 @@ class _Shown(Located):
     def __init__(self, loc: Loc, path: tuple, data: Any) -> None:
         self.loc, self._shown, self._data = loc, path, data
 
+    def moved(self, loc: Loc | None) -> "_Shown":
+        return _Shown(loc, self._shown, self._data)  # type: ignore[arg-type]
+
     @property
     def shown(self) -> str:
         if not isinstance(self._shown, str):

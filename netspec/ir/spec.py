@@ -264,6 +264,10 @@ class Located:
             self._shown = shown_path(self._shown)
         return self._shown
 
+    def moved(self, loc: Loc | None) -> "Located":
+        """The same path at another position (the same text read under another file name)."""
+        return Located(loc, self._shown)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Located):
             return NotImplemented
