@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from .. import budgets
 from ..diagnostics import Collector, Diagnostic, Loc, SpecError, did_you_mean
 from ..ir.expr import GRAMMAR_FILE
-from ..ir.spec import Spec
+from ..ir.spec import Spec, built_spec
 from . import ns_read
 from .ns_fast import NO_PLAN, line_plan, lower_line, parse_piece, read_line, statements
 from .ns_lower import (ARG_ALIASES, CLAUSES, IDENTIFIER, KEYWORDS, TARGET_ALIASES, Lowering, Piece,  # noqa: F401
@@ -424,12 +424,14 @@ def parse_ns(text: str, file: str = "<string>", default_name: str = "network") -
     errors.raise_if_any()
     data = lowered.data
     locations = Locations({path: _Shown(loc, path, data) for path, loc in lowered.locs.items()}, sources)
-    try:
-        spec = Spec.model_validate(lowered.data)
-    except ValidationError as exc:
-        report_pydantic_errors(exc, locations, errors, file)
-        errors.raise_if_any()
-        raise AssertionError("pydantic failed without errors") from None
+    spec = built_spec(data)  # what pydantic would make of plainly valid data; else pydantic decides
+    if spec is None:
+        try:
+            spec = Spec.model_validate(data)
+        except ValidationError as exc:
+            report_pydantic_errors(exc, locations, errors, file)
+            errors.raise_if_any()
+            raise AssertionError("pydantic failed without errors") from None
     return ParsedSpec(spec, locations, text, file, "ns")
 
 

@@ -21,7 +21,8 @@ from ..ir.exprparse import Token, Tree
 from ..layers import REGISTRY
 from ..names import module_name_problem
 from ..ir.spec import (FLOW_CALLS, NAME_PATTERN, REFERENCE_PATTERN, SHORTCUT_MODES, STRUCTURES, RAW_READERS, BlockDef,
-                       IRPath, Located, Locations, ParsedSpec, Spec, misspelt_structure, shown_path)
+                       IRPath, Located, Locations, ParsedSpec, Spec, built_spec, misspelt_structure,
+                       shown_path)
 from .yaml_source import RawDoc, read_yaml
 
 TOP_KEYS = ("name", "description", "extends", "input", "params", "functions", "blocks", "layers", "outputs", "init")
@@ -793,12 +794,14 @@ def validate(doc: RawDoc, default_name: str = "network") -> ParsedSpec:
     norm = _Normalizer(doc, errors, {str(b) for b in block_names})
     canonical = norm.spec(raw, default_name)
     errors.raise_if_any()
-    try:
-        spec = Spec.model_validate(canonical)
-    except ValidationError as exc:
-        report_pydantic_errors(exc, norm.locations, errors, doc.sources.file)
-        errors.raise_if_any()
-        raise AssertionError("pydantic failed without errors")  # unreachable: raise_if_any raised
+    spec = built_spec(canonical)  # what pydantic would make of plainly valid data; else pydantic decides
+    if spec is None:
+        try:
+            spec = Spec.model_validate(canonical)
+        except ValidationError as exc:
+            report_pydantic_errors(exc, norm.locations, errors, doc.sources.file)
+            errors.raise_if_any()
+            raise AssertionError("pydantic failed without errors")  # unreachable: raise_if_any raised
     return ParsedSpec(spec, norm.locations, doc.text, doc.sources.file, "yaml")
 
 

@@ -233,6 +233,231 @@ class Spec(_Model):
         return self.model_copy(update={"input": list(shape)})
 
 
+# ---- a Spec from data already plainly valid ----------------------------------------------------------------------
+# Both front ends hand pydantic canonical data that they have checked themselves, and for a correct spec pydantic
+# finds nothing more: building the Spec's validator (about 110 M instructions, once per process) and running it
+# then only copies the data into models. `built_spec` makes the same models directly where every value is of the
+# exact type its field takes (no conversion pydantic would make, no pattern it could refuse), and leaves anything
+# else, by returning None, to pydantic, which reports it as before.
+
+
+class _Unsure(Exception):
+    """The data may not be what its field takes as it stands: pydantic decides."""
+
+
+def _same(value: Any) -> Any:  # a Value: anything, kept as it is (pydantic's Any)
+    return value
+
+
+def _text(value: Any) -> str:
+    if value.__class__ is not str:
+        raise _Unsure
+    return value
+
+
+def _flag(value: Any) -> bool:
+    if value.__class__ is not bool:
+        raise _Unsure
+    return value
+
+
+def _name(value: Any) -> str:  # NAME_PATTERN, for ASCII text exactly (isidentifier also takes other letters)
+    if value.__class__ is not str or not value.isascii() or not value.isidentifier():
+        raise _Unsure
+    return value
+
+
+def _module_name(value: Any) -> str:  # MODULE_NAME_PATTERN: some text, no dot (a newline left to pydantic)
+    if value.__class__ is not str or not value or "." in value or "\n" in value:
+        raise _Unsure
+    return value
+
+
+def _optional(check: Any) -> Any:
+    return lambda value: None if value is None else check(value)
+
+
+_REFERENCE = None  # REFERENCE_PATTERN, compiled at the first reference
+
+
+def _reference(value: Any) -> str:
+    global _REFERENCE
+    if _REFERENCE is None:
+        import re
+
+        _REFERENCE = re.compile(r"[^.$\s]+(\.[^.$\s]+)*\Z")
+    if value.__class__ is not str or not value.isascii() or _REFERENCE.match(value) is None:
+        raise _Unsure
+    return value
+
+
+def _list(check: Any, at_least: int = 0) -> Any:
+    def checked(value: Any) -> list:
+        if value.__class__ is not list or len(value) < at_least:
+            raise _Unsure
+        return [check(item) for item in value]
+
+    return checked
+
+
+def _values(value: Any) -> list:  # list[Value]: a new list of the same items
+    if value.__class__ is not list:
+        raise _Unsure
+    return value.copy()
+
+
+def _mapping(check: Any, names: bool = False) -> Any:
+    """dict[str, ...]; `names`: its keys pass Spec._identifier_keys."""
+    def checked(value: Any) -> dict:
+        if value.__class__ is not dict:
+            raise _Unsure
+        out = {}
+        for key, item in value.items():
+            if key.__class__ is not str or (names and not (key.isascii() and key.isidentifier())):
+                raise _Unsure
+            out[key] = check(item)
+        return out
+
+    return checked
+
+
+def _entry(value: Any) -> Any:
+    """An Entry: the model its `op` names."""
+    if value.__class__ is not dict:
+        raise _Unsure
+    op = value.get("op")
+    made = _ENTRY_PLANS.get(op) if op.__class__ is str else None
+    if made is None:
+        raise _Unsure
+    return _model(*made, value)
+
+
+def _shortcut(value: Any) -> Any:
+    if value.__class__ is str and value in SHORTCUT_MODES:
+        return value
+    return _list(_entry)(value)
+
+
+def _literal(*words: str) -> Any:
+    def checked(value: Any) -> str:
+        if value.__class__ is not str or value not in words:
+            raise _Unsure
+        return value
+
+    return checked
+
+
+# each entry model and the words its `op` takes
+_ENTRY_OPS = ((Call, ("call",)), (Ref, ("ref",)), (Seq, ("seq",)), (Merge, ("concat", "add", "mul")),
+              (Residual, ("residual",)), (Repeat, ("repeat",)), (Dense, ("dense",)), (If, ("if",)),
+              (Splice, ("splice",)), (Output, ("output",)), (Flat, ("flat",)), (Parameter, ("parameter",)))
+
+
+_REQUIRED = object()
+_FIELD_CHECKS: dict[type, dict[str, Any]] = {}  # model -> {field: check}, filled below
+_ENTRY_PLANS: dict[str, tuple] = {}  # an entry's op -> (model, plan)
+_PLANS: dict[type, tuple] = {}
+
+
+def _plan(cls: type) -> tuple:
+    """(model, ((field, input key, check, default or _REQUIRED), ...)) in the model's field order."""
+    made = _PLANS.get(cls)
+    if made is None:
+        checks = _FIELD_CHECKS[cls]
+        fields = []
+        for name, info in cls.model_fields.items():  # type: ignore[attr-defined]
+            required = info.is_required()
+            fields.append((name, info.alias or name, checks[name], _REQUIRED if required else info.default))
+        made = _PLANS[cls] = (cls, tuple(fields))
+    return made
+
+
+def _model(cls: type, plan: tuple, data: Any) -> Any:
+    """The model `cls` holding `data` (a dict of its fields by input key), as validating it would make it."""
+    if data.__class__ is not dict:
+        raise _Unsure
+    values: dict[str, Any] = {}
+    given = set()
+    for name, key, check, default in plan:
+        if key in data:
+            values[name] = check(data[key])
+            given.add(name)
+        elif default is _REQUIRED:
+            raise _Unsure
+        else:
+            values[name] = default.copy() if default.__class__ in (list, dict) else default
+    if len(given) != len(data):  # a key that is no field's (pydantic forbids it), or a field by its other name
+        raise _Unsure
+    made = cls.__new__(cls)
+    _set_attribute(made, "__dict__", values)
+    _set_attribute(made, "__pydantic_fields_set__", given)
+    _set_attribute(made, "__pydantic_extra__", None)
+    _set_attribute(made, "__pydantic_private__", None)
+    return made
+
+
+_set_attribute = object.__setattr__
+
+
+def built_spec(data: Any) -> "Spec | None":
+    """The Spec that `Spec.model_validate(data)` gives, made without pydantic's validator, where every value of
+    `data` is plainly valid; None where pydantic has to decide."""
+    if not _ENTRY_PLANS:
+        _fill_plans()
+    try:
+        return _model(*_plan(Spec), data)
+    except _Unsure:
+        return None
+
+
+def _fill_plans() -> None:
+    entry, optional_entry, entries = _entry, _optional(_entry), _list(_entry)
+    _FIELD_CHECKS.update({  # each entry's fields but `name` and `op`
+        Call: {"target": _name, "args": _values, "kwargs": _mapping(_same)},
+        Ref: {"target": _reference},
+        Seq: {"items": entries},
+        Merge: {"branches": _list(_entry, 1), "dim": _same},
+        Residual: {"body": _list(_entry, 1), "shortcut": _shortcut, "shortcut_name": _module_name,
+                   "after": optional_entry},
+        Repeat: {"count": _same, "block": entry, "first": _mapping(_same), "names": _optional(_text)},
+        Dense: {"count": _same, "layer": entry, "names": _optional(_text)},
+        If: {"cond": _same, "then": entry, "else_": optional_entry},
+        Splice: {"body": entry},
+        Output: {"body": entry, "train_only": _flag},
+        Flat: {"body": entry},
+        Parameter: {"shape": _same, "init": _same},
+    })
+    for cls, ops in _ENTRY_OPS:
+        _FIELD_CHECKS[cls].update(name=_optional(_module_name), op=_literal(*ops))
+    arg = lambda value: _model(*_plan(Arg), value)  # noqa: E731
+    arguments = _list(arg)
+    _FIELD_CHECKS.update({
+        Arg: {"name": _name, "default": _same, "required": _flag, "choices": _optional(_values)},
+        BlockDef: {"args": arguments, "body": entry, "doc": _text},
+        FunctionDef: {"args": arguments, "body": _same, "doc": _text},
+        Spec: {"name": _text, "description": _text, "extends": _optional(_extends), "input": _values,
+               "params": _mapping(_same, names=True),
+               "functions": _mapping(lambda value: _model(*_plan(FunctionDef), value), names=True),
+               "blocks": _mapping(lambda value: _model(*_plan(BlockDef), value), names=True),
+               "layers": entries, "outputs": _outputs, "init": _mapping(_mapping(_same))},
+    })
+    for cls, ops in _ENTRY_OPS:
+        for op in ops:
+            _ENTRY_PLANS[op] = _plan(cls)
+
+
+def _extends(value: Any) -> Any:
+    if value.__class__ is str:
+        return value
+    return _list(_text)(value)
+
+
+def _outputs(value: Any) -> Any:
+    if value.__class__ is dict:
+        return _mapping(_text)(value)
+    return _list(_text)(value)
+
+
 # The YAML front end registers its readers of raw data here (Spec.with_block / with_layers take YAML text or
 # dicts); the IR itself never imports a front end.
 RAW_READERS: dict[str, Any] = {}
