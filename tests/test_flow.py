@@ -272,3 +272,42 @@ def test_parameter_misuse_is_a_located_error(layers, code, words):
     diagnostic = err.value.diagnostics[0]
     assert diagnostic.code == code and words in diagnostic.message, str(err.value)
     assert diagnostic.loc is not None and diagnostic.loc.line == 3
+
+
+def _slip_by_edits(word: str):
+    """misspelt_structure's answer worked out the long way: the edit distance to every keyword."""
+    from netspec.ir.spec import STRUCTURES, _edits
+
+    if word in STRUCTURES or word.rstrip("0123456789_") in STRUCTURES:
+        return None
+    lowered = word.lower()
+    return next((k for k in STRUCTURES if lowered == k or _edits(lowered, k) <= (2 if len(k) >= 6 else 1) < len(k) - 1),
+                None)
+
+
+def test_misspelt_structure_skips_only_keywords_too_far_to_be_meant():
+    import random
+
+    from netspec.ir.spec import STRUCTURES, misspelt_structure
+
+    rng = random.Random(7)
+    letters = "acdefilmnoprstuACDEP_19x"
+    words = ["conv1", "stem", "layer1", "features", "classifier", "Residual", "outptu", "pa", "if2", "iff", "fi"]
+    for keyword in STRUCTURES:
+        for _ in range(400):  # up to three random edits of each keyword
+            word = list(keyword)
+            for _ in range(rng.randint(1, 3)):
+                at, roll = rng.randrange(len(word)), rng.random()
+                if roll < 0.3 and len(word) > 1:
+                    del word[at]
+                elif roll < 0.6:
+                    word.insert(at, rng.choice(letters))
+                elif roll < 0.8:
+                    word[at] = rng.choice(letters)
+                elif at + 1 < len(word):
+                    word[at], word[at + 1] = word[at + 1], word[at]
+            words.append("".join(word))
+    words += ["".join(rng.choice(letters) for _ in range(rng.randint(1, 10))) for _ in range(3000)]
+    answers = [misspelt_structure.__wrapped__(w) for w in words]
+    assert answers == [_slip_by_edits(w) for w in words]
+    assert sum(a is not None for a in answers) > 1000

@@ -554,10 +554,23 @@ def misspelt_structure(word: str) -> str | None:
     if word in STRUCTURES or word.rstrip("0123456789_") in STRUCTURES:
         return None
     lowered = word.lower()
-    for keyword in STRUCTURES:
-        if lowered == keyword or _edits(lowered, keyword) <= (2 if len(keyword) >= 6 else 1) < len(keyword) - 1:
+    letters = set(lowered)
+    for keyword, limit, keyword_letters in _SLIPS:
+        if lowered == keyword:
+            return keyword
+        # the edit distance is at least the difference in length, and at least the number of letters either word
+        # has that the other lacks (each needs an edit of its own): most words are that far from most keywords
+        if (limit is None or abs(len(lowered) - len(keyword)) > limit or len(letters - keyword_letters) > limit
+                or len(keyword_letters - letters) > limit):
+            continue
+        if _edits(lowered, keyword) <= limit:
             return keyword
     return None
+
+
+# each structure keyword, the edits a slip of it may have (None: a word this short is never taken for one), its letters
+_SLIPS = tuple((keyword, limit if limit < len(keyword) - 1 else None, frozenset(keyword))
+               for keyword, limit in ((k, 2 if len(k) >= 6 else 1) for k in STRUCTURES))
 
 
 def _edits(a: str, b: str) -> int:
