@@ -91,13 +91,13 @@ def _unconvertible(value: Any, admits: tuple[bool, bool, frozenset]) -> str:
     return ""
 
 
-class NoArgs(LayerArgs):
-    """The schema of a kind that takes no arguments."""
-
-
 # The base of the built-in kinds' argument classes: each is a LayerArgs model made the first time it is read (a kind's
 # `Args`, an import of its name), so a command pays for the classes of the kinds its spec uses (netspec/outlines.py).
 LazyArgs = outline_base(LayerArgs)
+
+
+class NoArgs(LazyArgs):
+    """The schema of a kind that takes no arguments."""
 
 
 class LayerKind:
