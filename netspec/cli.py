@@ -86,21 +86,25 @@ def _quick(command: str, specs: list[Path], options: dict[str, Any]) -> int:
 
 def main() -> None:
     """Console-script entry point."""
-    from .plugins import spare_pydantic_plugin_scan
+    from .plugins import forget_entry_points, look_up_entry_points, spare_pydantic_plugin_scan
 
-    spare_pydantic_plugin_scan()
-    program = _is_program()
-    if program:
-        gc.freeze()  # what the imports made: left out of every later collection, the one at exit included
-    plain = _plain(sys.argv[1:])
-    if plain is not None:
-        code = _quick(*plain)
-        if program:  # the process ends now, and check and summary hold no file open but the standard streams
-            gc.freeze()  # (flushed at exit as ever): the collection at exit need not walk their graphs either
-        sys.exit(code)
-    from .cli_app import main as typer_main
+    look_up_entry_points()  # one look at the installed packages for the plugins and for pydantic's loader
+    try:
+        spare_pydantic_plugin_scan()
+        program = _is_program()
+        if program:
+            gc.freeze()  # what the imports made: left out of every later collection, the one at exit included
+        plain = _plain(sys.argv[1:])
+        if plain is not None:
+            code = _quick(*plain)
+            if program:  # the process ends now, and check and summary hold no file open but the standard streams
+                gc.freeze()  # (flushed at exit as ever): the collection at exit need not walk their graphs either
+            sys.exit(code)
+        from .cli_app import main as typer_main
 
-    typer_main()
+        typer_main()
+    finally:
+        forget_entry_points()
 
 
 def _is_program() -> bool:

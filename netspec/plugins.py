@@ -25,6 +25,9 @@ ENV_VAR = "NETSPEC_PLUGINS"
 ENTRY_POINT_GROUP = "netspec.layers"
 
 _loaded_entry_points = False
+# group -> whether a package may declare it, from the one look at the installed packages a command starts with
+# (netspec.cli.main: for its own group and pydantic's); each answer is read once, and forgotten when the command ends
+_looked_up: dict[str, bool] = {}
 
 
 def _module_name(path: Path) -> str:
@@ -111,7 +114,7 @@ def load_entry_points() -> None:
     if _loaded_entry_points:
         return
     _loaded_entry_points = True
-    if not _may_declare_entry_points():
+    if not _answer(ENTRY_POINT_GROUP):
         return
     import importlib.metadata
 
@@ -139,19 +142,27 @@ def _may_declare_entry_points(group_name: str = ENTRY_POINT_GROUP) -> bool:
     naming the group (a zip, an egg or anything unreadable answers True, and importlib.metadata looks). Reading
     those files is a sixth of the cost of importlib.metadata's own scan, which parses every entry point of every
     package, and needs no import of importlib.metadata (with email, zipfile and csv)."""
+    return group_name in _may_declare((group_name,))
+
+
+def _may_declare(group_names: tuple[str, ...]) -> set[str]:
+    """Those of the groups an installed distribution could declare, by one look at the files (as above); all of
+    them wherever the look cannot tell."""
     import importlib.machinery
 
+    every = set(group_names)
     for finder in sys.meta_path:
         if finder is not importlib.machinery.PathFinder and getattr(finder, "find_distributions", None) is not None:
-            return True
-    group = group_name.encode("utf-8")
+            return every
+    groups = [(name, name.encode("utf-8")) for name in group_names]
+    found: set[str] = set()
     for entry in sys.path:
         if not isinstance(entry, str):
-            return True
+            return every
         try:
             names = os.listdir(entry or ".")
         except NotADirectoryError:  # a zip file on the path
-            return True
+            return every
         except OSError:  # missing or unreadable: importlib.metadata finds nothing there either
             continue
         for name in names:
@@ -159,15 +170,35 @@ def _may_declare_entry_points(group_name: str = ENTRY_POINT_GROUP) -> bool:
             if lowered.endswith((".dist-info", ".egg-info")):
                 try:
                     with open(os.path.join(entry or ".", name, "entry_points.txt"), "rb") as file:
-                        if group in file.read():
-                            return True
+                        text = file.read()
                 except (FileNotFoundError, NotADirectoryError):  # no entry points, or an egg-info file
                     continue
                 except OSError:
-                    return True
+                    return every
+                found.update(group for group, written in groups if written in text)
+                if found == every:
+                    return every
             elif lowered.endswith(".egg"):
-                return True
-    return False
+                return every
+    return found
+
+
+def look_up_entry_points() -> None:
+    """Look at the installed packages once for both groups a command asks about, netspec's and pydantic's plugins
+    (at its start: the command's plugins, then its first schema); forget_entry_points drops what is left."""
+    found = _may_declare((ENTRY_POINT_GROUP, "pydantic"))
+    _looked_up.update({ENTRY_POINT_GROUP: ENTRY_POINT_GROUP in found, "pydantic": "pydantic" in found})
+
+
+def forget_entry_points() -> None:
+    """Drop the answers of look_up_entry_points that no one read: a later question looks at the files again."""
+    _looked_up.clear()
+
+
+def _answer(group_name: str) -> bool:
+    """_may_declare_entry_points(group_name), read from the command's look if it has the answer (once)."""
+    known = _looked_up.pop(group_name, None)
+    return _may_declare_entry_points(group_name) if known is None else known
 
 
 def spare_pydantic_plugin_scan() -> None:
@@ -200,7 +231,7 @@ def spare_pydantic_plugin_scan() -> None:
 def _entry_points(**selection: str):
     """importlib.metadata.entry_points(**selection), without importing it where no package can declare the group."""
     group = selection.get("group")
-    if group is not None and len(selection) == 1 and not _may_declare_entry_points(group):
+    if group is not None and len(selection) == 1 and not _answer(group):
         return ()
     import importlib.metadata
 

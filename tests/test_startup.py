@@ -75,6 +75,27 @@ def test_a_summary_makes_the_argument_models_of_the_kinds_its_spec_uses_only():
                           "initializers.NoArgs", "initializers.NormalArgs", "initializers._InitArgs"]
 
 
+def test_a_summary_reads_each_installed_package_s_entry_points_once():
+    # one look at the installed packages answers both questions of a command: netspec's plugins, and pydantic's
+    # plugin loader at the first schema (netspec/plugins.py), so each entry_points.txt is opened once, not twice
+    code = ("import builtins, collections, contextlib, io, sys\n"
+            "opened = collections.Counter()\n"
+            "real_open = builtins.open\n"
+            "def counting_open(file, *args, **kwargs):\n"
+            "    if str(file).endswith('entry_points.txt'):\n"
+            "        opened[str(file)] += 1\n"
+            "    return real_open(file, *args, **kwargs)\n"
+            "builtins.open = counting_open\n"
+            "import netspec.cli\n"
+            "sys.argv = ['netspec', 'summary', 'architectures/googlenet.yaml']\n"
+            "try:\n    with contextlib.redirect_stdout(io.StringIO()):\n        netspec.cli.main()\n"
+            "except SystemExit as exc:\n    assert exc.code == 0\n"
+            "from netspec import plugins\n"
+            "print([len(opened), sorted(set(opened.values())), plugins._looked_up])")
+    files, counts, left = _run(code)
+    assert files > 0 and counts == [1] and left == {}
+
+
 def test_a_json_summary_imports_json_and_still_no_back_end():
     modules = set(_imported_by(["summary", "architectures/lenet5.yaml", "--format", "json"]))
     assert "json" in modules
