@@ -84,8 +84,8 @@ class Outline(type):
     def __instancecheck__(cls, instance: Any) -> bool:
         return isinstance(instance, cls.model())
 
-    def __subclasscheck__(cls, subclass: type) -> bool:
-        return issubclass(subclass, cls.model())
+    def __subclasscheck__(cls, subclass: type) -> bool:  # an outline written on this one, or a subclass of the model
+        return type.__subclasscheck__(cls, subclass) or issubclass(subclass, cls.model())
 
 
 def outline_base(model: type) -> type:

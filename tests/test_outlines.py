@@ -96,6 +96,7 @@ def test_an_outline_makes_the_model_its_class_statement_would(module):
 def test_an_outline_stands_for_its_model(module):
     # WideWindowArgs read only through the outline: attributes, calls, isinstance and patches reach the model
     outline = module.WideWindowArgs
+    assert issubclass(outline, module.WindowArgs) and "_outline_model" not in vars(module.WindowArgs)  # not made
     assert list(outline.model_fields) == ["size", "stride", "mode", "in_", "wide"]
     model = outline.model()
     made = outline(size=2, wide=True)
