@@ -20,7 +20,7 @@ from ..layers.base import window_out
 
 MAX_TENSOR_VALUES = 2**48  # one sample's tensor: 1 PB of float32; past ~2**60 torch's storage size overflows
 shape_values = math.prod
-_Layer = g.Layer
+_Layer, _Seq = g.Layer, g.Seq
 
 
 class _Stop(Exception):
@@ -112,11 +112,15 @@ class _Inferrer:
 
     def run(self, node: g.Node, shape: Shape) -> Shape:
         if type(node) is _Layer and node.args is not None:  # most nodes: a layer with its arguments bound
-            seen = self.layers.get((node.kind, id(node.args), shape))
+            key = (node.kind, id(node.args), shape)
             node.in_shape = shape
-            node.out_shape, node.params, node.mult_adds, _ = seen if seen is not None else self.layer(node, shape)
+            node.out_shape, node.params, node.mult_adds, _ = self.layers.get(key) or self.layer(node, shape, key)
             self.done.add(id(node))
             return node.out_shape
+        if type(node) is _Seq:  # the other most common node
+            out = self.sequence(node, shape)
+            self.done.add(id(node))
+            return out
         while isinstance(node, g.Pending):  # an entry that waited for this shape: resolved now, in place (an `if`
             real = node.expand(node, _sizes(shape), self.errors)  # may choose an entry that waits for it too)
             if real is None:
@@ -128,9 +132,9 @@ class _Inferrer:
         self.done.add(id(node))
         return out
 
-    def layer(self, node: g.Layer, shape: Shape) -> tuple:
-        """Type a layer that no other with the same kind, arguments and input has been: (output shape, params,
-        mult-adds, its Args), remembered for the next such layer."""
+    def layer(self, node: g.Layer, shape: Shape, key: tuple) -> tuple:
+        """Type a layer that no other with the same kind, arguments and input has been (`key`: the three): (output
+        shape, params, mult-adds, its Args), remembered for the next such layer."""
         kind, args = node.kind, node.args
         if shape_values(shape) > MAX_TENSOR_VALUES:
             self.within_limit(node, shape, "the tensor reaching this layer")
@@ -141,41 +145,61 @@ class _Inferrer:
         if shape_values(out) > MAX_TENSOR_VALUES:
             self.within_limit(node, out, "this layer's output")
         params = kind.count_params(args, shape, out)
-        typed = (out, params, kind.mult_adds(args, shape, out, params), args)
-        self.layers[(kind, id(args), shape)] = typed
+        typed = self.layers[key] = (out, params, kind.mult_adds(args, shape, out, params), args)
         return typed
 
+    def sequence(self, node: g.Seq, shape: Shape) -> Shape:
+        """A Seq's items in order, its counts summed as they run; a plain layer among them (most items) typed
+        here as `run` would, without a call of its own."""
+        node.in_shape = out = shape
+        params = mult_adds = 0
+        layers, done = self.layers, self.done
+        for child in node.items:
+            if type(child) is _Layer and child.args is not None and not child.tap:
+                key = (child.kind, id(child.args), out)
+                child.in_shape = out
+                typed = layers.get(key) or self.layer(child, out, key)
+                child.out_shape, child.params, child.mult_adds, _ = typed
+                done.add(id(child))
+                out = typed[0]
+                params += typed[1]
+                if not child.train_only:  # Node.counted
+                    mult_adds += typed[2]
+                continue
+            if child.tap:
+                self.run(child, out)  # an extra output: the main stream goes on unchanged
+            else:
+                out = self.run(child, out)
+            params += child.params
+            if not child.train_only:  # Node.counted
+                mult_adds += child.mult_adds
+        node.out_shape, node.params, node.mult_adds = out, params, mult_adds
+        return out
+
     def typed(self, node: g.Node, shape: Shape) -> Shape:
-        node.in_shape = shape
-        if type(node) is g.Layer:
-            if node.args is None:  # arguments that use the incoming sizes: bind them now
+        if type(node) is _Layer:  # arguments that use the incoming sizes: bind them now
+            node.in_shape = shape
+            if node.args is None:
                 node.args = node.pending(_sizes(shape), self.errors)
                 if node.args is None:
                     raise _Stop
-            node.out_shape, node.params, node.mult_adds, _ = (self.layers.get((node.kind, id(node.args), shape))
-                                                              or self.layer(node, shape))
+            key = (node.kind, id(node.args), shape)
+            node.out_shape, node.params, node.mult_adds, _ = self.layers.get(key) or self.layer(node, shape, key)
             return node.out_shape
-        if isinstance(node, g.Seq):  # the other most common node: its counts summed as its items run
-            out = shape
-            params = mult_adds = 0
-            for child in node.items:
-                if child.tap:
-                    self.run(child, out)  # an extra output: the main stream goes on unchanged
-                else:
-                    out = self.run(child, out)
-                params += child.params
-                if not child.train_only:  # Node.counted
-                    mult_adds += child.mult_adds
-            node.out_shape, node.params, node.mult_adds = out, params, mult_adds
-            return out
-        if isinstance(node, g.Ref):
+        if isinstance(node, g.Seq):  # a Seq's subclass (resolve's stand-in for a failed entry)
+            return self.sequence(node, shape)
+        node.in_shape = shape
+        if isinstance(node, g.Merge):
+            out = self.merge(node, shape)
+            children = node.branches
+        elif isinstance(node, g.Ref):
             node.out_shape = self.referenced(node, node)
             return node.out_shape
-        if isinstance(node, g.Split):
+        elif isinstance(node, g.Split):
             node.out_shape = shape  # the tensor flows on; its parts are read by reference
             node.part_shapes = self.split(node, shape)
             return shape
-        if isinstance(node, g.Resize):
+        elif isinstance(node, g.Resize):
             like = self.referenced(node.like, node)
             if len(like) != len(shape) or len(shape) < 2:
                 self.fail(node, "shape-mismatch", f"resize takes the spatial size of {_producer(node.like.source)}, "
@@ -189,12 +213,11 @@ class _Inferrer:
             node.out_shape = (shape[0], *like[1:])
             self.within_limit(node, node.out_shape, "the resized tensor")
             return node.out_shape
-        if isinstance(node, g.Param):
+        elif isinstance(node, g.Param):
             return self.parameter(node, shape)
-        if isinstance(node, g.Merge):
-            out = self.merge(node, shape)
         elif isinstance(node, g.Residual):
             out = self.residual(node, shape)
+            children = node.children
         elif isinstance(node, g.Dense):
             out = shape
             for child in node.layers:
@@ -203,13 +226,14 @@ class _Inferrer:
                     self.fail(child, "shape-mismatch",
                               f"a dense layer must keep the spatial size to be concatenated: {_fmt(out)} became {_fmt(grown)}")
                 out = (out[0] + grown[0], *out[1:])
+            children = node.layers
         else:
             raise AssertionError(f"unknown graph node {type(node).__name__}")
         node.out_shape = out
         params = mult_adds = 0
-        for child in node.children:
+        for child in children:
             params += child.params
-            if child.counted:
+            if not child.train_only:  # Node.counted
                 mult_adds += child.mult_adds
         node.params, node.mult_adds = params, mult_adds
         return out
