@@ -166,30 +166,35 @@ class Summary(Record):
 
         return json.dumps(self.to_dict(depth), indent=2)
 
-    def _cell(self, row: Row, column: str) -> str:
-        if column == "input":
-            return _shape(row.input_shape)
-        if column == "output":
-            return _shape(row.output_shape)
+    def _column(self, rows: list[Row], column: str) -> list[str]:
+        """One column's text for each of `rows`."""
+        if column == "input" or column == "output":
+            shapes = [r.input_shape for r in rows] if column == "input" else [r.output_shape for r in rows]
+            texts: dict[tuple, str] = {}  # each distinct shape's text, made once: most shapes recur down a network
+            return [texts.get(key) or texts.setdefault(key, _shape(key)) for key in map(tuple, shapes)]
         if column == "kernel":
-            return "x".join(map(str, row.kernel)) if row.kernel else "--"
+            return ["x".join(map(str, r.kernel)) if r.kernel else "--" for r in rows]
         if column == "params":
-            return f"{row.params:,}"
+            return [f"{r.params:,}" for r in rows]
         if column == "trainable":
-            if not row.params:
-                return "--"
-            return "yes" if row.trainable == row.params else ("no" if not row.trainable else "partly")
+            return ["--" if not r.params else "yes" if r.trainable == r.params else ("no" if not r.trainable else
+                                                                                     "partly") for r in rows]
         if column == "mult-adds":
-            return f"{row.mult_adds * self.batch_size:,}"
+            batch = self.batch_size
+            return [f"{r.mult_adds * batch:,}" for r in rows]
         assert column == "percent", column
-        return f"{100 * row.params / self.total_params:.2f}%" if self.total_params and row.params else "--"
+        total = self.total_params
+        return [f"{100 * r.params / total:.2f}%" if total and r.params else "--" for r in rows]
+
+    def _columns(self, depth: int | None, indent: bool) -> list[list[str]]:
+        """The table's text column by column: Layer (indented by depth, or not), Kind, then the chosen columns."""
+        rows = self.visible_rows(depth)
+        names = [("  " * (r.depth - 1) + r.path) for r in rows] if indent else [r.path for r in rows]
+        return [names, [r.kind for r in rows], *(self._column(rows, c) for c in self.columns)]
 
     def _cells(self, depth: int | None, indent: bool) -> list[list[str]]:
-        cells = []
-        for r in self.visible_rows(depth):
-            name = ("  " * (r.depth - 1) + r.path) if indent else r.path
-            cells.append([name, r.kind, *(self._cell(r, c) for c in self.columns)])
-        return cells
+        """The same text row by row."""
+        return [list(cells) for cells in zip(*self._columns(depth, indent))]
 
     def _header(self) -> list[str]:
         return ["Layer", "Kind", *(HEADERS[c] for c in self.columns)]
@@ -214,18 +219,14 @@ class Summary(Record):
 
     def to_table(self, depth: int | None = None) -> str:
         header = self._header()
-        cells = self._cells(depth, indent=True)
-        widths = [max(len(header[i]), *(len(c[i]) for c in cells)) if cells else len(header[i])
-                  for i in range(len(header))]
+        columns = self._columns(depth, indent=True)
+        widths = [max(len(title), max(map(len, texts), default=0)) for title, texts in zip(header, columns)]
         right = {i + 2 for i, c in enumerate(self.columns) if c in NUMERIC}
-
-        def line(row: list[str]) -> str:
-            parts = [(c.rjust(w) if i in right else c.ljust(w)) for i, (c, w) in enumerate(zip(row, widths))]
-            return "  ".join(parts).rstrip()
-
-        rule = "-" * len(line(["-" * w for w in widths]))
-        out = [f"{self.name}", rule, line(header), rule]
-        out += [line(c) for c in cells]
+        # a line is its cells padded to their column's width (numbers to the right), two spaces apart
+        line = "  ".join(f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths)).format
+        rule = "-" * len(line(*("-" * w for w in widths)).rstrip())
+        out = [f"{self.name}", rule, line(*header).rstrip(), rule]
+        out += [line(*cells).rstrip() for cells in zip(*columns)]
         out.append(rule)
         out += [f"{k}: {v}" for k, v in self._totals()]
         return "\n".join(out)
@@ -306,9 +307,11 @@ def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float3
     assert graph.typed, "summaries need a graph that infer has typed"
     patterns = tuple(freeze)
     rows: list[Row] = []
+    add_row = rows.append
     written = kept = 0  # values the forward pass writes; those of them a backward pass keeps (layers with params)
     prod = math.prod
     Layer, Param, Residual = g.Layer, g.Param, g.Residual
+    windowed: dict[type, bool] = {}  # Args class -> has it a `kernel` field (a convolution's, a pool's)?
 
     def visit(nodes: list[g.Node], frozen_above: bool, runs: bool) -> int:
         """Add the rows of `nodes` (but pure data flow) and of those below them; their trainable parameters.
@@ -318,42 +321,52 @@ def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float3
         for node in nodes:
             is_frozen = frozen_above or (patterns and node.path and frozen(node.path, patterns))
             if type(node) is Layer:  # most rows: no children; a kind, and perhaps a kernel
-                children = ()
-                trainable = 0 if is_frozen else node.params
+                params = node.params
+                trainable = 0 if is_frozen else params
+                trainable_sum += trainable
                 if node.virtual:
-                    trainable_sum += trainable
                     continue
+                out_shape, args = node.out_shape, node.args
+                values = prod(out_shape)
+                written += values
+                if params and runs and not node.train_only:
+                    kept += values
+                has_kernel = windowed.get(type(args))
+                if has_kernel is None:
+                    has_kernel = windowed[type(args)] = "kernel" in getattr(type(args), "model_fields", ())
+                path = node.path
+                row = _new_object(Row)  # frozen: its fields set at once, not one __setattr__ each
+                _set_attribute(row, "__dict__", {
+                    "path": path, "kind": "flat" if node.flat else ("output" if node.tap else node.kind.name),
+                    "depth": path.count(".") + 1, "output_shape": out_shape, "params": params,
+                    "mult_adds": node.mult_adds, "leaf": True, "input_shape": node.in_shape,
+                    "kernel": _kernel(args) if has_kernel else None, "trainable": trainable})
+                add_row(row)
+                continue
+            node_runs = runs and not node.train_only
+            children = node.children
+            trainable = 0 if children or is_frozen else node.params  # a container's: counted below
+            if node.virtual:
+                trainable_sum += visit(children, is_frozen, node_runs) if children else trainable
+                continue
+            if not children and not isinstance(node, Param):  # a parameter is read, not written
                 values = prod(node.out_shape)
                 written += values
-                if node.params and runs and not node.train_only:
+                if node.params and node_runs:
                     kept += values
-                kind = "flat" if node.flat else ("output" if node.tap else node.kind.name)
-                kernel = _kernel(node.args)
-            else:
-                node_runs = runs and not node.train_only
-                children = node.children
-                trainable = 0 if children or is_frozen else node.params  # a container's: counted below
-                if node.virtual:
-                    trainable_sum += visit(children, is_frozen, node_runs) if children else trainable
-                    continue
-                if not children and not isinstance(node, Param):  # a parameter is read, not written
-                    values = prod(node.out_shape)
-                    written += values
-                    if node.params and node_runs:
-                        kept += values
-                kind = "flat" if node.flat else ("output" if node.tap else node.op)
-                if node.block is not None and children and not node.tap:
-                    kind = node.block  # the user's name for it: inception, basic
-                elif isinstance(node, Residual) and not node.active:
-                    kind = "seq"  # `when_same` with differing shapes: no residual connection was made
-                kernel = _kernel(node.args) if isinstance(node, Layer) else None
+            kind = "flat" if node.flat else ("output" if node.tap else node.op)
+            if node.block is not None and children and not node.tap:
+                kind = node.block  # the user's name for it: inception, basic
+            elif isinstance(node, Residual) and not node.active:
+                kind = "seq"  # `when_same` with differing shapes: no residual connection was made
             path = node.path
-            row = _new_object(Row)  # frozen: its fields set at once, not one __setattr__ each
+            row = _new_object(Row)
             fields = {"path": path, "kind": kind, "depth": path.count(".") + 1, "output_shape": node.out_shape,
                       "params": node.params, "mult_adds": node.mult_adds, "leaf": not children,
-                      "input_shape": node.in_shape, "kernel": kernel, "trainable": trainable}
+                      "input_shape": node.in_shape, "kernel": _kernel(node.args) if isinstance(node, Layer) else None,
+                      "trainable": trainable}
             _set_attribute(row, "__dict__", fields)
-            rows.append(row)
+            add_row(row)
             if children:  # known once the children are counted
                 fields["trainable"] = trainable = visit(children, is_frozen, node_runs)
             trainable_sum += trainable
