@@ -49,3 +49,23 @@ def test_a_table_writes_each_distinct_shape_once(monkeypatch):
     assert cells["999"] == ["relu", "(8,", "16,", "16)", "(8,", "16,", "16)"]
     assert cells["1000"] == ["maxpool2d", "(8,", "16,", "16)", "(8,", "8,", "8)"]
     assert cells["1001"] == ["conv2d", "(8,", "8,", "8)", "(4,", "8,", "8)"]
+
+
+def test_a_summary_and_the_reference_walks_leave_no_cycle_for_the_collector():
+    """A recursive walk written as a closure holds itself through its cell; once done it is let go, so the rows of a
+    summary (and the reference walk's chain) are freed when the caller drops them, not by a later collection."""
+    import gc
+
+    spec = STACK.replace("layers:\n", "layers:\n  - first: conv2d(8, 1)\n  - tap: {output: \"conv2d(2, 1)\"}\n"
+                         "  - add: [identity, $first]\n", 1)
+    netspec.summarize(spec)
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        summary_rows = len(netspec.summarize(spec).rows)
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()
+    assert summary_rows == 1008

@@ -311,7 +311,7 @@ def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float3
     written = kept = 0  # values the forward pass writes; those of them a backward pass keeps (layers with params)
     prod = math.prod
     Layer, Param, Residual = g.Layer, g.Param, g.Residual
-    windowed: dict[type, bool] = {}  # Args class -> has it a `kernel` field (a convolution's, a pool's)?
+    kinds: dict = {}  # layer kind -> (its name, has its Args a `kernel` field: a convolution's, a pool's)
 
     def visit(nodes: list[g.Node], frozen_above: bool, runs: bool) -> int:
         """Add the rows of `nodes` (but pure data flow) and of those below them; their trainable parameters.
@@ -331,16 +331,16 @@ def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float3
                 written += values
                 if params and runs and not node.train_only:
                     kept += values
-                has_kernel = windowed.get(type(args))
-                if has_kernel is None:
-                    has_kernel = windowed[type(args)] = "kernel" in getattr(type(args), "model_fields", ())
+                kind = kinds.get(node.kind)
+                if kind is None:
+                    kind = kinds[node.kind] = (node.kind.name, "kernel" in node.kind.Args.model_fields)
                 path = node.path
                 row = _new_object(Row)  # frozen: its fields set at once, not one __setattr__ each
                 _set_attribute(row, "__dict__", {
-                    "path": path, "kind": "flat" if node.flat else ("output" if node.tap else node.kind.name),
+                    "path": path, "kind": "flat" if node.flat else ("output" if node.tap else kind[0]),
                     "depth": path.count(".") + 1, "output_shape": out_shape, "params": params,
                     "mult_adds": node.mult_adds, "leaf": True, "input_shape": node.in_shape,
-                    "kernel": _kernel(args) if has_kernel else None, "trainable": trainable})
+                    "kernel": _kernel(args) if kind[1] else None, "trainable": trainable})
                 add_row(row)
                 continue
             node_runs = runs and not node.train_only
@@ -374,6 +374,7 @@ def summarize_graph(graph: g.Graph, *, batch_size: int = 1, dtype: str = "float3
 
     root = graph.root
     root_trainable = visit(root.children, False, not root.train_only) if root.children else root.params
+    del visit  # it holds itself through its closure: a cycle, with every row in it, that only the collector frees
     return Summary(
         graph.name,
         graph.input_shape,

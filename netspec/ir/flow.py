@@ -65,6 +65,7 @@ class _Linker:
             chain.pop()
 
         visit(root)
+        del visit  # it holds itself through its closure: a cycle that only the collector would free
 
     def link(self, ref: g.Ref, chain: tuple[g.Node, ...]) -> None:
         """`chain`: root ... parent, then the node that holds the reference (the Ref itself, or a Resize)."""
@@ -165,15 +166,20 @@ def link_references(root: g.Seq, errors: Collector, unlinked_only: bool = False)
 
 def taps(root: g.Seq) -> list[g.Node]:
     """Every extra output (`output:` entry), at any depth, in order."""
-    found: list[g.Node] = []
-    stack: list[g.Node] = [root]
-    pop, push, layer = stack.pop, stack.extend, g.Layer
-    while stack:
-        node = pop()
-        if node.tap:
-            found.append(node)
-        if type(node) is not layer:  # a layer has no children
-            push(reversed(node.children))
+    found: list[g.Node] = [root] if root.tap else []
+    add, layer = found.append, g.Layer
+
+    def visit(nodes: list[g.Node]) -> None:
+        for node in nodes:
+            if node.tap:
+                add(node)
+            if type(node) is not layer:  # a layer has no children
+                children = node.children
+                if children:
+                    visit(children)
+
+    visit(root.children)
+    del visit  # as in _Linker.walk: no cycle left for the collector
     return found
 
 
