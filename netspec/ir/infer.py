@@ -163,8 +163,7 @@ class _Inferrer:
                 done.add(id(child))
                 out = typed[0]
                 params += typed[1]
-                if not child.train_only:  # Node.counted
-                    mult_adds += typed[2]
+                mult_adds += typed[2]  # counted: only an extra output may be training-only
                 continue
             if child.tap:
                 self.run(child, out)  # an extra output: the main stream goes on unchanged
