@@ -176,9 +176,23 @@ _parsed: "OrderedDict[tuple, dict[str, ParsedSpec]]" = OrderedDict()
 _parsed_characters = [0]  # the length of the texts among _parsed's keys
 
 
-def _registry_key() -> tuple:
-    """What parsing depends on besides the text: the layer kinds registered now (a plugin may add one)."""
-    return REGISTRY.key()  # type: ignore[attr-defined]
+# the registry's names and kinds when its key was last worked out (the kinds held, so no other object takes one's
+# id), and the number standing for that key; each key seen -> its number
+_registry_seen: list = [None, None, None, None]
+_registry_numbers: dict[tuple, int] = {}
+
+
+def _registry_key() -> int:
+    """What parsing depends on besides the text: the layer kinds registered now (a plugin may add one), as a number
+    standing for REGISTRY.key(). The key is worked out again only when a name or a kind (by identity) of the
+    registry has changed: it is a function of those alone (netspec/layers/base.py)."""
+    names, kinds = tuple(dict.keys(REGISTRY)), tuple(dict.values(REGISTRY))
+    ids = tuple(map(id, kinds))
+    seen = _registry_seen
+    if names != seen[0] or ids != seen[1]:
+        key = REGISTRY.key()  # type: ignore[attr-defined]
+        seen[:] = [names, ids, kinds, _registry_numbers.setdefault(key, len(_registry_numbers))]
+    return seen[3]
 
 
 def parse_text(text: str, file: str = "<string>", format: str = "yaml") -> ParsedSpec:

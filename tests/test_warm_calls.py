@@ -172,3 +172,39 @@ def test_a_file_edited_between_two_names_is_parsed_again(tmp_path, parses, monke
     assert pipeline.parse(str(spec)).spec.layers[0].args == [6, 3]
     assert pipeline.parse("tiny.yaml").spec.layers[0].args == [6, 3]
     assert parses == ["tiny.yaml", str(spec)]  # the second name's parse of the new text is the first's, renamed
+
+
+def test_a_text_is_parsed_again_when_the_layer_kinds_change(parses):
+    """The parse cache's key holds the registry's state: a kind registered, replaced or removed since a text was
+    parsed makes it parsed again (a block may not take a kind's name), and the same registry as before finds it."""
+    from netspec.layers import REGISTRY
+
+    text = "name: b\ninput: [8]\nblocks:\n  memo_kind:\n    layers: [relu]\nlayers:\n  - memo_kind\n"
+
+    def define():
+        @netspec.register_layer(replace=True)
+        class Kind(netspec.LayerKind):
+            name = "memo_kind"
+            Args = netspec.LayerArgs
+
+    pipeline.clear_caches()
+    try:
+        assert "memo_kind" in pipeline.parse_text(text).spec.blocks
+        define()
+        for _ in range(2):  # a new kind, then another object of it
+            with pytest.raises(netspec.SpecError, match="has the name of a layer kind"):
+                pipeline.parse_text(text)
+            define()
+    finally:
+        REGISTRY.pop("memo_kind", None)
+    assert "memo_kind" in pipeline.parse_text(text).spec.blocks
+    assert parses == ["<string>"] * 3  # the last is the first registry's parse, kept
+    relu = REGISTRY["relu"]
+    try:
+        REGISTRY["relu"] = type(relu)()  # the same kind, another object: parsed afresh
+        pipeline.parse_text(text)
+        assert parses == ["<string>"] * 4
+    finally:
+        REGISTRY["relu"] = relu
+    pipeline.parse_text(text)
+    assert parses == ["<string>"] * 4
