@@ -77,10 +77,10 @@ def within(max_nodes: int | None = None, max_bytes: int | None = None) -> Iterat
 
 def check_budget_value(name: str, value: Any) -> None:
     """A size budget is None (the default) or a positive whole number."""
+    if value is None:  # the usual answer, before any import
+        return
     from .diagnostics import UsageError
     from .usage import _what
 
-    if value is None:
-        return
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise UsageError(f"{name} is a positive whole number (or None for the default); got {_what(value)}")

@@ -63,9 +63,14 @@ def _gc_paused(fn):
     pass ends; what it would have collected is collected later as usual."""
 
     @functools.wraps(fn)
-    def paused(*args: Any, **kwargs: Any) -> Any:
-        with paused_gc():
+    def paused(*args: Any, **kwargs: Any) -> Any:  # paused_gc, without a context manager made at each call
+        if not gc.isenabled():
             return fn(*args, **kwargs)
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.enable()
 
     return paused
 
@@ -205,7 +210,7 @@ def parse_text(text: str, file: str = "<string>", format: str = "yaml") -> Parse
     that name in its positions. Each caller gets its own ParsedSpec and Locations (the Spec is frozen), so one
     caller's changes never reach another.
     """
-    default_name = Path(file).stem if not file.startswith("<") else "network"
+    default_name = _default_name(file)
     key = (text, format, default_name, _registry_key(), budgets.current().key())
     named = _parsed.get(key)
     if named is None:
@@ -224,6 +229,12 @@ def parse_text(text: str, file: str = "<string>", format: str = "yaml") -> Parse
             del named[next(iter(named))]  # the first kept
         named[file] = hit
     return _copy(hit)
+
+
+@functools.lru_cache(maxsize=1024)
+def _default_name(file: str) -> str:
+    """The name of a spec that gives none: its file's stem (`<string>` and the like: network)."""
+    return Path(file).stem if not file.startswith("<") else "network"
 
 
 def _copy(parsed: ParsedSpec) -> ParsedSpec:

@@ -155,3 +155,13 @@ def test_checking_the_bundled_specs_builds_no_spec_validator():
     proc = subprocess.run([sys.executable, "-c", code, *specs], capture_output=True, text=True, cwd=REPO, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False"]
+
+
+def test_a_constructed_spec_is_what_model_construct_makes():
+    linked = pipeline.parse_linked(str(REPO / "architectures" / "torchvision" / "resnet50.yaml")).spec
+    values = {name: getattr(linked, name) for name in ("name", "description", "input", "params", "functions", "blocks",
+                                                        "layers", "outputs", "init")}
+    made, reference = ir.constructed_spec(**values), ir.Spec.model_construct(**values)
+    same_model(made, reference)
+    assert made == reference and made.extends is None
+    assert ir.constructed_spec(name="x").input == [] and ir.constructed_spec(name="x").input is not ir.Spec.model_fields["input"].default

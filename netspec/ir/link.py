@@ -19,7 +19,7 @@ from typing import Callable
 
 from .. import library
 from ..diagnostics import Diagnostic, SpecError, UsageError, did_you_mean
-from .spec import Locations, ParsedSpec, Spec
+from .spec import Locations, ParsedSpec, Spec, constructed_spec
 
 MAX_EXTENDS = 8  # presets on families on families...
 
@@ -30,7 +30,7 @@ def _merge(base: Spec, preset: Spec) -> Spec:
     init = {k: dict(v) for k, v in base.init.items()}
     for kind, table in preset.init.items():
         init[kind] = {**init.get(kind, {}), **table}
-    return Spec.model_construct(
+    return constructed_spec(
         name=preset.name,
         description=preset.description or base.description,
         input=preset.input or base.input,

@@ -388,6 +388,11 @@ def _model(cls: type, plan: tuple, data: Any) -> Any:
             values[name] = default.copy() if default.__class__ in (list, dict) else default
     if len(given) != len(data):  # a key that is no field's (pydantic forbids it), or a field by its other name
         raise _Unsure
+    return _instance(cls, values, given)
+
+
+def _instance(cls: type, values: dict[str, Any], given: set[str]) -> Any:
+    """A model holding `values` (every field's, in order), `given` its set fields: what model_construct makes."""
     made = cls.__new__(cls)
     _set_attribute(made, "__dict__", values)
     _set_attribute(made, "__pydantic_fields_set__", given)
@@ -408,6 +413,23 @@ def built_spec(data: Any) -> "Spec | None":
         return _model(*_plan(Spec), data)
     except _Unsure:
         return None
+
+
+def constructed_spec(**values: Any) -> "Spec":
+    """`Spec.model_construct(**values)` for values of Spec's fields (link's merged spec): the fields not given take
+    their defaults, and those given are the ones set."""
+    if not _ENTRY_PLANS:
+        _fill_plans()
+    given = set(values)
+    made = {}
+    for name, _, _, default in _plan(Spec)[1]:
+        if name in values:
+            made[name] = values[name]
+        else:
+            assert default is not _REQUIRED, f"the spec's {name} is required"
+            made[name] = default.copy() if default.__class__ in (list, dict) else default
+    assert given <= made.keys(), "a value for no field of Spec"
+    return _instance(Spec, made, given)
 
 
 def _fill_plans() -> None:
