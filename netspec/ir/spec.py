@@ -245,10 +245,6 @@ class _Unsure(Exception):
     """The data may not be what its field takes as it stands: pydantic decides."""
 
 
-def _same(value: Any) -> Any:  # a Value: anything, kept as it is (pydantic's Any)
-    return value
-
-
 def _text(value: Any) -> str:
     if value.__class__ is not str:
         raise _Unsure
@@ -268,6 +264,14 @@ def _name(value: Any) -> str:  # NAME_PATTERN, for ASCII text exactly (isidentif
 
 
 def _module_name(value: Any) -> str:  # MODULE_NAME_PATTERN: some text, no dot (a newline left to pydantic)
+    if value.__class__ is not str or not value or "." in value or "\n" in value:
+        raise _Unsure
+    return value
+
+
+def _entry_name(value: Any) -> str | None:  # an entry's `name`: none, or a module name
+    if value is None:
+        return None
     if value.__class__ is not str or not value or "." in value or "\n" in value:
         raise _Unsure
     return value
@@ -307,16 +311,14 @@ def _values(value: Any) -> list:  # list[Value]: a new list of the same items
 
 
 def _mapping(check: Any, names: bool = False) -> Any:
-    """dict[str, ...]; `names`: its keys pass Spec._identifier_keys."""
+    """dict[str, ...] (`check` None: of Values); `names`: its keys pass Spec._identifier_keys."""
     def checked(value: Any) -> dict:
         if value.__class__ is not dict:
             raise _Unsure
-        out = {}
-        for key, item in value.items():
+        for key in value:
             if key.__class__ is not str or (names and not (key.isascii() and key.isidentifier())):
                 raise _Unsure
-            out[key] = check(item)
-        return out
+        return value.copy() if check is None else {key: check(item) for key, item in value.items()}
 
     return checked
 
@@ -329,22 +331,13 @@ def _entry(value: Any) -> Any:
     made = _ENTRY_PLANS.get(op) if op.__class__ is str else None
     if made is None:
         raise _Unsure
-    return _model(*made, value)
+    return _model(made, value)
 
 
 def _shortcut(value: Any) -> Any:
     if value.__class__ is str and value in SHORTCUT_MODES:
         return value
     return _list(_entry)(value)
-
-
-def _literal(*words: str) -> Any:
-    def checked(value: Any) -> str:
-        if value.__class__ is not str or value not in words:
-            raise _Unsure
-        return value
-
-    return checked
 
 
 # each entry model and the words its `op` takes
@@ -354,54 +347,63 @@ _ENTRY_OPS = ((Call, ("call",)), (Ref, ("ref",)), (Seq, ("seq",)), (Merge, ("con
 
 
 _REQUIRED = object()
-_FIELD_CHECKS: dict[type, dict[str, Any]] = {}  # model -> {field: check}, filled below
-_ENTRY_PLANS: dict[str, tuple] = {}  # an entry's op -> (model, plan)
+# model -> {field: check}, filled below; a check of None takes the value as it is (a Value, pydantic's Any, or an
+# entry's `op`, which chose the model)
+_FIELD_CHECKS: dict[type, dict[str, Any]] = {}
+_ENTRY_PLANS: dict[str, tuple] = {}  # an entry's op -> its model's plan
 _PLANS: dict[type, tuple] = {}
 
 
 def _plan(cls: type) -> tuple:
-    """(model, ((field, input key, check, default or _REQUIRED), ...)) in the model's field order."""
+    """(model, ((field, input key, check, default or _REQUIRED, whether the default is copied), ...) in the model's
+    field order, whether an input key differs from its field's name)."""
     made = _PLANS.get(cls)
     if made is None:
         checks = _FIELD_CHECKS[cls]
         fields = []
         for name, info in cls.model_fields.items():  # type: ignore[attr-defined]
-            required = info.is_required()
-            fields.append((name, info.alias or name, checks[name], _REQUIRED if required else info.default))
-        made = _PLANS[cls] = (cls, tuple(fields))
+            default = _REQUIRED if info.is_required() else info.default
+            fields.append((name, info.alias or name, checks[name], default, default.__class__ in (list, dict)))
+        made = _PLANS[cls] = (cls, tuple(fields), any(name != key for name, key, *_ in fields))
     return made
 
 
-def _model(cls: type, plan: tuple, data: Any) -> Any:
-    """The model `cls` holding `data` (a dict of its fields by input key), as validating it would make it."""
+def _model(made: tuple, data: Any) -> Any:
+    """The model of the plan `made` holding `data` (its fields by input key), as validating it would make it."""
     if data.__class__ is not dict:
         raise _Unsure
+    cls, plan, aliased = made
     values: dict[str, Any] = {}
-    given = set()
-    for name, key, check, default in plan:
+    found = 0
+    for name, key, check, default, copied in plan:
         if key in data:
-            values[name] = check(data[key])
-            given.add(name)
+            values[name] = data[key] if check is None else check(data[key])
+            found += 1
         elif default is _REQUIRED:
             raise _Unsure
         else:
-            values[name] = default.copy() if default.__class__ in (list, dict) else default
-    if len(given) != len(data):  # a key that is no field's (pydantic forbids it), or a field by its other name
+            values[name] = default.copy() if copied else default
+    if found != len(data):  # a key that is no field's (pydantic forbids it), or a field by its other name
         raise _Unsure
+    given = {name for name, key, *_ in plan if key in data} if aliased else set(data)
     return _instance(cls, values, given)
 
 
 def _instance(cls: type, values: dict[str, Any], given: set[str]) -> Any:
-    """A model holding `values` (every field's, in order), `given` its set fields: what model_construct makes."""
-    made = cls.__new__(cls)
-    _set_attribute(made, "__dict__", values)
-    _set_attribute(made, "__pydantic_fields_set__", given)
-    _set_attribute(made, "__pydantic_extra__", None)
-    _set_attribute(made, "__pydantic_private__", None)
+    """A model holding `values` (every field's, in order), `given` its set fields: what model_construct makes (its
+    slots filled directly, as object.__setattr__ would, without looking each name up)."""
+    made = _new(cls)
+    _set_dict(made, values)
+    _set_fields_set(made, given)
+    _set_extra(made, None)
+    _set_private(made, None)
     return made
 
 
-_set_attribute = object.__setattr__
+_new = object.__new__
+_set_dict, _set_fields_set, _set_extra, _set_private = (
+    BaseModel.__dict__[name].__set__
+    for name in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"))
 
 
 def built_spec(data: Any) -> "Spec | None":
@@ -410,7 +412,7 @@ def built_spec(data: Any) -> "Spec | None":
     if not _ENTRY_PLANS:
         _fill_plans()
     try:
-        return _model(*_plan(Spec), data)
+        return _model(_plan(Spec), data)
     except _Unsure:
         return None
 
@@ -422,12 +424,12 @@ def constructed_spec(**values: Any) -> "Spec":
         _fill_plans()
     given = set(values)
     made = {}
-    for name, _, _, default in _plan(Spec)[1]:
+    for name, _, _, default, copied in _plan(Spec)[1]:
         if name in values:
             made[name] = values[name]
         else:
             assert default is not _REQUIRED, f"the spec's {name} is required"
-            made[name] = default.copy() if default.__class__ in (list, dict) else default
+            made[name] = default.copy() if copied else default
     assert given <= made.keys(), "a value for no field of Spec"
     return _instance(Spec, made, given)
 
@@ -435,33 +437,33 @@ def constructed_spec(**values: Any) -> "Spec":
 def _fill_plans() -> None:
     entry, optional_entry, entries = _entry, _optional(_entry), _list(_entry)
     _FIELD_CHECKS.update({  # each entry's fields but `name` and `op`
-        Call: {"target": _name, "args": _values, "kwargs": _mapping(_same)},
+        Call: {"target": _name, "args": _values, "kwargs": _mapping(None)},
         Ref: {"target": _reference},
         Seq: {"items": entries},
-        Merge: {"branches": _list(_entry, 1), "dim": _same},
+        Merge: {"branches": _list(_entry, 1), "dim": None},
         Residual: {"body": _list(_entry, 1), "shortcut": _shortcut, "shortcut_name": _module_name,
                    "after": optional_entry},
-        Repeat: {"count": _same, "block": entry, "first": _mapping(_same), "names": _optional(_text)},
-        Dense: {"count": _same, "layer": entry, "names": _optional(_text)},
-        If: {"cond": _same, "then": entry, "else_": optional_entry},
+        Repeat: {"count": None, "block": entry, "first": _mapping(None), "names": _optional(_text)},
+        Dense: {"count": None, "layer": entry, "names": _optional(_text)},
+        If: {"cond": None, "then": entry, "else_": optional_entry},
         Splice: {"body": entry},
         Output: {"body": entry, "train_only": _flag},
         Flat: {"body": entry},
-        Parameter: {"shape": _same, "init": _same},
+        Parameter: {"shape": None, "init": None},
     })
     for cls, ops in _ENTRY_OPS:
-        _FIELD_CHECKS[cls].update(name=_optional(_module_name), op=_literal(*ops))
-    arg = lambda value: _model(*_plan(Arg), value)  # noqa: E731
+        _FIELD_CHECKS[cls].update(name=_entry_name, op=None)  # the entry's `op` chose its model
+    arg = lambda value: _model(_plan(Arg), value)  # noqa: E731
     arguments = _list(arg)
     _FIELD_CHECKS.update({
-        Arg: {"name": _name, "default": _same, "required": _flag, "choices": _optional(_values)},
+        Arg: {"name": _name, "default": None, "required": _flag, "choices": _optional(_values)},
         BlockDef: {"args": arguments, "body": entry, "doc": _text},
-        FunctionDef: {"args": arguments, "body": _same, "doc": _text},
+        FunctionDef: {"args": arguments, "body": None, "doc": _text},
         Spec: {"name": _text, "description": _text, "extends": _optional(_extends), "input": _values,
-               "params": _mapping(_same, names=True),
-               "functions": _mapping(lambda value: _model(*_plan(FunctionDef), value), names=True),
-               "blocks": _mapping(lambda value: _model(*_plan(BlockDef), value), names=True),
-               "layers": entries, "outputs": _outputs, "init": _mapping(_mapping(_same))},
+               "params": _mapping(None, names=True),
+               "functions": _mapping(lambda value: _model(_plan(FunctionDef), value), names=True),
+               "blocks": _mapping(lambda value: _model(_plan(BlockDef), value), names=True),
+               "layers": entries, "outputs": _outputs, "init": _mapping(_mapping(None))},
     })
     for cls, ops in _ENTRY_OPS:
         for op in ops:
