@@ -18,6 +18,7 @@ import contextlib
 import functools
 import gc
 import math
+import operator
 import os
 import stat
 from collections import OrderedDict
@@ -181,9 +182,9 @@ _parsed: "OrderedDict[tuple, dict[str, ParsedSpec]]" = OrderedDict()
 _parsed_characters = [0]  # the length of the texts among _parsed's keys
 
 
-# the registry's names and kinds when its key was last worked out (the kinds held, so no other object takes one's
-# id), and the number standing for that key; each key seen -> its number
-_registry_seen: list = [None, None, None, None]
+# the registry's names and kinds when its key was last worked out, and the number standing for that key; each key
+# seen -> its number
+_registry_seen: list = [None, (), None]
 _registry_numbers: dict[tuple, int] = {}
 
 
@@ -192,12 +193,11 @@ def _registry_key() -> int:
     standing for REGISTRY.key(). The key is worked out again only when a name or a kind (by identity) of the
     registry has changed: it is a function of those alone (netspec/layers/base.py)."""
     names, kinds = tuple(dict.keys(REGISTRY)), tuple(dict.values(REGISTRY))
-    ids = tuple(map(id, kinds))
     seen = _registry_seen
-    if names != seen[0] or ids != seen[1]:
+    if names != seen[0] or len(kinds) != len(seen[1]) or not all(map(operator.is_, kinds, seen[1])):
         key = REGISTRY.key()  # type: ignore[attr-defined]
-        seen[:] = [names, ids, kinds, _registry_numbers.setdefault(key, len(_registry_numbers))]
-    return seen[3]
+        seen[:] = [names, kinds, _registry_numbers.setdefault(key, len(_registry_numbers))]
+    return seen[2]
 
 
 def parse_text(text: str, file: str = "<string>", format: str = "yaml") -> ParsedSpec:
