@@ -47,9 +47,12 @@ LIBRARY = sorted([*(HERE.parent / "architectures").rglob("*.yaml"), *(HERE.paren
                          ids=lambda p: p.relative_to(HERE.parent / "architectures").as_posix())
 def test_the_path_a_layer_is_reported_at_is_the_path_it_is_built_at(spec, monkeypatch):
     """Every layer of every bundled spec (VGG and MobileNet splice, SqueezeNet and RegNet are flat): the path
-    resolve would name in an error about the layer is the path the _Namer gives it at the end."""
+    resolve would name in an error about the layer is the path the _Namer gives it at the end. Block plans are
+    off: they report nothing (a call that could go wrong is resolved the general way), so every layer is seen."""
     from netspec.ir import resolve as r
     from netspec.pipeline import analyse
+
+    monkeypatch.setattr(r._Planner, "plan", lambda self, name: None)
 
     seen: list[tuple[str, object]] = []
     layer = r._Binder.layer

@@ -237,12 +237,12 @@ def _literal_call(node: s.Call) -> tuple | None:
         kind = type(value)
         if kind not in _LITERALS and value is not None:
             return None
-        written += (kind, value)
+        written += (kind, repr(value) if kind is float else value)  # 0.0 and -0.0 are equal, not the same
     for key, value in node.kwargs.items():  # a keyword starts with its name (a str), a positional with a type
         kind = type(value)
         if kind not in _LITERALS and value is not None:
             return None
-        written += (key, kind, value)
+        written += (key, kind, repr(value) if kind is float else value)
     return tuple(written)
 
 
@@ -880,6 +880,7 @@ class _Resolver:
         self.shown: set[int] = set()  # ids of the top nodes of the _Instances that stand in the graph itself
         self.sealed = False  # the main expansion is over: what infer expands again keeps instances of its own
         self.waits = 0  # g.Pending nodes made: entries waiting for the sizes reaching them
+        self.planner = _Planner(self)
 
     def instance_key(self, target: str, values: list, into, sizes) -> tuple | None:
         """What a block instance depends on, for copying one made before (None: resolve it afresh): the block,
@@ -890,7 +891,7 @@ class _Resolver:
             return None
         kinds = tuple(map(type, values))
         if _SCALARS.issuperset(kinds):  # numbers, flags, texts and none (most calls): each value with its type
-            held = ("scalars", kinds, tuple(values))
+            held = ("scalars", kinds, tuple(map(repr, values)) if float in kinds else tuple(values))  # -0.0, 0.0
         else:
             try:
                 held = tuple(map(_value_key, values))
@@ -1303,7 +1304,8 @@ class _Resolver:
         if made is not None and self.nodes + made[1] <= self.max_nodes:  # made before: copied, not evaluated again
             self.nodes += made[1]
             nodes = made[0].copy()
-        else:
+        elif sizes is not None or self.flat_scope is not None or self.ev.deferring \
+                or (nodes := self.planned(node.target, local)) is None:
             before = self.nodes, self.unshared()
             self.block_stack.append(node.target)
             self.block_calls.append((mpath, cpath))
@@ -1321,6 +1323,425 @@ class _Resolver:
         if not isinstance(one, g.Layer):  # a block of one layer is shown as that layer
             one.block, one.block_args = node.target, tuple(held)
         return one
+
+    def planned(self, target: str, local: dict[str, Any]) -> list[g.Node] | None:
+        """The nodes of block `target`'s body made by its plan (see _Planner) from the scope `local`; None where it
+        has none, it could pass a limit (depth, block depth, node budget: the general path reports where), or it
+        aborts (and then is not tried again in this resolve)."""
+        plan = self.planner.plan(target)
+        if plan is None or plan.dead or self.depth + plan.depth >= MAX_GRAPH_DEPTH \
+                or len(self.block_stack) + plan.blocks >= MAX_BLOCK_DEPTH or self.nodes + plan.most > self.max_nodes:
+            return None
+        tally = [0, 0]  # nodes counted, references made
+        try:
+            one = plan.build(local, tally)
+        except _Abort:
+            plan.dead = True
+            return None
+        self.nodes += tally[0]
+        self.ev.references += tally[1]
+        return [one] if one is not None else []
+
+
+class _Abort(Exception):
+    """A planned block body meets a value its plan does not build (a size only infer knows, an argument that does
+    not validate, a word where a condition needs a value...): the call is resolved the general way instead, which
+    says what is wrong, where it is written."""
+
+
+MAX_PLAN_DEPTH = 32  # nesting a plan covers (real networks nest about 10 levels): deeper, the general path
+_CONST, _NAME, _TEXT, _LIST = range(4)  # how a plan reads a value: as written, from the scope, evaluated
+_KEEP = object()  # plan_entry's `name`: the entry's own
+
+
+class _BlockPlan:
+    """A block's body as a builder (see _Planner), with the most its nodes can nest, the deepest its block calls
+    go and the most nodes it counts, which the caller checks against the limits before building."""
+
+    __slots__ = ("build", "depth", "blocks", "most", "dead")
+
+    def __init__(self, build, depth: int, blocks: int, most: int):
+        self.build, self.depth, self.blocks, self.most = build, depth, blocks, most
+        self.dead = False  # it aborted once in this resolve: the block is resolved the general way from then on
+
+
+class _Planner:
+    """Block bodies analysed once per resolve into builders that make an instance's nodes from its argument values.
+
+    A body qualifies when its entries are sequences, merges, residuals, conditions, flat modules, references and
+    calls of layer kinds and blocks (a param holding a layer included), and its values are numbers, flags, none,
+    names and expressions that call no unknown name; structure that depends on more (a repeat, a splice, an
+    output, an argument called as a layer) leaves the block to the general path. A builder makes exactly the
+    nodes the general path makes for the same arguments (the names, locations, validated arguments, block
+    arguments and node counts), and raises _Abort, before anything outside it changes, wherever the general path
+    could report an error or wait for the incoming sizes; so a plan never reports anything."""
+
+    def __init__(self, resolver: "_Resolver"):
+        self.spec, self.base, self.binder, self.loc = resolver.spec, resolver.base, resolver.binder, resolver.loc
+        self.params = resolver.params
+        self.plans: dict[str, _BlockPlan | None] = {}
+        self.level = 0  # entries being planned, one inside the other (blocks' bodies included)
+
+    def plan(self, name: str) -> _BlockPlan | None:
+        """Block `name`'s plan, made at its first call (None: it does not qualify, or it calls itself)."""
+        if name in self.plans:
+            return self.plans[name]
+        self.plans[name] = None  # while it is planned: a block reached again from its own body is not planned
+        block = self.spec.blocks[name]
+        made = self.entry(block.body, frozenset(a.name for a in block.args), ("blocks", name, "body"))
+        if made is not None:
+            self.plans[name] = _BlockPlan(*made)
+        return self.plans[name]
+
+    def getter(self, raw: Any, visible: frozenset) -> tuple[int, Any] | None:
+        """How a builder reads the value of `raw` in a scope holding the base and the names `visible`, as `value`
+        evaluates it; None where `value` could report a call of an unknown name, or the text does not parse."""
+        if not isinstance(raw, str):
+            return (_LIST, raw) if isinstance(raw, list) else (_CONST, raw)
+        try:
+            tree = parse_expr(raw)
+        except ExprError:
+            return None
+        name = name_of(raw)
+        if name:
+            if name in visible:
+                return _NAME, name
+            value = self.base.get(name, _UNBOUND)
+            if value is _UNBOUND:
+                return _CONST, eval_text(raw, {})  # a word (or true, none...): the same in any scope
+            return None if isinstance(value, Later) else (_CONST, value)
+        for called, _ in called_names(tree):
+            if called not in FUNCTIONS and called not in REGISTRY and called not in INITIALIZERS \
+                    and called not in self.spec.blocks and called not in self.base:
+                return None
+        return _TEXT, raw
+
+    def entry(self, node: s.Entry, visible: frozenset, cpath: tuple, name: Any = _KEEP):
+        """(builder, depth, block depth, most nodes) for entry `node` of a body whose arguments are `visible`;
+        None when it does not qualify. `name`: what stands for the entry's own name (an if's, an after's)."""
+        if self.level >= MAX_PLAN_DEPTH:
+            return None
+        self.level += 1
+        try:
+            return self.entry_plan(node, visible, cpath, name)
+        finally:
+            self.level -= 1
+
+    def entry_plan(self, node: s.Entry, visible: frozenset, cpath: tuple, name: Any):
+        kind = type(node)
+        if kind is s.If:
+            return self.condition(node, name, visible, cpath)
+        if name is _KEEP:
+            name = node.name
+        if kind is s.Call:
+            return self.call(node, visible, cpath, name)
+        if kind is s.Seq or kind is s.Merge:
+            parts = node.items if kind is s.Seq else node.branches
+            where = cpath + (("items",) if kind is s.Seq else ("branches",))
+            return self.group(kind, node, name, parts, visible, cpath, where)
+        if kind is s.Residual:
+            return self.residual(node, name, visible, cpath)
+        if kind is s.Flat:
+            return self.flat(node, name, visible, cpath)
+        if kind is s.Ref:
+            loc, target = self.loc(cpath), node.target
+
+            def ref(env, tally):
+                tally[0] += 1
+                tally[1] += 1
+                return g.Ref(name, "", loc, target=target)
+            return ref, 1, 0, 1
+        return None
+
+    def entries(self, items: list, visible: frozenset, where: tuple):
+        """The plans of a list of entries: their builders, depth, block depth and most nodes together."""
+        made = [self.entry(item, visible, where + (index,)) for index, item in enumerate(items)]
+        if any(m is None for m in made):
+            return None
+        return ([m[0] for m in made], max((m[1] for m in made), default=0), max((m[2] for m in made), default=0),
+                sum(m[3] for m in made))
+
+    def group(self, kind, node, name, parts: list, visible: frozenset, cpath: tuple, where: tuple):
+        made = self.entries(parts, visible, where)
+        if made is None:
+            return None
+        builders, depth, blocks, most = made
+        loc = self.loc(cpath)
+        if kind is s.Seq:
+            def seq(env, tally):
+                tally[0] += 1
+                items = []
+                for build in builders:
+                    one = build(env, tally)
+                    if one is not None:
+                        items.append(one)
+                return g.Seq(name, "", loc, items=items)
+            return seq, depth + 1, blocks, most + 1
+        mode, dim = node.op, 1
+        if mode == "concat" and not (isinstance(node.dim, int) and node.dim == 1):
+            if type(node.dim) is not int or node.dim < -64 or node.dim == 0:
+                return None  # what int_value would check (or report)
+            dim = node.dim
+
+        def merge(env, tally):
+            tally[0] += 1
+            branches = []
+            for build in builders:
+                one = build(env, tally)
+                if one is not None:
+                    branches.append(one)
+            return g.Merge(name, "", loc, mode=mode, branches=branches, dim=dim)
+        return merge, depth + 1, blocks, most + 1
+
+    def residual(self, node: s.Residual, name, visible: frozenset, cpath: tuple):
+        body = self.entries(node.body, visible, cpath + ("body",))
+        explicit = isinstance(node.shortcut, list)
+        short = self.entries(node.shortcut, visible, cpath + ("shortcut",)) if explicit else ([], 0, 0, 0)
+        after = None
+        if node.after is not None:
+            after = self.entry(node.after, visible, cpath + ("after",), node.after.name or "after")
+            if after is None:
+                return None
+        if body is None or short is None:
+            return None
+        loc, mode, shortcut_name = self.loc(cpath), "explicit" if explicit else node.shortcut, node.shortcut_name
+        short_loc = self.loc(cpath + ("shortcut",)) if explicit else None
+        body_builders, short_builders = body[0], short[0]
+        after_build = after[0] if after is not None else None
+
+        def residual(env, tally):
+            tally[0] += 1
+            items = [one for one in (build(env, tally) for build in body_builders) if one is not None]
+            shortcut = None
+            if explicit:
+                parts = [one for one in (build(env, tally) for build in short_builders) if one is not None]
+                shortcut = g.Seq(shortcut_name, "", short_loc, items=parts)
+            tail = after_build(env, tally) if after_build is not None else None
+            return g.Residual(name, "", loc, body=items, shortcut_mode=mode, shortcut=shortcut,
+                              shortcut_name=shortcut_name, after=tail)
+        rest = [body, short, *([after] if after is not None else [])]
+        return (residual, 1 + max(m[1] for m in rest), max(m[2] for m in rest), 1 + sum(m[3] for m in rest))
+
+    def condition(self, node: s.If, name, visible: frozenset, cpath: tuple):
+        """An `if`: the chosen entry takes the if's name when it has none of its own (and a name that stands
+        for the if's, `name`, in any case)."""
+        cond = self.getter(node.cond, visible)
+        if cond is None:
+            return None
+        branches = []
+        for chosen, key in ((node.then, "then"), (node.else_, "else")):
+            if chosen is None:
+                branches.append(None)
+                continue
+            own = name if name is not _KEEP else chosen.name if chosen.name is not None else node.name
+            made = self.entry(chosen, visible, cpath + (key,), own)
+            if made is None:
+                return None
+            branches.append(made)
+        how, what = cond
+        then, other = (b[0] if b is not None else None for b in branches)
+
+        def condition(env, tally):
+            tally[0] += 1
+            value = _read(how, what, env)
+            if not (type(value) in _SCALARS or type(value) is list):
+                raise _Abort  # a word, a size not known yet, an invalid param: the general path says so
+            build = then if value else other
+            return build(env, tally) if build is not None else None
+        made = [b for b in branches if b is not None]
+        return (condition, 1 + max((m[1] for m in made), default=0), max((m[2] for m in made), default=0),
+                1 + max((m[3] for m in made), default=0))
+
+    def flat(self, node: s.Flat, name, visible: frozenset, cpath: tuple):
+        body = self.entry(node.body, visible, cpath + ("body",))
+        if body is None:
+            return None
+        inner, loc = body[0], self.loc(cpath)
+
+        def flat(env, tally):
+            tally[0] += 1
+            one = inner(env, tally)
+            if one is None:
+                one = g.Seq(name, "", loc, items=[])
+            elif isinstance(one, g.Layer):
+                raise _Abort  # flat takes a structure: the general path reports it
+            elif name is not None:
+                one.name = name
+            one.flat = True
+            return one
+        return flat, body[1] + 1, body[2], body[3] + 1
+
+    def call(self, node: s.Call, visible: frozenset, cpath: tuple, name):
+        target = node.target
+        if target in visible:
+            return None  # an argument holding a layer or block: what it calls depends on the values
+        if target in self.base:  # what `call` does with a name the scope holds
+            held = self.base[target]
+            if target not in self.params or (target not in REGISTRY and target not in self.spec.blocks
+                                             and isinstance(held, (Symbol, CallValue))):
+                if isinstance(held, Symbol):
+                    held = CallValue(held.name, (), ())
+                if not isinstance(held, CallValue) or (held.name not in REGISTRY and held.name not in self.spec.blocks):
+                    return None
+                node = node.model_copy(update={"target": held.name, "args": [*held.args, *node.args],
+                                               "kwargs": {**dict(held.kwargs), **node.kwargs}})
+                target = held.name
+        if target in REGISTRY:
+            return self.layer(node, visible, cpath, name)
+        if target in self.spec.blocks:
+            return self.block_call(node, visible, cpath, name)
+        return None
+
+    def layer(self, node: s.Call, visible: frozenset, cpath: tuple, name):
+        kind = REGISTRY[node.target]
+        keys = _call_keys(node, arg_names(kind), kind.positional)
+        if keys is None:
+            return None
+        reads = [self.getter(raw, visible) for raw in (*node.args, *node.kwargs.values())]
+        if any(r is None for r in reads):
+            return None
+        loc, Args = self.loc(cpath), kind.Args
+        if all(how is _CONST for how, _ in reads):  # the same arguments in every instance: validated now
+            values = dict(zip(keys, (what for _, what in reads)))
+            try:
+                args = _planned_args(Args, keys, values)
+            except _Abort:
+                return None
+            made = g.Layer(name, "", loc, kind=kind, args=args).__dict__
+
+            def fixed(env, tally):
+                tally[0] += 1
+                new = object.__new__(g.Layer)
+                new.__dict__ = made.copy()
+                return new
+            return fixed, 1, 0, 1
+        plan = list(zip(keys, reads))
+
+        def layer(env, tally):
+            tally[0] += 1
+            values = {key: _read(how, what, env) for key, (how, what) in plan}
+            return g.Layer(name, "", loc, kind=kind, args=_planned_args(Args, keys, values))
+        return layer, 1, 0, 1
+
+    def block_call(self, node: s.Call, visible: frozenset, cpath: tuple, name):
+        target = node.target
+        block = self.spec.blocks[target]
+        names, order, _, choices = self.binder.signature(target, block)
+        if choices or self.binder.called_args(target):
+            return None  # checked against the values: the general path
+        keys = _call_keys(node, names, order)
+        if keys is None:
+            return None
+        given = dict(zip(keys, (self.getter(raw, visible) for raw in (*node.args, *node.kwargs.values()))))
+        if any(r is None for r in given.values()):
+            return None
+        scope = []  # per argument, in order: (name, True, read in the caller's scope) or (name, False, default)
+        seen: set[str] = set()
+        for arg in block.args:
+            if arg.name in given:
+                scope.append((arg.name, True, given[arg.name]))
+            elif arg.required:
+                return None
+            else:
+                read = (_CONST, arg.default) if arg.default is None or type(arg.default) in _LITERALS else \
+                    self.getter(arg.default, frozenset(seen))
+                if read is None:
+                    return None
+                scope.append((arg.name, False, read))
+            seen.add(arg.name)
+        body = self.plan(target)
+        if body is None:
+            return None
+        base = self.base
+
+        def block_call(env, tally):
+            if body.dead:
+                raise _Abort
+            tally[0] += 1
+            local = dict(base)
+            for arg, own, (how, what) in scope:
+                value = _read(how, what, env if own else local)
+                if not _block_value(value):
+                    raise _Abort
+                local[arg] = value
+            one = body.build(local, tally)
+            if one is None:
+                return None
+            if name is not None:
+                one.name = name
+            if not isinstance(one, g.Layer):
+                one.block, one.block_args = target, tuple(local[a] for a in names)
+            return one
+        return block_call, body.depth + 1, body.blocks + 1, body.most + 1
+
+
+def _call_keys(node: s.Call, names: list[str], positional: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The argument names a call gives, in the order `arguments` binds them; None where `arguments` would report
+    something (too many by position, an unknown or a repeated name)."""
+    if len(node.args) > len(positional):
+        return None
+    keys = positional[:len(node.args)]
+    for key in node.kwargs:
+        if key not in names or key in keys:
+            return None
+    return (*keys, *node.kwargs)
+
+
+def _read(how: int, what: Any, env: Mapping[str, Any]) -> Any:
+    """A value as a plan reads it (see _Planner.getter); _Abort where evaluating it fails."""
+    if how is _CONST:
+        return what
+    if how is _NAME:
+        return env[what]
+    try:
+        return eval_text(what, env) if how is _TEXT else _eval_value(what, env)
+    except ExprError:
+        raise _Abort from None
+
+
+def _block_value(value: Any) -> bool:
+    """Can a plan give a block argument this value as `arguments` would (a number, flag, text, none, word or list
+    of them), with nothing to report or wait for?"""
+    kind = type(value)
+    if kind in _SCALARS or kind is Symbol:
+        return True
+    return kind is list and all(_block_value(v) for v in value)
+
+
+def _plain_key(value: Any) -> tuple[Any, Any]:
+    """(what `bind` validates for an argument value, a key equal only for values that validate the same); _Abort
+    for a value `arguments` would report or defer."""
+    kind = type(value)
+    if kind is float:
+        return value, (float, repr(value))  # 0.0 and -0.0 are equal, but not the same argument
+    if kind in _SCALARS:
+        return value, (kind, value)
+    if kind is Symbol:
+        return value.name, (str, value.name)
+    if kind is list:
+        pairs = [_plain_key(v) for v in value]
+        if any(type(p) is tuple for p, _ in pairs):
+            raise _Abort
+        return tuple(p for p, _ in pairs), (tuple, tuple(k for _, k in pairs))
+    raise _Abort
+
+
+def _planned_args(Args: Any, keys: tuple[str, ...], values: dict[str, Any]) -> Any:
+    """A layer's validated arguments for a plan, kept by the values' keys (see _VALIDATED); _Abort where they do
+    not validate (or cannot be keyed), for the general path to report."""
+    plain, typed = {}, []
+    for key in keys:
+        plain[key], k = _plain_key(values[key])
+        typed.append(k)
+    memo = (Args, keys, tuple(typed))
+    args = _VALIDATED.get(memo)
+    if args is None:
+        try:
+            args = Args.model_validate(plain)
+        except ValidationError:
+            raise _Abort from None
+        _remember(memo, args)
+    return args
 
 
 class _Instance:
@@ -1346,6 +1767,8 @@ class _Unkeyed(Exception):
 def _value_key(value: Any) -> Any:
     """A hashable stand-in for an evaluated value, equal only for values that are the same (1, 1.0 and true
     differ; a word differs from a string of its text)."""
+    if type(value) is float:
+        return float, repr(value)  # 0.0 and -0.0 are equal, but not the same value
     if value is None or type(value) in _DATA:
         return type(value), value
     if type(value) in (list, tuple):

@@ -1,0 +1,172 @@
+"""Block plans (netspec/ir/resolve.py, _Planner): a block's body is analysed once per resolve into a builder that
+makes each instance's nodes from its argument values. A plan must give exactly the graph the general path gives,
+and leave every call that could go wrong to the general path, so diagnostics do not change. Counted, never timed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from netspec.diagnostics import SpecError
+from netspec.ir import resolve
+from netspec.pipeline import analyse
+
+HERE = Path(__file__).parent
+LIBRARY = sorted([*(HERE.parent / "architectures").rglob("*.yaml"), *(HERE.parent / "architectures").rglob("*.ns")])
+
+
+def _general(monkeypatch) -> None:
+    monkeypatch.setattr(resolve._Planner, "plan", lambda self, name: None)
+
+
+def _outcome(source, **kwargs) -> str:
+    """The typed graph as text (closures' addresses left out), or the diagnostics."""
+    try:
+        return re.sub(r" at 0x[0-9a-f]+", "", repr(analyse(source, **kwargs)))
+    except SpecError as exc:
+        return "\n".join(f"{d.code} {d.path} {d.loc} {d.message}" for d in exc.diagnostics)
+
+
+def _both(monkeypatch, source, counts: dict | None = None, **kwargs) -> tuple[str, str]:
+    """The outcome with plans and without (`counts`, from _counting, then holds what the first one counted)."""
+    planned = _outcome(source, **kwargs)
+    if counts is not None:
+        counts["frozen"] = True
+    with monkeypatch.context() as m:
+        _general(m)
+        general = _outcome(source, **kwargs)
+    return planned, general
+
+
+def _counting(monkeypatch) -> dict[str, int]:
+    """How often a plan builds an instance and how often the general path binds a layer."""
+    counts = {"planned": 0, "layers": 0}
+    planned, layer = resolve._Resolver.planned, resolve._Binder.layer
+
+    def counted_planned(self, target, local):
+        made = planned(self, target, local)
+        if "frozen" not in counts:
+            counts["planned"] += made is not None
+        return made
+
+    def counted_layer(self, *args):
+        if "frozen" not in counts:
+            counts["layers"] += 1
+        return layer(self, *args)
+    monkeypatch.setattr(resolve._Resolver, "planned", counted_planned)
+    monkeypatch.setattr(resolve._Binder, "layer", counted_layer)
+    return counts
+
+
+@pytest.mark.parametrize("spec", LIBRARY, ids=lambda p: p.relative_to(HERE.parent / "architectures").as_posix())
+def test_every_bundled_spec_resolves_to_the_graph_of_the_general_path(spec, monkeypatch):
+    planned, general = _both(monkeypatch, str(spec), max_nodes=200_000)
+    assert planned == general
+
+
+def test_googlenet_builds_every_block_call_from_a_plan(monkeypatch):
+    """Its 14 block calls at the top level (3 conv_bn, 9 inception_v1, 2 aux_v1 spliced) are built by plans, which
+    make the nested conv_bn instances too; the general path binds only the 20 layers outside blocks (4 max pools,
+    the average pool, flatten, dropout and the classifier, and 6 in each auxiliary head)."""
+    counts = _counting(monkeypatch)
+    made = []
+    plan = resolve._Planner.plan
+
+    def counted_plan(self, name):
+        if name not in self.plans:
+            made.append(name)
+        return plan(self, name)
+    monkeypatch.setattr(resolve._Planner, "plan", counted_plan)
+    analyse(str(HERE.parent / "architectures/torchvision/googlenet.yaml"))
+    assert counts == {"planned": 14, "layers": 8}
+    assert sorted(made) == ["aux_v1", "conv_bn", "inception_v1"]  # each block planned once
+
+
+COVERED = """
+name: covered
+input: [8, 16, 16]
+params:
+  norm: batchnorm2d(eps=0.001)
+  wide: 2
+blocks:
+  unit:
+    args: {c: required, k: 3, act: true, p: 0.0}
+    layers:
+      - conv: conv2d(c * wide, k, padding=k // 2, padding_mode=zeros)
+      - bn: norm
+      - act:
+          if: act
+          then: relu
+      - dropout(p)
+  res:
+    args: [c]
+    residual:
+      body:
+        - unit(c, act=false)
+        - unit(c, 1)
+      shortcut:
+        - conv2d(c * wide, 1)
+      after: relu
+  se:
+    args: [c]
+    flat:
+      - mul:
+          - $input
+          - - pool: adaptive_avgpool2d(1)
+            - fc: conv2d(c, 1)
+            - gate: sigmoid
+  stage:
+    args: [c]
+    layers:
+      - res(c)
+      - se(c * wide)
+      - concat:
+          - unit(c)
+          - unit(c, 1, false)
+layers:
+  - stage(8)
+  - stage(4)
+  - stage(4)
+"""
+
+
+def test_plans_cover_conditions_words_residuals_flat_modules_references_and_held_layers(monkeypatch):
+    counts = _counting(monkeypatch)
+    planned, general = _both(monkeypatch, COVERED, counts)
+    assert counts == {"planned": 3, "layers": 0, "frozen": True}  # the three stage calls: nothing bound the general way
+    assert planned == general and "Residual(" in planned and "flat=True" in planned and "Ref(" in planned
+
+
+def test_a_value_a_plan_cannot_build_is_left_to_the_general_path_which_reports_it(monkeypatch):
+    """pair(4, -2) makes conv2d(-2, 3) inside unit: the plan stops before changing anything, and the general path
+    says what is wrong where it is written; the later pair calls are resolved the general way too."""
+    text = ("name: wrong\ninput: [3, 8, 8]\nblocks:\n  unit:\n    args: [c]\n    layers:\n      - conv2d(c, 3)\n"
+            "  pair:\n    args: [a, b]\n    layers:\n      - unit(a)\n      - unit(b)\n"
+            "layers:\n  - pair(8, 16)\n  - pair(4, -2)\n  - pair(2, 2)\n")
+    counts = _counting(monkeypatch)
+    planned, general = _both(monkeypatch, text, counts)
+    assert counts["planned"] == 2  # pair(8, 16), and unit(4) inside pair(4, -2); then neither plan is tried again
+    assert planned == general and planned.startswith("invalid-value 1.1.0 ")
+
+
+def test_a_plan_that_would_pass_the_node_budget_leaves_the_report_to_the_general_path(monkeypatch):
+    for budget in (5, 9, 12, 15):
+        planned, general = _both(monkeypatch, COVERED, max_nodes=budget)
+        assert planned == general and planned.startswith("too-large ")
+
+
+def test_values_that_are_equal_but_not_the_same_argument_are_validated_apart(monkeypatch):
+    """A plan keeps validated arguments by the values' types and, for floats, their text: -0.0 is not 0.0 (the
+    general path's instance keys once took one for the other), and 1 is not 1.0 (nor true, which a number refuses:
+    the general path reports it)."""
+    text = ("name: keys\ninput: [4, 8, 8]\nblocks:\n  drop:\n    args: [p]\n    layers:\n      - dropout(p)\n"
+            "layers:\n  - drop(0.0)\n  - drop(-0.0)\n  - drop(1)\n  - drop(1.0)\n")
+    counts = _counting(monkeypatch)
+    planned, general = _both(monkeypatch, text, counts)
+    assert planned == general and counts["planned"] == 4
+    # dropout's p is a float: 1 validates to 1.0 (validated apart from 1.0, the same result)
+    assert [m.group(1) for m in re.finditer(r"DropoutArgs\(p=([^,)]*)", planned)] == ["0.0", "-0.0", "1.0", "1.0"]
+    planned, general = _both(monkeypatch, text.replace("drop(1)", "drop(true)"))
+    assert planned == general and planned.startswith("invalid-value 2.0 ")
