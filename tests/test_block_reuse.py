@@ -189,7 +189,7 @@ def test_a_block_instance_is_copied_only_when_the_block_is_called_again(monkeypa
     from netspec.ir import graph as g
     from netspec.ir import resolve
 
-    monkeypatch.setattr(resolve._Planner, "plan", lambda self, name: None)
+    monkeypatch.setattr(resolve._Planner, "plan", lambda self, *called: None)
 
     copied = []
     real = g.copy_tree

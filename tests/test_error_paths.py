@@ -52,7 +52,7 @@ def test_the_path_a_layer_is_reported_at_is_the_path_it_is_built_at(spec, monkey
     from netspec.ir import resolve as r
     from netspec.pipeline import analyse
 
-    monkeypatch.setattr(r._Planner, "plan", lambda self, name: None)
+    monkeypatch.setattr(r._Planner, "plan", lambda self, *called: None)
 
     seen: list[tuple[str, object]] = []
     layer = r._Binder.layer

@@ -1328,74 +1328,105 @@ class _Resolver:
         """The nodes of block `target`'s body made by its plan (see _Planner) from the scope `local`; None where it
         has none, it could pass a limit (depth, block depth, node budget: the general path reports where), or it
         aborts (and then is not tried again in this resolve)."""
-        plan = self.planner.plan(target)
-        if plan is None or plan.dead or self.depth + plan.depth >= MAX_GRAPH_DEPTH \
-                or len(self.block_stack) + plan.blocks >= MAX_BLOCK_DEPTH or self.nodes + plan.most > self.max_nodes:
+        plan = self.planner.plan(target, tuple([local[a] for a in self.binder.called_args(target)]))
+        if plan is None or plan.dead or self.depth + plan.depth >= MAX_GRAPH_DEPTH:
             return None
-        tally = [0, 0]  # nodes counted, references made
+        tally = _Tally(MAX_GRAPH_DEPTH - self.depth, MAX_BLOCK_DEPTH - len(self.block_stack),
+                       self.max_nodes - self.nodes)
         try:
             one = plan.build(local, tally)
         except _Abort:
             plan.dead = True
             return None
-        self.nodes += tally[0]
-        self.ev.references += tally[1]
+        if tally.nodes > tally.node_room:
+            return None
+        self.nodes += tally.nodes
+        self.ev.references += tally.references
+        self.ev.parameters += tally.parameters
         return [one] if one is not None else []
 
 
 class _Abort(Exception):
-    """A planned block body meets a value its plan does not build (a size only infer knows, an argument that does
-    not validate, a word where a condition needs a value...): the call is resolved the general way instead, which
-    says what is wrong, where it is written."""
+    """A planned block body meets a value its plan does not build (an argument that does not validate, a word where
+    a condition needs a value, a limit it would pass...): the call is resolved the general way instead, which says
+    what is wrong, where it is written."""
 
 
 MAX_PLAN_DEPTH = 32  # nesting a plan covers (real networks nest about 10 levels): deeper, the general path
 _CONST, _NAME, _TEXT, _LIST = range(4)  # how a plan reads a value: as written, from the scope, evaluated
-_KEEP = object()  # plan_entry's `name`: the entry's own
+_KEEP = object()  # _Planner.entry's `name`: the entry's own
 
 
 class _BlockPlan:
-    """A block's body as a builder (see _Planner), with the most its nodes can nest, the deepest its block calls
-    go and the most nodes it counts, which the caller checks against the limits before building."""
+    """A block's body as a builder (see _Planner), and how deep its own entries nest (the body of a block it calls
+    is checked where that call is built)."""
 
-    __slots__ = ("build", "depth", "blocks", "most", "dead")
+    __slots__ = ("build", "depth", "dead")
 
-    def __init__(self, build, depth: int, blocks: int, most: int):
-        self.build, self.depth, self.blocks, self.most = build, depth, blocks, most
+    def __init__(self, build, depth: int):
+        self.build, self.depth = build, depth
         self.dead = False  # it aborted once in this resolve: the block is resolved the general way from then on
+
+
+class _Tally:
+    """What a plan's builders count while they make an instance (the general path counts them as it goes), and
+    the room the limits leave them: nodes in the budget, entry depth, block calls nested."""
+
+    __slots__ = ("nodes", "references", "parameters", "offset", "blocks", "depth_room", "block_room", "node_room")
+
+    def __init__(self, depth_room: int, block_room: int, node_room: int):
+        self.nodes = self.references = self.parameters = 0
+        self.offset = 0  # the depth, within the instance, at which the body being built starts
+        self.blocks = 0  # block calls, within the instance, that the body being built is inside
+        self.depth_room, self.block_room, self.node_room = depth_room, block_room, node_room
 
 
 class _Planner:
     """Block bodies analysed once per resolve into builders that make an instance's nodes from its argument values.
 
-    A body qualifies when its entries are sequences, merges, residuals, conditions, flat modules, references and
-    calls of layer kinds and blocks (a param holding a layer included), and its values are numbers, flags, none,
-    names and expressions that call no unknown name; structure that depends on more (a repeat, a splice, an
-    output, an argument called as a layer) leaves the block to the general path. A builder makes exactly the
-    nodes the general path makes for the same arguments (the names, locations, validated arguments, block
-    arguments and node counts), and raises _Abort, before anything outside it changes, wherever the general path
-    could report an error or wait for the incoming sizes; so a plan never reports anything."""
+    A body qualifies when its entries are sequences, merges, residuals, conditions, flat modules, references,
+    parameters and calls of layer kinds and blocks (a param or an argument holding a layer included: a block whose
+    body calls an argument is planned once per value of that argument), and its values are numbers, flags, none,
+    words, lists and expressions that call no unknown name and use no size of the incoming tensor; a repeat, a
+    splice, an output or a data-flow call leaves the block to the general path. A builder makes exactly the nodes
+    the general path makes for the same arguments (names, locations, validated arguments, block arguments, node
+    counts), and raises _Abort, before anything outside it changes, wherever the general path could report an
+    error or wait for the incoming sizes; so a plan never reports anything."""
 
     def __init__(self, resolver: "_Resolver"):
         self.spec, self.base, self.binder, self.loc = resolver.spec, resolver.base, resolver.binder, resolver.loc
-        self.params = resolver.params
-        self.plans: dict[str, _BlockPlan | None] = {}
-        self.level = 0  # entries being planned, one inside the other (blocks' bodies included)
+        self.params, self.blocks = resolver.params, resolver.spec.blocks
+        self.plans: dict[tuple, _BlockPlan | None] = {}
+        self.level = 0  # entries being planned, one inside the other (the bodies of blocks they call included)
+        self.inner = 0  # the same within the body being planned
+        self.deepest = 0  # the most `inner` has been in the body being planned
+        self.bound: dict[str, Any] = {}  # the arguments that the body being planned calls, and their values
 
-    def plan(self, name: str) -> _BlockPlan | None:
-        """Block `name`'s plan, made at its first call (None: it does not qualify, or it calls itself)."""
-        if name in self.plans:
-            return self.plans[name]
-        self.plans[name] = None  # while it is planned: a block reached again from its own body is not planned
-        block = self.spec.blocks[name]
-        made = self.entry(block.body, frozenset(a.name for a in block.args), ("blocks", name, "body"))
-        if made is not None:
-            self.plans[name] = _BlockPlan(*made)
-        return self.plans[name]
+    def plan(self, name: str, called: tuple = ()) -> _BlockPlan | None:
+        """Block `name`'s plan for the values `called` of the arguments its body calls (binder.called_args), made at
+        the first such call; None where it does not qualify, or the block is reached again from its own body."""
+        try:
+            key = (name, *map(_value_key, called))
+        except _Unkeyed:
+            return None
+        if key in self.plans:
+            return self.plans[key]
+        self.plans[key] = None  # while it is planned
+        block = self.blocks[name]
+        saved = self.bound, self.inner, self.deepest
+        self.bound, self.inner, self.deepest = dict(zip(self.binder.called_args(name), called)), 0, 0
+        try:
+            build = self.entry(block.body, frozenset(a.name for a in block.args), ("blocks", name, "body"))
+            if build is not None:
+                self.plans[key] = _BlockPlan(build, self.deepest)
+        finally:
+            self.bound, self.inner, self.deepest = saved
+        return self.plans[key]
 
     def getter(self, raw: Any, visible: frozenset) -> tuple[int, Any] | None:
         """How a builder reads the value of `raw` in a scope holding the base and the names `visible`, as `value`
-        evaluates it; None where `value` could report a call of an unknown name, or the text does not parse."""
+        evaluates it; None where `value` could report a call of an unknown name, the value would be a size of the
+        incoming tensor, or the text does not parse."""
         if not isinstance(raw, str):
             return (_LIST, raw) if isinstance(raw, list) else (_CONST, raw)
         try:
@@ -1410,22 +1441,32 @@ class _Planner:
             if value is _UNBOUND:
                 return _CONST, eval_text(raw, {})  # a word (or true, none...): the same in any scope
             return None if isinstance(value, Later) else (_CONST, value)
+        for size in SHAPE_NAMES:  # (read as text: a string that holds the name is left to the general path too)
+            if size in raw and size not in visible and isinstance(self.base.get(size), Later):
+                return None
         for called, _ in called_names(tree):
             if called not in FUNCTIONS and called not in REGISTRY and called not in INITIALIZERS \
-                    and called not in self.spec.blocks and called not in self.base:
+                    and called not in self.blocks and called not in self.base:
                 return None
         return _TEXT, raw
 
+    def reads(self, raws, visible: frozenset) -> list | None:
+        made = [self.getter(raw, visible) for raw in raws]
+        return None if any(r is None for r in made) else made
+
     def entry(self, node: s.Entry, visible: frozenset, cpath: tuple, name: Any = _KEEP):
-        """(builder, depth, block depth, most nodes) for entry `node` of a body whose arguments are `visible`;
-        None when it does not qualify. `name`: what stands for the entry's own name (an if's, an after's)."""
+        """The builder of entry `node` of a body whose arguments are `visible`, or None when it does not qualify.
+        `name`: what stands for the entry's own name (an after's)."""
         if self.level >= MAX_PLAN_DEPTH:
             return None
         self.level += 1
+        self.inner += 1
+        self.deepest = max(self.deepest, self.inner)
         try:
             return self.entry_plan(node, visible, cpath, name)
         finally:
             self.level -= 1
+            self.inner -= 1
 
     def entry_plan(self, node: s.Entry, visible: frozenset, cpath: tuple, name: Any):
         kind = type(node)
@@ -1436,9 +1477,7 @@ class _Planner:
         if kind is s.Call:
             return self.call(node, visible, cpath, name)
         if kind is s.Seq or kind is s.Merge:
-            parts = node.items if kind is s.Seq else node.branches
-            where = cpath + (("items",) if kind is s.Seq else ("branches",))
-            return self.group(kind, node, name, parts, visible, cpath, where)
+            return self.group(node, name, visible, cpath)
         if kind is s.Residual:
             return self.residual(node, name, visible, cpath)
         if kind is s.Flat:
@@ -1447,36 +1486,30 @@ class _Planner:
             loc, target = self.loc(cpath), node.target
 
             def ref(env, tally):
-                tally[0] += 1
-                tally[1] += 1
+                tally.nodes += 1
+                tally.references += 1
                 return g.Ref(name, "", loc, target=target)
-            return ref, 1, 0, 1
+            return ref
+        if kind is s.Parameter:
+            return self.parameter(node, name, visible, cpath)
         return None
 
-    def entries(self, items: list, visible: frozenset, where: tuple):
-        """The plans of a list of entries: their builders, depth, block depth and most nodes together."""
+    def entries(self, items: list, visible: frozenset, where: tuple) -> list | None:
         made = [self.entry(item, visible, where + (index,)) for index, item in enumerate(items)]
-        if any(m is None for m in made):
-            return None
-        return ([m[0] for m in made], max((m[1] for m in made), default=0), max((m[2] for m in made), default=0),
-                sum(m[3] for m in made))
+        return None if any(m is None for m in made) else made
 
-    def group(self, kind, node, name, parts: list, visible: frozenset, cpath: tuple, where: tuple):
-        made = self.entries(parts, visible, where)
-        if made is None:
+    def group(self, node: s.Seq | s.Merge, name, visible: frozenset, cpath: tuple):
+        seq = type(node) is s.Seq
+        builders = self.entries(node.items if seq else node.branches, visible,
+                                cpath + (("items",) if seq else ("branches",)))
+        if builders is None:
             return None
-        builders, depth, blocks, most = made
         loc = self.loc(cpath)
-        if kind is s.Seq:
-            def seq(env, tally):
-                tally[0] += 1
-                items = []
-                for build in builders:
-                    one = build(env, tally)
-                    if one is not None:
-                        items.append(one)
-                return g.Seq(name, "", loc, items=items)
-            return seq, depth + 1, blocks, most + 1
+        if seq:
+            def sequence(env, tally):
+                tally.nodes += 1
+                return g.Seq(name, "", loc, items=_made(builders, env, tally))
+            return sequence
         mode, dim = node.op, 1
         if mode == "concat" and not (isinstance(node.dim, int) and node.dim == 1):
             if type(node.dim) is not int or node.dim < -64 or node.dim == 0:
@@ -1484,47 +1517,37 @@ class _Planner:
             dim = node.dim
 
         def merge(env, tally):
-            tally[0] += 1
-            branches = []
-            for build in builders:
-                one = build(env, tally)
-                if one is not None:
-                    branches.append(one)
-            return g.Merge(name, "", loc, mode=mode, branches=branches, dim=dim)
-        return merge, depth + 1, blocks, most + 1
+            tally.nodes += 1
+            return g.Merge(name, "", loc, mode=mode, branches=_made(builders, env, tally), dim=dim)
+        return merge
 
     def residual(self, node: s.Residual, name, visible: frozenset, cpath: tuple):
         body = self.entries(node.body, visible, cpath + ("body",))
         explicit = isinstance(node.shortcut, list)
-        short = self.entries(node.shortcut, visible, cpath + ("shortcut",)) if explicit else ([], 0, 0, 0)
-        after = None
+        short = self.entries(node.shortcut, visible, cpath + ("shortcut",)) if explicit else []
+        tail = None
         if node.after is not None:
-            after = self.entry(node.after, visible, cpath + ("after",), node.after.name or "after")
-            if after is None:
+            tail = self.entry(node.after, visible, cpath + ("after",), node.after.name or "after")
+            if tail is None:
                 return None
         if body is None or short is None:
             return None
         loc, mode, shortcut_name = self.loc(cpath), "explicit" if explicit else node.shortcut, node.shortcut_name
         short_loc = self.loc(cpath + ("shortcut",)) if explicit else None
-        body_builders, short_builders = body[0], short[0]
-        after_build = after[0] if after is not None else None
 
         def residual(env, tally):
-            tally[0] += 1
-            items = [one for one in (build(env, tally) for build in body_builders) if one is not None]
-            shortcut = None
-            if explicit:
-                parts = [one for one in (build(env, tally) for build in short_builders) if one is not None]
-                shortcut = g.Seq(shortcut_name, "", short_loc, items=parts)
-            tail = after_build(env, tally) if after_build is not None else None
+            tally.nodes += 1
+            items = _made(body, env, tally)
+            shortcut = g.Seq(shortcut_name, "", short_loc, items=_made(short, env, tally)) if explicit else None
+            after = tail(env, tally) if tail is not None else None
             return g.Residual(name, "", loc, body=items, shortcut_mode=mode, shortcut=shortcut,
-                              shortcut_name=shortcut_name, after=tail)
-        rest = [body, short, *([after] if after is not None else [])]
-        return (residual, 1 + max(m[1] for m in rest), max(m[2] for m in rest), 1 + sum(m[3] for m in rest))
+                              shortcut_name=shortcut_name, after=after)
+        return residual
 
     def condition(self, node: s.If, name, visible: frozenset, cpath: tuple):
-        """An `if`: the chosen entry takes the if's name when it has none of its own (and a name that stands
-        for the if's, `name`, in any case)."""
+        """An `if`: the chosen entry takes the if's name when it has none of its own (and a name that stands for
+        the if's, `name`, in any case). A branch that does not qualify aborts the build only when it is chosen
+        (`if: act != none` guards a call of `act`), but not both."""
         cond = self.getter(node.cond, visible)
         if cond is None:
             return None
@@ -1534,32 +1557,29 @@ class _Planner:
                 branches.append(None)
                 continue
             own = name if name is not _KEEP else chosen.name if chosen.name is not None else node.name
-            made = self.entry(chosen, visible, cpath + (key,), own)
-            if made is None:
-                return None
-            branches.append(made)
+            branches.append(self.entry(chosen, visible, cpath + (key,), own) or _unplanned)
+        if all(b in (None, _unplanned) for b in branches):
+            return None
         how, what = cond
-        then, other = (b[0] if b is not None else None for b in branches)
+        then, other = branches
 
         def condition(env, tally):
-            tally[0] += 1
+            tally.nodes += 1
             value = _read(how, what, env)
             if not (type(value) in _SCALARS or type(value) is list):
                 raise _Abort  # a word, a size not known yet, an invalid param: the general path says so
             build = then if value else other
             return build(env, tally) if build is not None else None
-        made = [b for b in branches if b is not None]
-        return (condition, 1 + max((m[1] for m in made), default=0), max((m[2] for m in made), default=0),
-                1 + max((m[3] for m in made), default=0))
+        return condition
 
     def flat(self, node: s.Flat, name, visible: frozenset, cpath: tuple):
-        body = self.entry(node.body, visible, cpath + ("body",))
-        if body is None:
+        inner = self.entry(node.body, visible, cpath + ("body",))
+        if inner is None:
             return None
-        inner, loc = body[0], self.loc(cpath)
+        loc = self.loc(cpath)
 
         def flat(env, tally):
-            tally[0] += 1
+            tally.nodes += 1
             one = inner(env, tally)
             if one is None:
                 one = g.Seq(name, "", loc, items=[])
@@ -1569,110 +1589,155 @@ class _Planner:
                 one.name = name
             one.flat = True
             return one
-        return flat, body[1] + 1, body[2], body[3] + 1
+        return flat
+
+    def parameter(self, node: s.Parameter, name, visible: frozenset, cpath: tuple):
+        if node.name is None or name != node.name:
+            return None
+        reads = self.reads([node.shape, node.init], visible)
+        if reads is None:
+            return None
+        (shape_how, shape_what), (init_how, init_what) = reads
+        loc = self.loc(cpath)
+
+        def parameter(env, tally):
+            tally.nodes += 1
+            shape = _read(shape_how, shape_what, env)
+            if not isinstance(shape, list):
+                raise _Abort
+            shape = [int(d) if isinstance(d, float) and d.is_integer() else d for d in shape]
+            if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
+                raise _Abort
+            try:
+                init = initialiser(_read(init_how, init_what, env), vector=len(shape) < 2, what="this parameter")
+            except InitProblem:
+                raise _Abort from None
+            tally.parameters += 1
+            return g.Param(name, "", loc, shape=tuple(shape), init=init)
+        return parameter
 
     def call(self, node: s.Call, visible: frozenset, cpath: tuple, name):
         target = node.target
-        if target in visible:
-            return None  # an argument holding a layer or block: what it calls depends on the values
-        if target in self.base:  # what `call` does with a name the scope holds
-            held = self.base[target]
-            if target not in self.params or (target not in REGISTRY and target not in self.spec.blocks
-                                             and isinstance(held, (Symbol, CallValue))):
-                if isinstance(held, Symbol):
-                    held = CallValue(held.name, (), ())
-                if not isinstance(held, CallValue) or (held.name not in REGISTRY and held.name not in self.spec.blocks):
-                    return None
-                node = node.model_copy(update={"target": held.name, "args": [*held.args, *node.args],
-                                               "kwargs": {**dict(held.kwargs), **node.kwargs}})
-                target = held.name
-        if target in REGISTRY:
+        held = self.bound.get(target, _UNBOUND) if target in visible else self.base.get(target, _UNBOUND)
+        if target in visible and target not in self.bound:
+            return None
+        if held is not _UNBOUND and (target not in self.params or (  # what `call` does with a name the scope holds
+                target not in REGISTRY and target not in self.blocks and isinstance(held, (Symbol, CallValue)))):
+            if isinstance(held, Symbol):
+                held = CallValue(held.name, (), ())
+            if not isinstance(held, CallValue) or (held.name not in REGISTRY and held.name not in self.blocks):
+                return None
+            node = node.model_copy(update={"target": held.name, "args": [*held.args, *node.args],
+                                           "kwargs": {**dict(held.kwargs), **node.kwargs}})
+        if node.target in REGISTRY:
             return self.layer(node, visible, cpath, name)
-        if target in self.spec.blocks:
+        if node.target in self.blocks:
             return self.block_call(node, visible, cpath, name)
         return None
 
     def layer(self, node: s.Call, visible: frozenset, cpath: tuple, name):
         kind = REGISTRY[node.target]
         keys = _call_keys(node, arg_names(kind), kind.positional)
-        if keys is None:
-            return None
-        reads = [self.getter(raw, visible) for raw in (*node.args, *node.kwargs.values())]
-        if any(r is None for r in reads):
+        reads = self.reads([*node.args, *node.kwargs.values()], visible) if keys is not None else None
+        if reads is None:
             return None
         loc, Args = self.loc(cpath), kind.Args
         if all(how is _CONST for how, _ in reads):  # the same arguments in every instance: validated now
-            values = dict(zip(keys, (what for _, what in reads)))
             try:
-                args = _planned_args(Args, keys, values)
+                args = _plan_args(Args, keys, [what for _, what in reads])
             except _Abort:
                 return None
             made = g.Layer(name, "", loc, kind=kind, args=args).__dict__
 
             def fixed(env, tally):
-                tally[0] += 1
+                tally.nodes += 1
                 new = object.__new__(g.Layer)
                 new.__dict__ = made.copy()
                 return new
-            return fixed, 1, 0, 1
-        plan = list(zip(keys, reads))
+            return fixed
 
         def layer(env, tally):
-            tally[0] += 1
-            values = {key: _read(how, what, env) for key, (how, what) in plan}
-            return g.Layer(name, "", loc, kind=kind, args=_planned_args(Args, keys, values))
-        return layer, 1, 0, 1
+            tally.nodes += 1
+            values = [what if how is _CONST else env[what] if how is _NAME else _read(how, what, env)
+                      for how, what in reads]
+            return g.Layer(name, "", loc, kind=kind, args=_plan_args(Args, keys, values))
+        return layer
 
     def block_call(self, node: s.Call, visible: frozenset, cpath: tuple, name):
-        target = node.target
-        block = self.spec.blocks[target]
+        target, block = node.target, self.blocks[node.target]
         names, order, _, choices = self.binder.signature(target, block)
-        if choices or self.binder.called_args(target):
-            return None  # checked against the values: the general path
-        keys = _call_keys(node, names, order)
-        if keys is None:
+        keys = _call_keys(node, names, order) if not choices else None  # choices: checked the general way
+        reads = self.reads([*node.args, *node.kwargs.values()], visible) if keys is not None else None
+        if reads is None:
             return None
-        given = dict(zip(keys, (self.getter(raw, visible) for raw in (*node.args, *node.kwargs.values()))))
-        if any(r is None for r in given.values()):
-            return None
-        scope = []  # per argument, in order: (name, True, read in the caller's scope) or (name, False, default)
-        seen: set[str] = set()
-        for arg in block.args:
+        given = dict(zip(keys, reads))
+        scope = []  # per argument, in order: (name, read in the caller's scope?, how, what)
+        for index, arg in enumerate(block.args):
             if arg.name in given:
-                scope.append((arg.name, True, given[arg.name]))
+                scope.append((arg.name, True, *given[arg.name]))
             elif arg.required:
                 return None
             else:
                 read = (_CONST, arg.default) if arg.default is None or type(arg.default) in _LITERALS else \
-                    self.getter(arg.default, frozenset(seen))
+                    self.getter(arg.default, frozenset(a.name for a in block.args[:index]))
                 if read is None:
                     return None
-                scope.append((arg.name, False, read))
-            seen.add(arg.name)
-        body = self.plan(target)
-        if body is None:
+                scope.append((arg.name, False, *read))
+        called = tuple(self.binder.called_args(target))
+        fixed = None if called else self.plan(target)
+        if not called and fixed is None:
             return None
-        base = self.base
+        base, level, planner, blocks = self.base, self.inner, self, self.blocks
 
         def block_call(env, tally):
-            if body.dead:
-                raise _Abort
-            tally[0] += 1
+            tally.nodes += 1
             local = dict(base)
-            for arg, own, (how, what) in scope:
-                value = _read(how, what, env if own else local)
-                if not _block_value(value):
+            values = []
+            for arg, own, how, what in scope:
+                value = what if how is _CONST else _read(how, what, env if own else local)
+                if not _block_value(value, blocks):
                     raise _Abort
                 local[arg] = value
+                values.append(value)
+            body = fixed
+            if called:  # what block_scope checks of an argument the body calls, then the plan for its values
+                held = tuple(local[a] for a in called)
+                for value in held:
+                    if isinstance(value, (Symbol, CallValue)) and value.name not in REGISTRY and value.name not in blocks:
+                        raise _Abort
+                body = planner.plan(target, held)
+                if body is None:
+                    raise _Abort
+            offset = tally.offset
+            if body.dead or offset + level + body.depth >= tally.depth_room or tally.blocks + 1 >= tally.block_room \
+                    or tally.nodes > tally.node_room:
+                raise _Abort  # the general path reports the limit where it is passed
+            tally.offset, tally.blocks = offset + level, tally.blocks + 1
             one = body.build(local, tally)
+            tally.offset, tally.blocks = offset, tally.blocks - 1
             if one is None:
                 return None
             if name is not None:
                 one.name = name
             if not isinstance(one, g.Layer):
-                one.block, one.block_args = target, tuple(local[a] for a in names)
+                one.block, one.block_args = target, tuple(values)
             return one
-        return block_call, body.depth + 1, body.blocks + 1, body.most + 1
+        return block_call
+
+
+def _unplanned(env, tally):
+    """The builder of a branch that does not qualify: chosen, the instance is resolved the general way."""
+    raise _Abort
+
+
+def _made(builders: list, env: Mapping[str, Any], tally: _Tally) -> list[g.Node]:
+    """The nodes the builders make, in order (an `if` may make none)."""
+    out = []
+    for build in builders:
+        one = build(env, tally)
+        if one is not None:
+            out.append(one)
+    return out
 
 
 def _call_keys(node: s.Call, names: list[str], positional: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -1699,13 +1764,18 @@ def _read(how: int, what: Any, env: Mapping[str, Any]) -> Any:
         raise _Abort from None
 
 
-def _block_value(value: Any) -> bool:
-    """Can a plan give a block argument this value as `arguments` would (a number, flag, text, none, word or list
-    of them), with nothing to report or wait for?"""
+def _block_value(value: Any, blocks: Mapping[str, Any]) -> bool:
+    """Can a plan give a block argument this value as `arguments` would, with nothing to report or wait for: a
+    number, flag, text, none, word, a call of a layer kind, block or initialiser, or a list of them?"""
     kind = type(value)
     if kind in _SCALARS or kind is Symbol:
         return True
-    return kind is list and all(_block_value(v) for v in value)
+    if kind is list:
+        return all(_block_value(v, blocks) for v in value)
+    if kind is CallValue:
+        return (value.name in REGISTRY or value.name in blocks or value.name in INITIALIZERS) and \
+            all(_block_value(v, blocks) for v in (*value.args, *(v for _, v in value.kwargs)))
+    return False
 
 
 def _plain_key(value: Any) -> tuple[Any, Any]:
@@ -1726,13 +1796,18 @@ def _plain_key(value: Any) -> tuple[Any, Any]:
     raise _Abort
 
 
-def _planned_args(Args: Any, keys: tuple[str, ...], values: dict[str, Any]) -> Any:
-    """A layer's validated arguments for a plan, kept by the values' keys (see _VALIDATED); _Abort where they do
-    not validate (or cannot be keyed), for the general path to report."""
+def _plan_args(Args: Any, keys: tuple[str, ...], values: list) -> Any:
+    """A layer's validated arguments for the values a plan read, kept by the values' keys (see _VALIDATED); _Abort
+    where they do not validate, for the general path to report."""
     plain, typed = {}, []
-    for key in keys:
-        plain[key], k = _plain_key(values[key])
-        typed.append(k)
+    for key, value in zip(keys, values):
+        kind = type(value)
+        if kind is int or kind is str or kind is bool or value is None:
+            plain[key] = value
+            typed += (kind, value)
+        else:
+            plain[key], pair = _plain_key(value)
+            typed += pair
     memo = (Args, keys, tuple(typed))
     args = _VALIDATED.get(memo)
     if args is None:
