@@ -250,8 +250,8 @@ def _eval_value(raw: Any, env: Mapping[str, Any]) -> Any:
     if isinstance(raw, str):
         return eval_text(raw, env)
     if isinstance(raw, list):  # a list written as a list, items evaluated one by one: capped as [...] is
-        out = [_eval_value(v, env) for v in raw]
-        if len(out) > 1 and sum(item_count(v) for v in out) > MAX_LIST:  # `[s, s]` doubles a shared list
+        out = [_eval_value(v, env) for v in raw]  # `[s, s]` doubles a shared list (a number counts 1)
+        if len(out) > 1 and sum(1 if type(v) in _LITERALS else item_count(v) for v in out) > MAX_LIST:
             raise ExprError(f"a list, dict or string would have more than {MAX_LIST:,} items", code="eval-error")
         return out
     return raw
@@ -1361,10 +1361,11 @@ class _BlockPlan:
     """A block's body as a builder (see _Planner), and how deep its own entries nest (the body of a block it calls
     is checked where that call is built)."""
 
-    __slots__ = ("build", "depth", "dead")
+    __slots__ = ("build", "depth", "scoped", "dead")
 
-    def __init__(self, build, depth: int):
+    def __init__(self, build, depth: int, scoped: bool):
         self.build, self.depth = build, depth
+        self.scoped = scoped  # it evaluates expressions, which may use the params and functions: its scope holds them
         self.dead = False  # it aborted once in this resolve: the block is resolved the general way from then on
 
 
@@ -1401,6 +1402,7 @@ class _Planner:
         self.inner = 0  # the same within the body being planned
         self.deepest = 0  # the most `inner` has been in the body being planned
         self.bound: dict[str, Any] = {}  # the arguments that the body being planned calls, and their values
+        self.scoped = False  # the body being planned evaluates an expression in its scope
 
     def plan(self, name: str, called: tuple = ()) -> _BlockPlan | None:
         """Block `name`'s plan for the values `called` of the arguments its body calls (binder.called_args), made at
@@ -1413,22 +1415,26 @@ class _Planner:
             return self.plans[key]
         self.plans[key] = None  # while it is planned
         block = self.blocks[name]
-        saved = self.bound, self.inner, self.deepest
-        self.bound, self.inner, self.deepest = dict(zip(self.binder.called_args(name), called)), 0, 0
+        saved = self.bound, self.inner, self.deepest, self.scoped
+        self.bound, self.inner, self.deepest, self.scoped = dict(zip(self.binder.called_args(name), called)), 0, 0, False
         try:
             build = self.entry(block.body, frozenset(a.name for a in block.args), ("blocks", name, "body"))
             if build is not None:
-                self.plans[key] = _BlockPlan(build, self.deepest)
+                self.plans[key] = _BlockPlan(build, self.deepest, self.scoped)
         finally:
-            self.bound, self.inner, self.deepest = saved
+            self.bound, self.inner, self.deepest, self.scoped = saved
         return self.plans[key]
 
-    def getter(self, raw: Any, visible: frozenset) -> tuple[int, Any] | None:
+    def getter(self, raw: Any, visible: frozenset, own: bool = True) -> tuple[int, Any] | None:
         """How a builder reads the value of `raw` in a scope holding the base and the names `visible`, as `value`
         evaluates it; None where `value` could report a call of an unknown name, the value would be a size of the
-        incoming tensor, or the text does not parse."""
+        incoming tensor, or the text does not parse. `own`: read in the scope of the body being planned (which
+        then holds the base where the value is evaluated), not in a scope of the builder's own."""
         if not isinstance(raw, str):
-            return (_LIST, raw) if isinstance(raw, list) else (_CONST, raw)
+            if isinstance(raw, list):
+                self.scoped |= own
+                return _LIST, raw
+            return _CONST, raw
         try:
             tree = parse_expr(raw)
         except ExprError:
@@ -1448,6 +1454,7 @@ class _Planner:
             if called not in FUNCTIONS and called not in REGISTRY and called not in INITIALIZERS \
                     and called not in self.blocks and called not in self.base:
                 return None
+        self.scoped |= own
         return _TEXT, raw
 
     def reads(self, raws, visible: frozenset) -> list | None:
@@ -1658,9 +1665,18 @@ class _Planner:
 
         def layer(env, tally):
             tally.nodes += 1
-            values = [what if how is _CONST else env[what] if how is _NAME else _read(how, what, env)
-                      for how, what in reads]
-            return g.Layer(name, "", loc, kind=kind, args=_plan_args(Args, keys, values))
+            values = []
+            for how, what in reads:
+                values.append(what if how is _CONST else env[what] if how is _NAME else _read(how, what, env))
+            kinds = tuple(map(type, values))
+            if _KEYED.issuperset(kinds):  # numbers but floats, flags, texts, none (most): keyed as they are
+                memo = (Args, keys, kinds, tuple(values))
+                args = _VALIDATED.get(memo)
+                if args is None:
+                    args = _validated(Args, memo, dict(zip(keys, values)))
+            else:
+                args = _plan_args(Args, keys, values)
+            return g.Layer(name, "", loc, kind=kind, args=args)
         return layer
 
     def block_call(self, node: s.Call, visible: frozenset, cpath: tuple, name):
@@ -1679,7 +1695,7 @@ class _Planner:
                 return None
             else:
                 read = (_CONST, arg.default) if arg.default is None or type(arg.default) in _LITERALS else \
-                    self.getter(arg.default, frozenset(a.name for a in block.args[:index]))
+                    self.getter(arg.default, frozenset(a.name for a in block.args[:index]), own=False)
                 if read is None:
                     return None
                 scope.append((arg.name, False, *read))
@@ -1688,14 +1704,16 @@ class _Planner:
         if not called and fixed is None:
             return None
         base, level, planner, blocks = self.base, self.inner, self, self.blocks
+        defaults = any(not own and how is not _CONST for _, own, how, _ in scope)  # evaluated in the call's scope
 
         def block_call(env, tally):
             tally.nodes += 1
-            local = dict(base)
+            local = dict(base) if defaults else {}
             values = []
             for arg, own, how, what in scope:
-                value = what if how is _CONST else _read(how, what, env if own else local)
-                if not _block_value(value, blocks):
+                value = what if how is _CONST else env[what] if how is _NAME and own else \
+                    _read(how, what, env if own else local)
+                if type(value) not in _SCALARS and not _block_value(value, blocks):
                     raise _Abort
                 local[arg] = value
                 values.append(value)
@@ -1712,6 +1730,8 @@ class _Planner:
             if body.dead or offset + level + body.depth >= tally.depth_room or tally.blocks + 1 >= tally.block_room \
                     or tally.nodes > tally.node_room:
                 raise _Abort  # the general path reports the limit where it is passed
+            if body.scoped and not defaults:
+                local = {**base, **local}
             tally.offset, tally.blocks = offset + level, tally.blocks + 1
             one = body.build(local, tally)
             tally.offset, tally.blocks = offset, tally.blocks - 1
@@ -1796,26 +1816,28 @@ def _plain_key(value: Any) -> tuple[Any, Any]:
     raise _Abort
 
 
+_KEYED = frozenset((int, bool, str, type(None)))  # values that are their own key beside their type (not floats)
+
+
 def _plan_args(Args: Any, keys: tuple[str, ...], values: list) -> Any:
     """A layer's validated arguments for the values a plan read, kept by the values' keys (see _VALIDATED); _Abort
     where they do not validate, for the general path to report."""
     plain, typed = {}, []
     for key, value in zip(keys, values):
-        kind = type(value)
-        if kind is int or kind is str or kind is bool or value is None:
-            plain[key] = value
-            typed += (kind, value)
-        else:
-            plain[key], pair = _plain_key(value)
-            typed += pair
+        plain[key], pair = _plain_key(value)
+        typed += pair
     memo = (Args, keys, tuple(typed))
     args = _VALIDATED.get(memo)
-    if args is None:
-        try:
-            args = Args.model_validate(plain)
-        except ValidationError:
-            raise _Abort from None
-        _remember(memo, args)
+    return _validated(Args, memo, plain) if args is None else args
+
+
+def _validated(Args: Any, memo: tuple, plain: dict[str, Any]) -> Any:
+    """Arguments validated for a plan and kept under `memo`; _Abort where they do not validate."""
+    try:
+        args = Args.model_validate(plain)
+    except ValidationError:
+        raise _Abort from None
+    _remember(memo, args)
     return args
 
 
