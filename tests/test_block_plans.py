@@ -170,3 +170,42 @@ def test_values_that_are_equal_but_not_the_same_argument_are_validated_apart(mon
     assert [m.group(1) for m in re.finditer(r"DropoutArgs\(p=([^,)]*)", planned)] == ["0.0", "-0.0", "1.0", "1.0"]
     planned, general = _both(monkeypatch, text.replace("drop(1)", "drop(true)"))
     assert planned == general and planned.startswith("invalid-value 2.0 ")
+
+
+REPEATS = """
+name: repeats
+input: [8, 16, 16]
+blocks:
+  unit:
+    args: {c: required, stride: 1}
+    layers:
+      - conv2d(c, 3, stride=stride, padding=1)
+      - relu
+  stage:
+    args: [c, n]
+    repeat: n
+    block: unit(c * (i + 1))
+    first:
+      stride: 2
+    names: "unit{i + 1}"
+  grow:
+    args: [n]
+    dense: n
+    layer: unit(4)
+layers:
+  - stage(8, 3)
+  - stage(4, 2)
+  - grow(3)
+"""
+
+
+def test_plans_cover_repeats_with_names_and_a_first_copy_and_dense_entries(monkeypatch):
+    counts = _counting(monkeypatch)
+    planned, general = _both(monkeypatch, REPEATS, counts)
+    assert counts == {"planned": 3, "layers": 0, "frozen": True}
+    assert planned == general and "name='unit3'" in planned and "Dense(" in planned
+    renamed = REPEATS.replace('names: "unit{i + 1}"', 'names: "unit"')  # every copy named alike
+    clashing = REPEATS.replace("block: unit(c * (i + 1))", "block: unit(c * (i + 1), 1)")  # stride by position
+    for text, code in ((renamed, "duplicate-name"), (clashing, "duplicate-arg")):
+        planned, general = _both(monkeypatch, text)
+        assert planned == general and planned.startswith(code)

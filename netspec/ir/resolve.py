@@ -1499,6 +1499,8 @@ class _Planner:
             return ref
         if kind is s.Parameter:
             return self.parameter(node, name, visible, cpath)
+        if kind is s.Repeat or kind is s.Dense:
+            return self.repeat(node, name, visible, cpath)
         return None
 
     def entries(self, items: list, visible: frozenset, where: tuple) -> list | None:
@@ -1623,6 +1625,52 @@ class _Planner:
             return g.Param(name, "", loc, shape=tuple(shape), init=init)
         return parameter
 
+    def repeat(self, node: s.Repeat | s.Dense, name, visible: frozenset, cpath: tuple):
+        """A repeat or dense entry: its copies made one by one with `i` bound, as `_Resolver.repeat` makes them."""
+        count = self.getter(node.count, visible)
+        dense = type(node) is s.Dense
+        inner_key = "layer" if dense else "block"
+        inner: s.Entry = node.layer if dense else node.block
+        first = {} if dense else node.first
+        if count is None or (first and type(inner) is not s.Call):
+            return None
+        inside, where = visible | {"i"}, cpath + (inner_key,)
+        item = self.entry(inner, inside, where)
+        starting = None
+        if first:  # what `override` makes of the first copy's call (a clash it reports leaves it to the general way)
+            target = inner.target
+            positional = REGISTRY[target].positional if target in REGISTRY else \
+                tuple(a.name for a in self.blocks[target].args) if target in self.blocks else ()
+            if any(key in positional[:len(inner.args)] for key in first):
+                return None
+            starting = self.entry(inner.model_copy(update={"kwargs": {**inner.kwargs, **first}}), inside, where)
+        if item is None or (first and starting is None):
+            return None
+        pattern = node.names
+        self.scoped |= pattern is not None  # a names pattern is evaluated in the scope
+        (how, what), loc = count, self.loc(cpath)
+
+        def repeat(env, tally):
+            tally.nodes += 1
+            count = _read(how, what, env)
+            if isinstance(count, float) and count.is_integer():
+                count = int(count)
+            if type(count) is not int or count < 0 or count > tally.node_room:
+                raise _Abort  # what int_value reports, or the budget: the general path says so
+            copies, start = [], tally.nodes
+            for i in range(count):
+                if i == 1 and tally.nodes + (tally.nodes - start) * (count - 1) > tally.node_room:
+                    raise _Abort
+                local = {**env, "i": i}
+                one = (starting if i == 0 and starting is not None else item)(local, tally)
+                copy_name = _copy_name(pattern, local) if pattern is not None else None
+                if one is not None:
+                    if copy_name is not None:
+                        one.name = copy_name
+                    copies.append(one)
+            return g.Dense(name, "", loc, layers=copies) if dense else g.Seq(name, "", loc, items=copies)
+        return repeat
+
     def call(self, node: s.Call, visible: frozenset, cpath: tuple, name):
         target = node.target
         held = self.bound.get(target, _UNBOUND) if target in visible else self.base.get(target, _UNBOUND)
@@ -1743,6 +1791,23 @@ class _Planner:
                 one.block, one.block_args = target, tuple(values)
             return one
         return block_call
+
+
+def _copy_name(pattern: str, local: Mapping[str, Any]) -> str:
+    """What `_Evaluator.names` gives a copy; _Abort where it would report the pattern."""
+    def one(match: re.Match) -> str:
+        value = eval_text(match.group(1), local)
+        if isinstance(value, Later):
+            raise _Abort
+        return str(value)
+
+    try:
+        name = _NAME_FIELD.sub(one, pattern)
+    except ExprError:
+        raise _Abort from None
+    if module_name_problem(name) is not None:
+        raise _Abort
+    return name
 
 
 def _unplanned(env, tally):
