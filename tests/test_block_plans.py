@@ -11,7 +11,7 @@ import pytest
 
 from netspec.diagnostics import SpecError
 from netspec.ir import resolve
-from netspec.pipeline import analyse
+from netspec.pipeline import analyse, parse_linked, typed_graph
 
 HERE = Path(__file__).parent
 LIBRARY = sorted([*(HERE.parent / "architectures").rglob("*.yaml"), *(HERE.parent / "architectures").rglob("*.ns")])
@@ -209,3 +209,20 @@ def test_plans_cover_repeats_with_names_and_a_first_copy_and_dense_entries(monke
     for text, code in ((renamed, "duplicate-name"), (clashing, "duplicate-arg")):
         planned, general = _both(monkeypatch, text)
         assert planned == general and planned.startswith(code)
+
+
+def test_what_a_block_calls_of_its_arguments_is_found_once_per_definition(monkeypatch):
+    """Counted: the walk that finds the arguments a block's body calls as layers runs once per block definition in
+    the process, not once per resolve; a spec that defines a block of the same name anew gets its own answer."""
+    walks = []
+    real = resolve._called_in
+    monkeypatch.setattr(resolve, "_called_in", lambda body, names: walks.append(sorted(names)) or real(body, names))
+    monkeypatch.setattr(resolve, "_CALLED_ARGS", {})
+    text = ("name: held\ninput: [4, 8, 8]\nblocks:\n  unit:\n    args: {act: relu}\n    layers:\n"
+            "      - conv2d(4, 3, padding=1)\n      - act\nlayers:\n  - unit\n  - unit(act=gelu)\n")
+    parsed = parse_linked(text)
+    for _ in range(3):
+        graph = typed_graph(parsed)
+    assert walks == [["act"]] and [n.op for n in graph.walk()][-1] == "gelu"
+    edited = parse_linked(text.replace("      - act\n", "      - relu\n"))  # `act` no longer called
+    assert [n.op for n in typed_graph(edited).walk()][-1] == "relu" and walks == [["act"], ["act"]]

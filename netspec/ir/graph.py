@@ -349,7 +349,7 @@ def copy_tree(node: Node, fields: Optional[dict] = None) -> Node:
     fields = new.__dict__ = (node.__dict__ if fields is None else fields).copy()
     if cls is Layer or cls is Ref or cls is Param:
         return new
-    held = _CHILD_LIST.get(cls) or next((f for base, f in _CHILD_LIST.items() if isinstance(node, base)), None)
+    held = CHILD_LIST.get(cls) or next((f for base, f in CHILD_LIST.items() if isinstance(node, base)), None)
     if held is not None:  # a Seq, Merge or Dense (a subclass too: resolve's _Failed is a Seq)
         fields[held] = _copies(fields[held])
     elif isinstance(node, Residual):
@@ -363,7 +363,7 @@ def copy_tree(node: Node, fields: Optional[dict] = None) -> Node:
     return new
 
 
-_CHILD_LIST = {Seq: "items", Merge: "branches", Dense: "layers"}  # the node kinds whose children are one list
+CHILD_LIST = {Seq: "items", Merge: "branches", Dense: "layers"}  # the node kinds whose children are one list
 
 
 def _copies(nodes: list[Node]) -> list[Node]:

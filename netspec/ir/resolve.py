@@ -713,9 +713,7 @@ class _Binder:
         """The arguments of block `name` that its body calls as layers, in declaration order (found once)."""
         found = self.called.get(name)
         if found is None:
-            block = self.spec.blocks[name]
-            inside = _called_in(block.body, {a.name for a in block.args})
-            found = self.called[name] = [a.name for a in block.args if a.name in inside]
+            found = self.called[name] = _called_args(self.spec.blocks[name])
         return found
 
     def callable_value(self, name: str, value: Any, target: str, where: tuple, mpath: str) -> bool:
@@ -1403,12 +1401,13 @@ class _Planner:
         self.deepest = 0  # the most `inner` has been in the body being planned
         self.bound: dict[str, Any] = {}  # the arguments that the body being planned calls, and their values
         self.scoped = False  # the body being planned evaluates an expression in its scope
+        self.reads_of: dict[tuple, tuple[int, Any]] = {}  # (text, visible names) -> what getter found
 
     def plan(self, name: str, called: tuple = ()) -> _BlockPlan | None:
         """Block `name`'s plan for the values `called` of the arguments its body calls (binder.called_args), made at
         the first such call; None where it does not qualify, or the block is reached again from its own body."""
         try:
-            key = (name, *map(_value_key, called))
+            key = (name, *map(_value_key, called)) if called else (name,)
         except _Unkeyed:
             return None
         if key in self.plans:
@@ -1435,6 +1434,17 @@ class _Planner:
                 self.scoped |= own
                 return _LIST, raw
             return _CONST, raw
+        found = self.reads_of.get((raw, visible))
+        if found is not None:  # the same text in the same scope (most texts of a body are names, written again)
+            self.scoped |= own and found[0] is _TEXT
+            return found
+        found = self.read_text(raw, visible)
+        if found is not None:
+            self.reads_of[(raw, visible)] = found
+            self.scoped |= own and found[0] is _TEXT
+        return found
+
+    def read_text(self, raw: str, visible: frozenset) -> tuple[int, Any] | None:
         try:
             tree = parse_expr(raw)
         except ExprError:
@@ -1454,12 +1464,16 @@ class _Planner:
             if called not in FUNCTIONS and called not in REGISTRY and called not in INITIALIZERS \
                     and called not in self.blocks and called not in self.base:
                 return None
-        self.scoped |= own
         return _TEXT, raw
 
     def reads(self, raws, visible: frozenset) -> list | None:
-        made = [self.getter(raw, visible) for raw in raws]
-        return None if any(r is None for r in made) else made
+        made = []
+        for raw in raws:
+            read = (_CONST, raw) if raw is None or type(raw) in _LITERALS else self.getter(raw, visible)
+            if read is None:
+                return None
+            made.append(read)
+        return made
 
     def entry(self, node: s.Entry, visible: frozenset, cpath: tuple, name: Any = _KEEP):
         """The builder of entry `node` of a body whose arguments are `visible`, or None when it does not qualify.
@@ -1468,7 +1482,8 @@ class _Planner:
             return None
         self.level += 1
         self.inner += 1
-        self.deepest = max(self.deepest, self.inner)
+        if self.inner > self.deepest:
+            self.deepest = self.inner
         try:
             return self.entry_plan(node, visible, cpath, name)
         finally:
@@ -1504,8 +1519,13 @@ class _Planner:
         return None
 
     def entries(self, items: list, visible: frozenset, where: tuple) -> list | None:
-        made = [self.entry(item, visible, where + (index,)) for index, item in enumerate(items)]
-        return None if any(m is None for m in made) else made
+        made = []
+        for index, item in enumerate(items):
+            build = self.entry(item, visible, where + (index,))
+            if build is None:
+                return None
+            made.append(build)
+        return made
 
     def group(self, node: s.Seq | s.Merge, name, visible: frozenset, cpath: tuple):
         seq = type(node) is s.Seq
@@ -1697,7 +1717,7 @@ class _Planner:
         if reads is None:
             return None
         loc, Args = self.loc(cpath), kind.Args
-        if all(how is _CONST for how, _ in reads):  # the same arguments in every instance: validated now
+        if not any(how is not _CONST for how, _ in reads):  # the same arguments in every instance: validated now
             try:
                 args = _plan_args(Args, keys, [what for _, what in reads])
             except _Abort:
@@ -1736,23 +1756,25 @@ class _Planner:
             return None
         given = dict(zip(keys, reads))
         scope = []  # per argument, in order: (name, read in the caller's scope?, how, what)
+        defaults = False  # a default is evaluated, in the call's own scope
         for index, arg in enumerate(block.args):
             if arg.name in given:
                 scope.append((arg.name, True, *given[arg.name]))
             elif arg.required:
                 return None
+            elif arg.default is None or type(arg.default) in _LITERALS:
+                scope.append((arg.name, False, _CONST, arg.default))
             else:
-                read = (_CONST, arg.default) if arg.default is None or type(arg.default) in _LITERALS else \
-                    self.getter(arg.default, frozenset(a.name for a in block.args[:index]), own=False)
+                read = self.getter(arg.default, frozenset(names[:index]), own=False)
                 if read is None:
                     return None
                 scope.append((arg.name, False, *read))
+                defaults |= read[0] is not _CONST
         called = tuple(self.binder.called_args(target))
         fixed = None if called else self.plan(target)
         if not called and fixed is None:
             return None
         base, level, planner, blocks = self.base, self.inner, self, self.blocks
-        defaults = any(not own and how is not _CONST for _, own, how, _ in scope)  # evaluated in the call's scope
 
         def block_call(env, tally):
             tally.nodes += 1
@@ -1942,6 +1964,23 @@ def _value_key(value: Any) -> Any:
     raise _Unkeyed
 
 
+# block definition's id -> (the definition, its arguments that its body calls): a BlockDef is frozen, and what its body
+# calls is a function of the body and the argument names it holds, so the answer serves every resolve of the process
+# (the definition is kept with it, so its id is not another's). Starts afresh past MAX_VALIDATED entries.
+_CALLED_ARGS: dict[int, tuple[s.BlockDef, list[str]]] = {}
+
+
+def _called_args(block: s.BlockDef) -> list[str]:
+    """The arguments of `block` that its body calls as layers, in declaration order."""
+    found = _CALLED_ARGS.get(id(block))
+    if found is None or found[0] is not block:
+        inside = _called_in(block.body, {a.name for a in block.args})
+        if len(_CALLED_ARGS) >= MAX_VALIDATED:
+            _CALLED_ARGS.clear()
+        found = _CALLED_ARGS[id(block)] = block, [a.name for a in block.args if a.name in inside]
+    return found[1]
+
+
 def _called_in(body: Any, names: set[str]) -> set[str]:
     """Which of `names` a block body calls as an entry (`- act`, `unit(16)`)."""
     found: set[str] = set()
@@ -2035,7 +2074,8 @@ class _Namer:
         if isinstance(node, g.Residual) and node.shortcut is None and node.shortcut_mode in ("auto", "conv"):
             names.setdefault(node.shortcut_name, node)  # reserved for the projection infer may add
         prefix, layer_kind = f"{path}." if path else "", g.Layer
-        for group in self.groups(node):
+        held = g.CHILD_LIST.get(type(node))  # a Seq, Merge or Dense (most): its one list of children
+        for group in (node.__dict__[held],) if held is not None else self.groups(node):
             index = -1
             for child in group:
                 layer = type(child) is layer_kind
@@ -2063,7 +2103,7 @@ class _Namer:
                     if layer:  # what visit does for a layer
                         child.path = prefix + name
                     else:
-                        self.visit(child, _join(path, name))
+                        self.visit(child, prefix + name)
                 elif child.name is not None or not child.children:
                     if child.name is None:  # an unnamed layer in a flat module: a generated, unique name
                         n = flat_scope["count"].get(child.op, 0) + 1
