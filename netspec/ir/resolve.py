@@ -1297,30 +1297,39 @@ class _Resolver:
         if local is None:
             return None
         held = [local[a] for a in self.binder.signature(node.target, block)[0]]  # the argument values, in order
-        key = self.instance_key(node.target, held, into, sizes)
-        made = self.instances.get(key) if key is not None else None
-        if made is not None and self.nodes + made[1] <= self.max_nodes:  # made before: copied, not evaluated again
-            self.nodes += made[1]
-            nodes = made[0].copy()
-        elif sizes is not None or self.flat_scope is not None or self.ev.deferring \
-                or (nodes := self.planned(node.target, local)) is None:
-            before = self.nodes, self.unshared()
-            self.block_stack.append(node.target)
-            self.block_calls.append((mpath, cpath))
-            self.splice_into = into  # a block spliced: its body is
-            try:
-                nodes = self.entry(block.body, local, mpath, ("blocks", node.target, "body"))
-            finally:
-                self.block_stack.pop()
-                self.block_calls.pop()
-            if key is not None and self.unshared() == before[1]:
-                self.instances[key] = (self.instance(nodes), self.nodes - before[0])
+        nodes = None  # made by the block's plan, where it has one that builds for these values (as they stand)
+        if sizes is None and self.flat_scope is None and not self.ev.deferring:
+            nodes = self.planned(node.target, local)
+        if nodes is None:
+            nodes = self.instantiated(node, block, local, held, mpath, cpath, into, sizes)
         if not nodes:
             return _EMPTY
         one = self.as_one(nodes, node.name if node.name is not None else None, cpath)
         if not isinstance(one, g.Layer):  # a block of one layer is shown as that layer
             one.block, one.block_args = node.target, tuple(held)
         return one
+
+    def instantiated(self, node: s.Call, block: s.BlockDef, local: dict[str, Any], held: list, mpath: str,
+                     cpath: tuple, into: tuple[str, int] | None, sizes) -> list[g.Node]:
+        """The nodes of block `node.target`'s body for the scope `local`, resolved the general way: copied from an
+        instance made before with the same arguments, or resolved (and kept, where it can be copied later)."""
+        key = self.instance_key(node.target, held, into, sizes)
+        made = self.instances.get(key) if key is not None else None
+        if made is not None and self.nodes + made[1] <= self.max_nodes:  # made before: copied, not evaluated again
+            self.nodes += made[1]
+            return made[0].copy()
+        before = self.nodes, self.unshared()
+        self.block_stack.append(node.target)
+        self.block_calls.append((mpath, cpath))
+        self.splice_into = into  # a block spliced: its body is
+        try:
+            nodes = self.entry(block.body, local, mpath, ("blocks", node.target, "body"))
+        finally:
+            self.block_stack.pop()
+            self.block_calls.pop()
+        if key is not None and self.unshared() == before[1]:
+            self.instances[key] = (self.instance(nodes), self.nodes - before[0])
+        return nodes
 
     def planned(self, target: str, local: dict[str, Any]) -> list[g.Node] | None:
         """The nodes of block `target`'s body made by its plan (see _Planner) from the scope `local`; None where it
