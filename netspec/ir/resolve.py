@@ -200,7 +200,8 @@ _SETTLED = frozenset((int, float, bool, str, tuple, type(None)))  # evaluated va
 
 
 # Validated arguments by (Args class, the values as a repr) or (Args class, the arguments as written, when all are
-# literals; see _literal_call): validation is a pure function of the kind's Args class (the class object, so one a
+# literals; see _literal_call), or by the argument names and values' keys a block plan read (see _plan_args and
+# _Planner.layer: 3- and 4-tuples, which a 2-tuple never equals): validation is a pure function of the kind's Args class (the class object, so one a
 # plugin defines anew is another key) and the values, so the memo serves every resolve of the process, as the parse
 # and expression caches do. Only what validated is kept, and the table starts afresh past MAX_VALIDATED entries.
 _VALIDATED: dict[tuple, Any] = {}
@@ -1392,11 +1393,11 @@ class _Tally:
 class _Planner:
     """Block bodies analysed once per resolve into builders that make an instance's nodes from its argument values.
 
-    A body qualifies when its entries are sequences, merges, residuals, conditions, flat modules, references,
-    parameters and calls of layer kinds and blocks (a param or an argument holding a layer included: a block whose
-    body calls an argument is planned once per value of that argument), and its values are numbers, flags, none,
-    words, lists and expressions that call no unknown name and use no size of the incoming tensor; a repeat, a
-    splice, an output or a data-flow call leaves the block to the general path. A builder makes exactly the nodes
+    A body qualifies when its entries are sequences, merges, residuals, conditions, repeats and dense entries, flat
+    modules, references, parameters and calls of layer kinds and blocks (a param or an argument holding a layer
+    included: a block whose body calls an argument is planned once per value of that argument), and its values are
+    numbers, flags, none, words, lists and expressions that call no unknown name and use no size of the incoming
+    tensor; a splice, an output or a data-flow call leaves the block to the general path. A builder makes exactly the nodes
     the general path makes for the same arguments (names, locations, validated arguments, block arguments, node
     counts), and raises _Abort, before anything outside it changes, wherever the general path could report an
     error or wait for the incoming sizes; so a plan never reports anything."""
