@@ -22,10 +22,12 @@ their models), and the outline stands for it from then on:
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any
 
 _MODEL = "_outline_model"  # where an outline keeps its model once made (the root of outline_base: from the start)
 _NOT_BODY = frozenset({"__dict__", "__weakref__", _MODEL})
+_MAKING = threading.RLock()  # one model per outline, whichever threads ask first (a class statement runs once too)
 
 
 class Outline(type):
@@ -35,16 +37,21 @@ class Outline(type):
         """The pydantic model this outline stands for, made the first time it is asked for."""
         made = cls.__dict__.get(_MODEL)
         if made is None:
-            bases = tuple(base.model() if isinstance(base, Outline) else base for base in cls.__bases__)
-            body = {key: value for key, value in cls.__dict__.items() if key not in _NOT_BODY}
-            body["__qualname__"] = cls.__qualname__
-            # the body's names are resolved in its module, as for a class statement there; the frame making the
-            # model is not the class's scope, so pydantic is told not to take its locals as the parent namespace
-            made = type(bases[0])(cls.__name__, bases, body, __pydantic_reset_parent_namespace__=False)
-            type.__setattr__(cls, _MODEL, made)
-            module = sys.modules.get(cls.__module__)
-            if module is not None and vars(module).get(cls.__name__) is cls:
-                setattr(module, cls.__name__, made)
+            with _MAKING:
+                made = cls.__dict__.get(_MODEL) or cls._make()
+        return made
+
+    def _make(cls) -> type:
+        bases = tuple(base.model() if isinstance(base, Outline) else base for base in cls.__bases__)
+        body = {key: value for key, value in cls.__dict__.items() if key not in _NOT_BODY}
+        body["__qualname__"] = cls.__qualname__
+        # the body's names are resolved in its module, as for a class statement there; the frame making the
+        # model is not the class's scope, so pydantic is told not to take its locals as the parent namespace
+        made = type(bases[0])(cls.__name__, bases, body, __pydantic_reset_parent_namespace__=False)
+        type.__setattr__(cls, _MODEL, made)
+        module = sys.modules.get(cls.__module__)
+        if module is not None and vars(module).get(cls.__name__) is cls:
+            setattr(module, cls.__name__, made)
         return made
 
     def field_names(cls) -> set[str]:

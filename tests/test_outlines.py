@@ -111,6 +111,23 @@ def test_an_outline_stands_for_its_model(module):
     assert outline.field_names() == {"size", "stride", "mode", "in", "wide"}
 
 
+def test_threads_that_ask_at_once_get_one_model(module):
+    import threading
+
+    outline, start, got = module.WideWindowArgs, threading.Barrier(8), []
+
+    def ask() -> None:
+        start.wait()
+        got.append(outline.model())
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(got) == 8 and len({id(model) for model in got}) == 1 and module.WideWindowArgs is got[0]
+
+
 def test_the_built_in_outlines_name_the_fields_their_models_get():
     # in a fresh process, before anything makes them: each built-in module's outlines, their field names as read
     # from the outline (registration checks `positional` against these), then the names of the models made
