@@ -174,8 +174,9 @@ class Summary(Record):
             return [texts.get(key) or texts.setdefault(key, _shape(key)) for key in map(tuple, shapes)]
         if column == "kernel":
             return ["x".join(map(str, r.kernel)) if r.kernel else "--" for r in rows]
-        if column == "params":
-            return [f"{r.params:,}" for r in rows]
+        if column == "params":  # a count's text made once for each distinct count, as a shape's
+            counts: dict[int, str] = {}
+            return [counts.get(n) or counts.setdefault(n, f"{n:,}") for n in [r.params for r in rows]]
         if column == "trainable":
             return ["--" if not r.params else "yes" if r.trainable == r.params else ("no" if not r.trainable else
                                                                                      "partly") for r in rows]
@@ -222,11 +223,11 @@ class Summary(Record):
         columns = self._columns(depth, indent=True)
         widths = [max(len(title), max(map(len, texts), default=0)) for title, texts in zip(header, columns)]
         right = {i + 2 for i, c in enumerate(self.columns) if c in NUMERIC}
-        # a line is its cells padded to their column's width (numbers to the right), two spaces apart
-        line = "  ".join(f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths)).format
-        rule = "-" * len(line(*("-" * w for w in widths)).rstrip())
-        out = [f"{self.name}", rule, line(*header).rstrip(), rule]
-        out += [line(*cells).rstrip() for cells in zip(*columns)]
+        # a line: its cells padded to their column's width (numbers to the right), two spaces apart
+        line = "  ".join(("%%%ds" if i in right else "%%-%ds") % w for i, w in enumerate(widths))
+        rule = "-" * len((line % tuple("-" * w for w in widths)).rstrip())
+        out = [f"{self.name}", rule, (line % tuple(header)).rstrip(), rule]
+        out += [(line % cells).rstrip() for cells in zip(*columns)]
         out.append(rule)
         out += [f"{k}: {v}" for k, v in self._totals()]
         return "\n".join(out)
