@@ -2,7 +2,8 @@
 
 Shorthand forms are made canonical here (`relu`, `conv2d(64, 3)`, `conv2d: {out: 64}`,
 `name: entry`, `concat: [...]`), every structural problem is reported at its file position, and
-pydantic then checks the canonical data against the IR's models.
+the canonical data becomes the IR's models: directly where every value is plainly of its field's type
+(netspec.ir.spec.built_spec), else through pydantic, whose errors are reported at their positions.
 """
 
 from __future__ import annotations
