@@ -31,7 +31,7 @@ from .files import FileProblem, FileTooLarge, read_regular
 from .frontends.validate import validate
 from .frontends.yaml_source import MAX_BYTES, read_yaml
 from .ir import graph as g
-from .ir.infer import infer
+from .ir.infer import forget_typed, infer
 from .ir.link import link
 from .ir.resolve import forget_validated, resolve
 from .ir.spec import Locations, ParsedSpec, Spec
@@ -261,13 +261,14 @@ def _renamed(parsed: ParsedSpec, file: str) -> ParsedSpec:
 
 
 def clear_caches() -> None:
-    """Forget every file's text, every parsed text and every validated layer argument (the expression cache is
-    netspec.ir.expr.parse_expr.cache_clear)."""
+    """Forget every file's text, every parsed text, every validated layer argument and every typed layer (the
+    expression cache is netspec.ir.expr.parse_expr.cache_clear)."""
     _parsed.clear()
     _parsed_characters[0] = 0
     _texts.clear()
     _text_characters[0] = 0
     forget_validated()
+    forget_typed()
 
 
 def _parse_text(text: str, file: str, format: str, default_name: str) -> ParsedSpec:

@@ -149,12 +149,45 @@ def test_a_stack_of_the_same_layer_is_typed_once_and_every_node_gets_its_figures
     calls = []
     real = type(conv).infer
     monkeypatch.setattr(type(conv), "infer", lambda self, args, shape: calls.append(shape) or real(self, args, shape))
+    netspec.pipeline.clear_caches()  # an earlier test may have typed this layer already
     text = "name: stack\ninput: [8, 16, 16]\nlayers:\n" + "  - conv2d(8, 3, padding=1)\n  - relu\n" * 1000
     graph = analyse(text)
     convs = [n for n in graph.walk() if not n.children and n.op == "conv2d"]
     assert len(convs) == 1000 and calls == [(8, 16, 16)]
     assert all(n.out_shape == (8, 16, 16) and n.params == 584 and n.mult_adds == 584 * 256 for n in convs)
     assert graph.root.params == 584_000
+
+
+def test_a_layer_typed_once_serves_later_analyses_until_the_caches_are_cleared(monkeypatch):
+    """Counted: a spec analysed again calls no shape rule (its layers' Args are shared through resolve's memo, and
+    each (kind, Args, input shape) was typed by the first analysis), with the same figures on every node; a layer
+    whose rule failed is not remembered, so it fails again with the same message; clear_caches forgets them all."""
+    from netspec.layers import REGISTRY
+
+    calls = []
+    for name in ("conv2d", "relu"):
+        real = type(REGISTRY[name]).infer
+        monkeypatch.setattr(type(REGISTRY[name]), "infer",
+                            lambda self, args, shape, real=real: calls.append(self.name) or real(self, args, shape))
+    netspec.pipeline.clear_caches()
+    text = "name: again\ninput: [3, 16, 16]\nlayers:\n  - conv2d(8, 3, padding=1)\n  - relu\n  - conv2d(4, 5)\n"
+    first = analyse(text)
+    assert calls == ["conv2d", "relu", "conv2d"]
+    second = analyse(text)
+    assert calls == ["conv2d", "relu", "conv2d"]
+    figures = [(n.in_shape, n.out_shape, n.params, n.mult_adds) for n in first.walk()]
+    assert figures == [(n.in_shape, n.out_shape, n.params, n.mult_adds) for n in second.walk()]
+    assert figures[-1] == ((8, 16, 16), (4, 12, 12), 804, 804 * 144)
+    bad = "name: small\ninput: [3, 4, 4]\nlayers:\n  - conv2d(8, 7)\n"
+    messages = []
+    for _ in range(2):
+        with pytest.raises(SpecError) as err:
+            analyse(bad)
+        messages.append(str(err.value))
+    assert calls[3:] == ["conv2d", "conv2d"] and messages[0] == messages[1] and "too small" in messages[0]
+    netspec.pipeline.clear_caches()
+    analyse(text)
+    assert calls[5:] == ["conv2d", "relu", "conv2d"]
 
 
 def test_the_reference_walk_runs_only_for_a_spec_that_has_references(monkeypatch):

@@ -75,16 +75,26 @@ def _axis(dim: int, shape: Shape) -> int | None:
     return axis if 0 <= axis < len(shape) else None
 
 
+# (kind, id of its Args, input shape) -> (output shape, params, mult-adds, the Args): a kind's rules are functions of
+# its arguments and the shape, so a layer made again (a plain stack, the copies of a block called again with the same
+# arguments, which share their Args, a spec typed again, whose Args resolve's validated-arguments memo shares) is
+# typed once in the process. The Args is kept in the value, so its id cannot be taken by another object while its
+# entry lives. Only a layer that typed without error is kept, and the table starts afresh past MAX_TYPED entries.
+_TYPED: dict[tuple, tuple] = {}
+MAX_TYPED = 4096
+
+
+def forget_typed() -> None:
+    """Forget every typed layer (pipeline.clear_caches calls this)."""
+    _TYPED.clear()
+
+
 class _Inferrer:
     def __init__(self, errors: Collector):
         self.errors = errors
         self.done: set[int] = set()  # ids of the nodes typed so far: what a reference may read
         self.root: g.Node | None = None
-        # (kind, id of its Args, input shape) -> (the Args, output shape, params, mult-adds): a kind's rules are
-        # functions of its arguments and the shape, so a layer made again (a plain stack, the copies of a block
-        # called again with the same arguments, which share their Args) is typed once. The Args is kept in the
-        # value, so its id cannot be taken by another object while the table lives.
-        self.layers: dict[tuple, tuple] = {}
+        self.layers = _TYPED
 
     def referenced(self, ref: g.Ref, node: g.Node) -> Shape:
         """The shape a reference reads (its source is earlier, so typed by now unless it failed)."""
@@ -134,7 +144,7 @@ class _Inferrer:
 
     def layer(self, node: g.Layer, shape: Shape, key: tuple) -> tuple:
         """Type a layer that no other with the same kind, arguments and input has been (`key`: the three): (output
-        shape, params, mult-adds, its Args), remembered for the next such layer."""
+        shape, params, mult-adds, its Args), remembered in _TYPED for the next such layer."""
         kind, args = node.kind, node.args
         if shape_values(shape) > MAX_TENSOR_VALUES:
             self.within_limit(node, shape, "the tensor reaching this layer")
@@ -145,7 +155,10 @@ class _Inferrer:
         if shape_values(out) > MAX_TENSOR_VALUES:
             self.within_limit(node, out, "this layer's output")
         params = kind.count_params(args, shape, out)
-        typed = self.layers[key] = (out, params, kind.mult_adds(args, shape, out, params), args)
+        typed = (out, params, kind.mult_adds(args, shape, out, params), args)
+        if len(_TYPED) >= MAX_TYPED:
+            _TYPED.clear()
+        _TYPED[key] = typed
         return typed
 
     def sequence(self, node: g.Seq, shape: Shape) -> Shape:
