@@ -85,8 +85,9 @@ MAX_TYPED = 4096
 
 
 def forget_typed() -> None:
-    """Forget every typed layer (pipeline.clear_caches calls this)."""
+    """Forget every typed layer and projection (pipeline.clear_caches calls this)."""
     _TYPED.clear()
+    _PROJECTIONS.clear()
 
 
 class _Inferrer:
@@ -328,8 +329,16 @@ class _Inferrer:
 
     def residual(self, node: g.Residual, shape: Shape) -> Shape:
         out = shape
+        layers, done = self.layers, self.done
         for child in node.body:
-            out = self.run(child, out)
+            if type(child) is not _Layer or child.args is None:
+                out = self.run(child, out)
+                continue
+            key = (child.kind, id(child.args), out)  # run's first case, without a call of its own
+            child.in_shape = out
+            child.out_shape, child.params, child.mult_adds, _ = layers.get(key) or self.layer(child, out, key)
+            done.add(id(child))
+            out = child.out_shape
         mode = node.shortcut_mode
         if mode == "explicit":
             assert node.shortcut is not None
@@ -366,11 +375,18 @@ class _Inferrer:
             strides.append(stride)
         path = f"{node.path}.{node.shortcut_name}" if node.path else node.shortcut_name
         conv_kind, bn_kind = REGISTRY["conv2d"], REGISTRY["batchnorm2d"]
-        bn_args = bn_kind.Args()
-        norms = [n for n in _layers(node.body) if n.kind.name in _PROJECTION_NORMS]
-        if norms:  # the body's own norm kind and settings (torchvision's downsample uses the block's norm_layer)
-            bn_kind, bn_args = norms[-1].kind, norms[-1].args.model_copy(update={"features": None})
-        conv_args = conv_kind.Args(out=out[0], kernel=1, stride=tuple(strides), bias=not with_bn)
+        norm = _last_norm(node.body)  # the body's own norm kind and settings (torchvision's downsample uses the
+        if norm is not None:  # block's norm_layer)
+            bn_kind = norm.kind
+        key = (conv_kind, bn_kind, None if norm is None else id(norm.args), out[0], tuple(strides), with_bn)
+        made = _PROJECTIONS.get(key)
+        if made is None:
+            bn_args = bn_kind.Args() if norm is None else norm.args.model_copy(update={"features": None})
+            conv_args = conv_kind.Args(out=out[0], kernel=1, stride=tuple(strides), bias=not with_bn)
+            if len(_PROJECTIONS) >= MAX_TYPED:
+                _PROJECTIONS.clear()
+            made = _PROJECTIONS[key] = (conv_args, bn_args, None if norm is None else norm.args)
+        conv_args, bn_args, _ = made
         items: list[g.Node] = [g.Layer("0", f"{path}.0", node.loc, kind=conv_kind, args=conv_args)]
         if with_bn:
             items.append(g.Layer("1", f"{path}.1", node.loc, kind=bn_kind, args=bn_args))
@@ -380,13 +396,24 @@ class _Inferrer:
 _PROJECTION_NORMS = ("batchnorm2d", "frozen_batchnorm2d")  # norms an `auto` shortcut's projection may copy
 
 
-def _layers(nodes: list[g.Node]):
-    stack = list(reversed(nodes))
+# (conv kind, norm kind, id of the body's norm Args or None, channels, strides, with a norm) -> (the projection's
+# conv Args, its norm's Args, the body's norm Args, kept so that its id stays its own): an `auto` shortcut's Args are
+# made once in the process, so a residual typed again builds no model and its layers are found in _TYPED.
+_PROJECTIONS: dict[tuple, tuple] = {}
+
+
+def _last_norm(nodes: list[g.Node]) -> g.Layer | None:
+    """The last layer below `nodes`, in order, whose kind a projection may copy; None if there is none. (Layers
+    are leaves, so a walk from the right meets them last first.)"""
+    stack = list(nodes)
     while stack:
         node = stack.pop()
-        if isinstance(node, g.Layer):
-            yield node
-        stack.extend(reversed(node.children))
+        if type(node) is _Layer or isinstance(node, g.Layer):
+            if node.kind.name in _PROJECTION_NORMS:
+                return node
+        else:
+            stack.extend(node.children)
+    return None
 
 
 def infer(graph: g.Graph, errors: Collector | None = None) -> g.Graph:
