@@ -31,7 +31,7 @@ from .files import FileProblem, FileTooLarge, read_regular
 from .frontends.validate import validate
 from .frontends.yaml_source import MAX_BYTES, read_yaml
 from .ir import graph as g
-from .ir.infer import forget_typed, infer
+from .ir.infer import forget_projections, infer
 from .ir.link import link
 from .ir.resolve import forget_validated, resolve
 from .ir.spec import Locations, ParsedSpec, Spec
@@ -268,7 +268,7 @@ def clear_caches() -> None:
     _texts.clear()
     _text_characters[0] = 0
     forget_validated()
-    forget_typed()
+    forget_projections()
 
 
 def _parse_text(text: str, file: str, format: str, default_name: str) -> ParsedSpec:

@@ -75,18 +75,11 @@ def _axis(dim: int, shape: Shape) -> int | None:
     return axis if 0 <= axis < len(shape) else None
 
 
-# (kind, id of its Args, input shape) -> (output shape, params, mult-adds, the Args): a kind's rules are functions of
-# its arguments and the shape, so a layer made again (a plain stack, the copies of a block called again with the same
-# arguments, which share their Args, a spec typed again, whose Args resolve's validated-arguments memo shares) is
-# typed once in the process. The Args is kept in the value, so its id cannot be taken by another object while its
-# entry lives. Only a layer that typed without error is kept, and the table starts afresh past MAX_TYPED entries.
-_TYPED: dict[tuple, tuple] = {}
-MAX_TYPED = 4096
+MAX_PROJECTIONS = 4096  # the projections' Args kept for the process (see _PROJECTIONS): past this, afresh
 
 
-def forget_typed() -> None:
-    """Forget every typed layer and projection (pipeline.clear_caches calls this)."""
-    _TYPED.clear()
+def forget_projections() -> None:
+    """Forget the `auto` shortcuts' projection Args made so far (pipeline.clear_caches calls this)."""
     _PROJECTIONS.clear()
 
 
@@ -95,7 +88,12 @@ class _Inferrer:
         self.errors = errors
         self.done: set[int] = set()  # ids of the nodes typed so far: what a reference may read
         self.root: g.Node | None = None
-        self.layers = _TYPED
+        # (kind, id of its Args, input shape) -> (output shape, params, mult-adds, the Args): a kind's rules are
+        # functions of its arguments and the shape, so a layer made again within this graph (a plain stack, the
+        # copies of a block called again with the same arguments, which share their Args) is typed once. The Args is
+        # kept in the value, so its id cannot be taken by another object while the table lives. Only this call's:
+        # each analysis runs the shape rules of its own layers (what is kept across calls is read input, not results).
+        self.layers: dict[tuple, tuple] = {}
 
     def referenced(self, ref: g.Ref, node: g.Node) -> Shape:
         """The shape a reference reads (its source is earlier, so typed by now unless it failed)."""
@@ -145,7 +143,7 @@ class _Inferrer:
 
     def layer(self, node: g.Layer, shape: Shape, key: tuple) -> tuple:
         """Type a layer that no other with the same kind, arguments and input has been (`key`: the three): (output
-        shape, params, mult-adds, its Args), remembered in _TYPED for the next such layer."""
+        shape, params, mult-adds, its Args), remembered for the next such layer."""
         kind, args = node.kind, node.args
         if shape_values(shape) > MAX_TENSOR_VALUES:
             self.within_limit(node, shape, "the tensor reaching this layer")
@@ -156,10 +154,7 @@ class _Inferrer:
         if shape_values(out) > MAX_TENSOR_VALUES:
             self.within_limit(node, out, "this layer's output")
         params = kind.count_params(args, shape, out)
-        typed = (out, params, kind.mult_adds(args, shape, out, params), args)
-        if len(_TYPED) >= MAX_TYPED:
-            _TYPED.clear()
-        _TYPED[key] = typed
+        typed = self.layers[key] = (out, params, kind.mult_adds(args, shape, out, params), args)
         return typed
 
     def sequence(self, node: g.Seq, shape: Shape) -> Shape:
@@ -383,7 +378,7 @@ class _Inferrer:
         if made is None:
             bn_args = bn_kind.Args() if norm is None else norm.args.model_copy(update={"features": None})
             conv_args = conv_kind.Args(out=out[0], kernel=1, stride=tuple(strides), bias=not with_bn)
-            if len(_PROJECTIONS) >= MAX_TYPED:
+            if len(_PROJECTIONS) >= MAX_PROJECTIONS:
                 _PROJECTIONS.clear()
             made = _PROJECTIONS[key] = (conv_args, bn_args, None if norm is None else norm.args)
         conv_args, bn_args, _ = made
@@ -398,7 +393,7 @@ _PROJECTION_NORMS = ("batchnorm2d", "frozen_batchnorm2d")  # norms an `auto` sho
 
 # (conv kind, norm kind, id of the body's norm Args or None, channels, strides, with a norm) -> (the projection's
 # conv Args, its norm's Args, the body's norm Args, kept so that its id stays its own): an `auto` shortcut's Args are
-# made once in the process, so a residual typed again builds no model and its layers are found in _TYPED.
+# made once in the process, so a residual typed again builds no model (and its layers share their Args).
 _PROJECTIONS: dict[tuple, tuple] = {}
 
 
