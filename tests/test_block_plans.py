@@ -226,3 +226,24 @@ def test_what_a_block_calls_of_its_arguments_is_found_once_per_definition(monkey
     assert walks == [["act"]] and [n.op for n in graph.walk()][-1] == "gelu"
     edited = parse_linked(text.replace("      - act\n", "      - relu\n"))  # `act` no longer called
     assert [n.op for n in typed_graph(edited).walk()][-1] == "relu" and walks == [["act"], ["act"]]
+
+
+def test_plans_serve_later_resolves_of_the_same_definitions_and_params(monkeypatch):
+    """Counted: a block's plan is made once for resolves that link the same block definitions from the same texts
+    with the same params (each builds its nodes afresh); other params, or an edited text, get plans of their own."""
+    made = []
+    real = resolve._Planner.__init__
+    monkeypatch.setattr(resolve._Planner, "__init__", lambda self, resolver: made.append(1) or real(self, resolver))
+    monkeypatch.setattr(resolve, "_PLANNERS", {})
+    text = ("name: held\ninput: [4, 8, 8]\nparams: {width: 4}\nblocks:\n  unit:\n    args: {act: relu}\n"
+            "    layers:\n      - conv2d(width, 3, padding=1)\n      - act\nlayers:\n  - unit\n  - unit(act=gelu)\n")
+    graphs = [typed_graph(parse_linked(text)) for _ in range(3)]
+    assert len(made) == 1 and graphs[0].root is not graphs[2].root
+    assert repr(graphs[0]) == repr(graphs[2])
+    assert graphs[0].root.items[0] is not graphs[2].root.items[0]  # nodes are built afresh
+    wider = typed_graph(parse_linked(text), params={"width": 8})
+    assert len(made) == 2 and [n.args.out for n in wider.walk() if n.op == "conv2d"] == [8, 8]
+    planned, general = _both(monkeypatch, text)
+    assert planned == general and len(made) == 2
+    edited = typed_graph(parse_linked(text.replace("      - act\n", "      - relu\n")))
+    assert len(made) == 3 and [n.op for n in edited.walk()][-1] == "relu"

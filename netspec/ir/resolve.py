@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import operator
 import re
 from typing import Any, Mapping
 
@@ -879,7 +880,7 @@ class _Resolver:
         self.shown: set[int] = set()  # ids of the top nodes of the _Instances that stand in the graph itself
         self.sealed = False  # the main expansion is over: what infer expands again keeps instances of its own
         self.waits = 0  # g.Pending nodes made: entries waiting for the sizes reaching them
-        self.planner = _Planner(self)
+        self.planner = _planner_for(self, parsed, params, functions)
 
     def instance_key(self, target: str, values: list, into, sizes) -> tuple | None:
         """What a block instance depends on, for copying one made before (None: resolve it afresh): the block,
@@ -1354,6 +1355,40 @@ class _Resolver:
         return [one] if one is not None else []
 
 
+# (block names, source files, params) -> (the block definitions, the source texts, the _Planner of those resolves):
+# a plan is a function of the block definitions (frozen, kept from the parse), the locations of their entries (from
+# the source texts), and the params and functions its expressions read; so a later resolve that links the same
+# definitions from the same texts, with the same params and no functions (equal only to themselves), builds from the
+# same plans. Every node is still built afresh. Starts afresh past MAX_PLANNERS entries.
+_PLANNERS: dict[tuple, tuple[tuple, tuple, "_Planner"]] = {}
+MAX_PLANNERS = 64
+
+
+def _planner_for(resolver: "_Resolver", parsed: ParsedSpec, params: dict[str, Any],
+                 functions: Mapping[str, Function] | None) -> "_Planner":
+    """The _Planner for `resolver`: the one an earlier resolve of the same definitions and params made, or a new one."""
+    if functions:
+        return _Planner(resolver)
+    try:
+        held = tuple([(name, _value_key(value)) for name, value in params.items()])
+    except _Unkeyed:
+        return _Planner(resolver)
+    blocks, sources = parsed.spec.blocks, parsed.locations.sources
+    key = (tuple(blocks), tuple(sources), held)
+    defs, texts = tuple(blocks.values()), tuple(sources.values())
+    found = _PLANNERS.get(key)
+    if found is not None and all(map(operator.is_, found[0], defs)) and all(map(operator.is_, found[1], texts)):
+        for plan in found[2].plans.values():  # a plan that aborted in an earlier resolve is tried again in this one
+            if plan is not None:
+                plan.dead = False
+        return found[2]
+    if len(_PLANNERS) >= MAX_PLANNERS:
+        _PLANNERS.clear()
+    planner = _Planner(resolver)
+    _PLANNERS[key] = (defs, texts, planner)
+    return planner
+
+
 class _Abort(Exception):
     """A planned block body meets a value its plan does not build (an argument that does not validate, a word where
     a condition needs a value, a limit it would pass...): the call is resolved the general way instead, which says
@@ -1391,7 +1426,7 @@ class _Tally:
 
 
 class _Planner:
-    """Block bodies analysed once per resolve into builders that make an instance's nodes from its argument values.
+    """Block bodies analysed once (per definitions and params, see _planner_for) into builders that make an instance's nodes from its argument values.
 
     A body qualifies when its entries are sequences, merges, residuals, conditions, repeats and dense entries, flat
     modules, references, parameters and calls of layer kinds and blocks (a param or an argument holding a layer
