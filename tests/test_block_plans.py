@@ -247,3 +247,13 @@ def test_plans_serve_later_resolves_of_the_same_definitions_and_params(monkeypat
     assert planned == general and len(made) == 2
     edited = typed_graph(parse_linked(text.replace("      - act\n", "      - relu\n")))
     assert len(made) == 3 and [n.op for n in edited.walk()][-1] == "relu"
+
+
+def test_clear_caches_forgets_the_kept_plans():
+    from netspec.pipeline import clear_caches
+
+    typed_graph(parse_linked("name: kept\ninput: [4, 8, 8]\nblocks:\n  unit:\n    layers:\n      - relu\n"
+                             "layers:\n  - unit\n"))
+    assert resolve._PLANNERS
+    clear_caches()
+    assert not resolve._PLANNERS

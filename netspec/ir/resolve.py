@@ -210,8 +210,9 @@ MAX_VALIDATED = 4096
 
 
 def forget_validated() -> None:
-    """Forget every validated layer argument (pipeline.clear_caches calls this)."""
+    """Forget every validated layer argument and every kept block plan (pipeline.clear_caches calls this)."""
     _VALIDATED.clear()
+    _PLANNERS.clear()
 
 
 def _remember(memo: tuple, args: Any) -> None:
