@@ -1,5 +1,5 @@
-"""Block plans (netspec/ir/resolve.py, _Planner): a block's body is analysed once per resolve into a builder that
-makes each instance's nodes from its argument values. A plan must give exactly the graph the general path gives,
+"""Block plans (netspec/ir/resolve.py, _Planner): a block's body is analysed once per definitions and params into a
+builder that makes each instance's nodes from its argument values. A plan must give exactly the graph the general path gives,
 and leave every call that could go wrong to the general path, so diagnostics do not change. Counted, never timed."""
 
 from __future__ import annotations
